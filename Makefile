@@ -1,0 +1,40 @@
+# One entry point for set-up, tests and the demo. Everything installs into .venv/ at the checkout root.
+#   make demo   - the quick study on the built-in synthetic corpus (CPU, a few minutes)
+#   make test   - the default test suite (CPU, < 15 min on 2 cores)
+#   make test-slow - the tests marked `slow`
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.installed
+DEMO_OUT ?= runs/demo
+
+.PHONY: venv demo test test-slow clean-venv
+
+venv: $(STAMP)
+
+# torch first (the CPU build from the local index), then fairseq's build tools, then fairseq itself
+# built from its hash-pinned sdist against *this* torch (no build isolation, no dependencies: its declared
+# torchaudio would pull another torch), then fairseq's real runtime dependencies and ours, then the plugin.
+$(STAMP): requirements/build.txt requirements/fairseq.txt requirements/runtime.txt setup.py
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -r requirements/build.txt
+	$(PY) -c "import fairseq" 2>/dev/null || $(PIP) install --no-deps --no-build-isolation -r requirements/fairseq.txt
+	$(PIP) install -q -r requirements/runtime.txt
+	$(PIP) install -q --no-deps --no-build-isolation -e .
+	$(PY) -c "import fairseq_nat_study, fairseq; print('fairseq', fairseq.__version__, 'plugin', fairseq_nat_study.__version__)"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/fairseq-nat-study demo --out $(DEMO_OUT)
+
+test: $(STAMP)
+	$(PY) -m pytest -m "not slow" -q tests
+
+test-slow: $(STAMP)
+	$(PY) -m pytest -m slow -q tests
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,1 @@
+"""Analysis utilities for the NAT study: evaluation metrics and diagnostics."""

@@ -1,0 +1,173 @@
+"""Exact per-sentence log-likelihoods of the references (no file I/O).
+
+- AR (any fairseq encoder-decoder): ``log p(y|x) = Σ_t log p(y_t|y_<t,x)`` over ``y </s>`` (EOS included).
+- NAT (``nat_study_nat``): ``log p(y|x) = log p(T|x) + Σ_t log p(y_t|x,T)`` with ``T = |y| + 1``.
+
+Both are normalised per token by ``|y| + 1`` (tokens plus EOS), so per-token numbers compare across
+families: for the NAT the length term stands where the AR model's EOS probability stands.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Sequence
+
+import torch
+from fairseq.data import LanguagePairDataset
+
+from fairseq_nat_study.utils.losses import length_nll, token_nll
+from fairseq_nat_study.utils.tensor import mask_targets
+
+logger = logging.getLogger(__name__)
+
+
+class UnsupportedModelError(TypeError):
+    """A checkpoint of a model family this analysis cannot score exactly."""
+
+
+def model_family(model: Any) -> str:
+    """``"ar"``, ``"nat"`` (``nat_study_nat``/GLAT) or ``"latent"``; raises for other families."""
+    from fairseq.models.nat import FairseqNATModel
+
+    from fairseq_nat_study.models.vanilla_nat import VanillaNATModel
+
+    if getattr(model, "is_latent_model", False):
+        return "latent"
+    if isinstance(model, VanillaNATModel):
+        return "nat"
+    if isinstance(model, FairseqNATModel):
+        raise UnsupportedModelError(
+            f"{type(model).__name__} is a fairseq NAT model with its own target layout and no exact "
+            "likelihood here; use a nat_study_* model"
+        )
+    if not hasattr(model, "get_normalized_probs") or not hasattr(model, "decoder"):
+        raise UnsupportedModelError(f"{type(model).__name__} is not an encoder-decoder translation model")
+    return "ar"
+
+
+@torch.no_grad()
+def sentence_log_likelihoods(model: Any, sample: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Exact ``log p(y|x)`` of each reference in a batch.
+
+    Args:
+        model: an AR fairseq model or a ``nat_study_nat`` model, in eval mode.
+        sample: a fairseq translation batch (``net_input``, ``target`` [B, T] right-padded ``y </s>``).
+
+    Returns:
+        (ll [B] float64 nats, num_tokens [B] long = |y| + 1).
+    """
+    target = sample["target"]
+    pad = model.decoder.dictionary.pad()
+    num_tokens = target.ne(pad).sum(1)
+    family = model_family(model)
+    net_input = sample["net_input"]
+    if family == "ar":
+        net_output = model(**net_input)
+        log_probs = model.get_normalized_probs(net_output, log_probs=True).float()
+        token_lp = log_probs.gather(-1, target.unsqueeze(-1)).squeeze(-1).masked_fill(target.eq(pad), 0.0)
+        return token_lp.sum(1).double(), num_tokens
+    if family == "nat":
+        decoder_in = mask_targets(target, pad, model.unk, model.eos)
+        out = model(net_input["src_tokens"], net_input["src_lengths"], decoder_in, target)
+        _, tok_nll = token_nll(out["word_ins"]["out"], out["word_ins"]["tgt"], out["word_ins"]["mask"])
+        ll = -(tok_nll + length_nll(out["length"]["out"], out["length"]["tgt"])).double()
+        return ll.masked_fill(~_length_in_range(model, net_input, target), -math.inf), num_tokens
+    raise UnsupportedModelError("latent models are scored by the importance-weighted estimator")
+
+
+def _length_in_range(model: Any, net_input: dict[str, torch.Tensor], target: torch.Tensor) -> torch.Tensor:
+    """[B] bool: the reference length is a class the length head can predict (else p(T|x) = 0)."""
+    pad = model.decoder.dictionary.pad()
+    tgt_len = target.ne(pad).sum(1)
+    if getattr(model.decoder, "pred_length_offset", False):
+        src_len = net_input["src_tokens"].ne(model.encoder.dictionary.pad()).sum(1)
+        cls = tgt_len - src_len + 128
+    else:
+        cls = tgt_len
+    return (cls >= 0) & (cls <= 255)
+
+
+@dataclass
+class LoglikResult:
+    """Per-sentence log-likelihoods of a split, in corpus order."""
+
+    ll: list[float]
+    num_tokens: list[int]
+    estimator: str
+    extra: dict[str, list[float]] = field(default_factory=dict)
+
+    @property
+    def ll_per_token(self) -> float:
+        """Σ log p / Σ (|y| + 1) in nats (the papers' per-token LL)."""
+        return sum(self.ll) / max(sum(self.num_tokens), 1)
+
+    @property
+    def ll_per_sentence(self) -> float:
+        return sum(self.ll) / max(len(self.ll), 1)
+
+
+def iterate_batches(task: Any, dataset: Any, max_tokens: int = 4096, max_positions: Any = None) -> Iterable[dict[str, Any]]:
+    """Every sentence of ``dataset`` in batches (``required_batch_size_multiple=1``: none dropped)."""
+    itr = task.get_batch_iterator(
+        dataset=dataset, max_tokens=max_tokens, max_sentences=None, max_positions=max_positions,
+        ignore_invalid_inputs=False, required_batch_size_multiple=1, seed=1, num_shards=1, shard_id=0,
+    ).next_epoch_itr(shuffle=False)
+    yield from itr
+
+
+def evaluate_dataset(
+    model: Any,
+    task: Any,
+    dataset: Any,
+    max_tokens: int = 4096,
+    scorer: Callable[[Any, dict[str, Any]], tuple[torch.Tensor, torch.Tensor]] = sentence_log_likelihoods,
+    progress: Callable[[int, int], None] | None = None,
+) -> LoglikResult:
+    """Scores every reference of ``dataset``; raises if any sentence was not scored."""
+    n = len(dataset)
+    ll: list[float | None] = [None] * n
+    ntok: list[int] = [0] * n
+    done = 0
+    for sample in iterate_batches(task, dataset, max_tokens):
+        if not sample:
+            continue
+        sample = _to_model_device(sample, model)
+        scores, counts = scorer(model, sample)
+        for i, sid in enumerate(sample["id"].tolist()):
+            ll[sid], ntok[sid] = float(scores[i]), int(counts[i])
+        done += len(sample["id"])
+        if progress is not None:
+            progress(done, n)
+    missing = [i for i, v in enumerate(ll) if v is None]
+    if missing:
+        raise RuntimeError(f"{len(missing)} of {n} sentences were not scored (first ids: {missing[:5]})")
+    family = model_family(model)
+    return LoglikResult(ll=[float(v) for v in ll], num_tokens=ntok, estimator=f"exact-{family}")
+
+
+def _to_model_device(sample: dict[str, Any], model: Any) -> dict[str, Any]:
+    device = next(model.parameters()).device
+    from fairseq import utils
+
+    return utils.move_to_cuda(sample, device=device) if device.type == "cuda" else sample
+
+
+def make_pair_dataset(task: Any, sources: Sequence[str], targets: Sequence[str]) -> LanguagePairDataset:
+    """An in-memory dataset of raw (space-tokenised) sentence pairs in the task's dictionaries.
+
+    Raises:
+        ValueError: the two lists differ in length.
+    """
+    if len(sources) != len(targets):
+        raise ValueError(f"{len(sources)} sources but {len(targets)} targets")
+
+    def encode(d: Any, line: str) -> torch.Tensor:
+        return d.encode_line(line, add_if_not_exist=False, append_eos=True).long()
+
+    src = [encode(task.source_dictionary, s) for s in sources]
+    tgt = [encode(task.target_dictionary, t) for t in targets]
+    return LanguagePairDataset(
+        src, [len(s) for s in src], task.source_dictionary, tgt, [len(t) for t in tgt], task.target_dictionary,
+        left_pad_source=getattr(task.cfg, "left_pad_source", True), left_pad_target=False, shuffle=False,
+    )

@@ -1,0 +1,64 @@
+"""Running fairseq's own command-line tools from the plugin's pipelines.
+
+Each call runs ``python -m fairseq_cli.<tool>`` with the interpreter of this environment, writes the full
+output to a log file and echoes the progress lines, so a long pipeline shows where it is.
+"""
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+logger = logging.getLogger(__name__)
+
+#: fairseq log lines worth echoing while a pipeline runs.
+PROGRESS_MARKERS = ("| train_inner |", "| valid |", "done training", "Generate ", "Wrote preprocessed")
+
+
+def default_echo(line: str) -> bool:
+    return any(marker in line for marker in PROGRESS_MARKERS)
+
+
+def run_fairseq(
+    tool: str,
+    args: Sequence[str],
+    log_path: str | Path,
+    echo: Callable[[str], bool] = default_echo,
+    stdout_path: str | Path | None = None,
+    prefix: str = "",
+) -> None:
+    """Runs ``fairseq-<tool>``; raises ``RuntimeError`` with the log's tail if it fails.
+
+    Args:
+        tool: ``preprocess``, ``train``, ``generate``, ...
+        args: its command-line arguments.
+        log_path: file that receives stderr (and stdout unless ``stdout_path`` is given).
+        echo: which log lines to print as progress.
+        stdout_path: where stdout goes, e.g. ``fairseq-generate`` hypotheses.
+    """
+    cmd = [sys.executable, "-m", f"fairseq_cli.{tool}", *map(str, args)]
+    logger.info("running fairseq-%s %s", tool, " ".join(map(str, args)))
+    log_path = Path(log_path)
+    tail: list[str] = []
+    out = open(stdout_path, "w") if stdout_path is not None else None
+    try:
+        with open(log_path, "w") as log:
+            # with a stdout file, stdout (hypotheses) goes there and stderr (fairseq's log) is streamed
+            proc = subprocess.Popen(
+                cmd, stdout=out or subprocess.PIPE, stderr=subprocess.PIPE if out else subprocess.STDOUT, text=True
+            )
+            stream = proc.stderr if out else proc.stdout
+            assert stream is not None
+            for line in stream:
+                log.write(line)
+                tail = (tail + [line])[-30:]
+                if echo(line):
+                    print(f"{prefix}{line.rstrip()}", flush=True)
+            code = proc.wait()
+    finally:
+        if out is not None:
+            out.close()
+    if code != 0:
+        raise RuntimeError(f"fairseq-{tool} failed (exit {code}); log: {log_path}\n" + "".join(tail))

@@ -1,0 +1,38 @@
+"""``fairseq-nat-study``: one console script, one subcommand per tool.
+
+Each subcommand lives in its own module exposing ``add_args(parser)`` and ``main(args) -> int``; modules
+are imported only when their subcommand runs, so ``--help`` is fast.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+#: subcommand -> (module, one-line help)
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "synth": ("fairseq_nat_study.data.synthetic", "write the synthetic corpus with exact entropies and C"),
+    "bleu": ("fairseq_nat_study.analysis.bleu", "sacreBLEU with signature, tokenized and compound-split BLEU"),
+    "loglik": ("fairseq_nat_study.cli.loglik", "per-sentence / per-token log-likelihood of a split's references"),
+    "demo": ("fairseq_nat_study.cli.demo", "the quick study on the synthetic corpus (AR vs NAT-MLE)"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    logging.basicConfig(format="%(asctime)s | %(levelname)s | %(name)s | %(message)s", level=logging.INFO, stream=sys.stderr)
+    parser = argparse.ArgumentParser(prog="fairseq-nat-study", description="Train, decode and study NAT models.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    chosen = argv[0] if argv else None
+    for name, (module, help_text) in SUBCOMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(_module=module)
+        if name == chosen:  # import only the module that will run
+            importlib.import_module(module).add_args(p)
+    args = parser.parse_args(argv)
+    return int(importlib.import_module(args._module).main(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""``nat_study_mle``: maximum likelihood for non-autoregressive models (Gu et al. 2018).
+
+loss = Σ_t [(1 − ε)·(−log p(y_t|x,T)) + ε·smoothing] + λ · (−log p(T|x)), summed over the batch and
+normalised by ``sample_size`` = Σ (|y| + 1), the same token count as fairseq's autoregressive criterions
+(target tokens including EOS). With ε = 0 and λ = 1 (the ``nat_study_nat`` default) the loss is exactly
+−log p(y|x) per token, the number the ``loglik`` tool reports.
+"""
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from fairseq import metrics
+from fairseq.criterions import FairseqCriterion, register_criterion
+from fairseq.dataclass import FairseqDataclass
+
+from fairseq_nat_study.utils.losses import length_nll, token_nll
+
+
+@dataclass
+class NatMleCriterionConfig(FairseqDataclass):
+    label_smoothing: float = field(default=0.0, metadata={"help": "epsilon for label smoothing of token NLL"})
+
+
+def require_nat_output(net_output: Any, criterion: str) -> dict[str, dict[str, Any]]:
+    """Checks that a model returned the named-term dict of a non-autoregressive model."""
+    if not isinstance(net_output, dict) or "word_ins" not in net_output:
+        raise TypeError(
+            f"--criterion {criterion} needs a non-autoregressive model (--arch nat_study_nat_* or "
+            f"nat_study_glat_*/nat_study_ga_*/nat_study_fl_*); the model returned {type(net_output).__name__}"
+        )
+    return net_output
+
+
+@register_criterion("nat_study_mle", dataclass=NatMleCriterionConfig)
+class NatMleCriterion(FairseqCriterion):
+    """Token NLL (optionally label-smoothed) plus the weighted length NLL, each term logged."""
+
+    def __init__(self, task: Any, label_smoothing: float = 0.0) -> None:
+        super().__init__(task)
+        self.label_smoothing = label_smoothing
+
+    def forward(self, model: Any, sample: dict[str, Any], reduce: bool = True) -> tuple[torch.Tensor, int, dict[str, Any]]:
+        net_input = sample["net_input"]
+        out = require_nat_output(
+            model(net_input["src_tokens"], net_input["src_lengths"], sample["prev_target"], sample["target"]),
+            "nat_study_mle",
+        )
+        words, length = out["word_ins"], out["length"]
+        tok_loss, tok_nll = token_nll(words["out"], words["tgt"], words["mask"], self.label_smoothing)
+        len_nll = length_nll(length["out"], length["tgt"])
+        loss = tok_loss.sum() + length["factor"] * len_nll.sum()
+        nsentences = sample["target"].size(0)
+        sample_size = int(words["mask"].sum()) + nsentences  # |y| + 1 per sentence, as for AR models
+        logging_output = {
+            "loss": loss.data,
+            "token_nll": tok_nll.sum().data,
+            "length_nll": len_nll.sum().data,
+            "ntokens": sample_size,
+            "nsentences": nsentences,
+            "sample_size": sample_size,
+        }
+        return loss, sample_size, logging_output
+
+    @staticmethod
+    def reduce_metrics(logging_outputs: list[dict[str, Any]]) -> None:
+        """Logs loss and nll_loss in bits per token (fairseq's convention, so ppl is derived) and, in nats,
+        the token NLL per token, the length NLL per sentence and the exact log-likelihood per token."""
+        total = lambda key: sum(float(log.get(key, 0)) for log in logging_outputs)  # noqa: E731
+        sample_size, nsent = total("sample_size"), total("nsentences")
+        if sample_size == 0:
+            return
+        token, length = total("token_nll"), total("length_nll")
+        metrics.log_scalar("loss", total("loss") / sample_size / math.log(2), sample_size, round=3)
+        metrics.log_scalar("nll_loss", (token + length) / sample_size / math.log(2), sample_size, round=3)
+        metrics.log_derived("ppl", lambda meters: 2 ** meters["nll_loss"].avg)
+        metrics.log_scalar("token_nll", token / max(sample_size - nsent, 1), sample_size, round=3)
+        metrics.log_scalar("length_nll", length / max(nsent, 1), nsent, round=3)
+        metrics.log_scalar("ll_per_token", -(token + length) / sample_size, sample_size, round=3)
+
+    @staticmethod
+    def logging_outputs_can_be_summed() -> bool:
+        return True

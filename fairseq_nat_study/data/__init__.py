@@ -1,0 +1,1 @@
+"""Data utilities for the NAT study: synthetic corpora with known statistics."""

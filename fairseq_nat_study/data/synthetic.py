@@ -1,0 +1,451 @@
+"""Synthetic parallel corpus with an exactly known conditional total correlation.
+
+Deterministic source words (``w0``, ``w1``, ...) always translate to the same
+target phrase; ambiguous words (``a0``, ``a1``, ...) translate to one of several
+equal-length alternative phrases with fixed probabilities.  Target length and
+position alignment are therefore deterministic functions of the source, and
+``H(y|x)``, ``sum_i H(y_i|x)`` and the conditional total correlation
+``C = sum_i H(y_i|x) - H(y|x)`` are sums of per-ambiguous-word terms, known in
+closed form (natural logarithms, nats per sentence).  ``a0`` is always
+"no problem" / "of course" at 0.5 / 0.5, contributing ``C = log 2``.  The
+``two_mode`` preset puts exactly one ``a0`` (the only ambiguous word) at a
+uniformly random position of every sentence.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import logging
+import math
+import random
+import sys
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Sequence
+
+logger = logging.getLogger(__name__)
+
+PRESETS: tuple[str, ...] = ("default", "two_mode")
+SPLITS: tuple[str, ...] = ("train", "valid", "test")
+TWO_WORD_DET_FRACTION = 0.25
+MIN_ALT_PROB_UNITS = 1000  # probabilities are multiples of 1e-4; minimum 0.1
+PROB_UNITS = 10000
+Phrase = tuple[str, ...]
+Alternatives = list[tuple[Phrase, float]]
+A0_ALTERNATIVES: Alternatives = [(("no", "problem"), 0.5), (("of", "course"), 0.5)]
+
+
+@dataclass
+class SynthConfig:
+    """Configuration of the synthetic corpus.
+
+    Attributes:
+        seed: Seed for the phrase inventory and for sampling every split.
+        num_train: Number of training sentence pairs.
+        num_valid: Number of validation sentence pairs.
+        num_test: Number of test sentence pairs.
+        n_det: Number of deterministic source words.
+        n_amb: Number of ambiguous source words (forced to 1 by ``two_mode``).
+        min_phrases: Minimum number of source words per sentence.
+        max_phrases: Maximum number of source words per sentence.
+        p_ambiguous: Probability that a source word is ambiguous (``default``
+            preset only; ignored by ``two_mode``).
+        preset: ``"default"`` or ``"two_mode"``.
+    """
+
+    seed: int = 1
+    num_train: int = 20000
+    num_valid: int = 500
+    num_test: int = 500
+    n_det: int = 40
+    n_amb: int = 6
+    min_phrases: int = 3
+    max_phrases: int = 8
+    p_ambiguous: float = 0.3
+    preset: str = "default"
+
+    def validate(self) -> None:
+        """Check the configuration.
+
+        Raises:
+            ValueError: If a field is out of range; the message names the
+                field and its command-line option.
+        """
+        for name in ("num_train", "num_valid", "num_test"):
+            value = getattr(self, name)
+            if value <= 0:
+                raise ValueError(f"{name} (--{name.replace('_', '-')}) must be > 0, got {value}")
+        for name in ("n_det", "n_amb", "min_phrases"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.min_phrases > self.max_phrases:
+            raise ValueError(
+                f"min_phrases ({self.min_phrases}) must be <= max_phrases ({self.max_phrases})"
+            )
+        if not 0.0 <= self.p_ambiguous <= 1.0:
+            raise ValueError(
+                f"p_ambiguous (--p-ambiguous) must be in [0, 1], got {self.p_ambiguous}"
+            )
+        if self.preset not in PRESETS:
+            raise ValueError(f"preset (--preset) must be one of {PRESETS}, got {self.preset!r}")
+
+    def effective(self) -> SynthConfig:
+        """Return the validated configuration with preset overrides applied."""
+        self.validate()
+        if self.preset == "two_mode":
+            return replace(self, n_amb=1)
+        return replace(self)
+
+
+@dataclass
+class PhraseTable:
+    """Translation inventory of the synthetic language pair.
+
+    Attributes:
+        deterministic: Source word -> its single target phrase.
+        ambiguous: Source word -> list of ``(target phrase, probability)``;
+            all phrases of one word have the same length.
+        ambiguous_stats: Source word -> ``(H_joint, H_marginals_sum, C)`` in
+            nats, filled in automatically.
+    """
+
+    deterministic: dict[str, Phrase]
+    ambiguous: dict[str, Alternatives]
+    ambiguous_stats: dict[str, tuple[float, float, float]] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        overlap = set(self.deterministic) & set(self.ambiguous)
+        if overlap:
+            raise ValueError(f"words both deterministic and ambiguous: {sorted(overlap)}")
+        self.ambiguous_stats = {w: word_entropies(alts) for w, alts in self.ambiguous.items()}
+
+    def to_json(self) -> dict[str, list[list[Any]]]:
+        """Return ``{source word: [[target phrase, prob], ...]}``."""
+        table = {w: [[" ".join(p), 1.0]] for w, p in self.deterministic.items()}
+        table.update({w: [[" ".join(p), q] for p, q in alts] for w, alts in self.ambiguous.items()})
+        return table
+
+
+def _entropy(probs: Sequence[float]) -> float:
+    """Shannon entropy in nats of a probability vector (zeros ignored)."""
+    return -sum(p * math.log(p) for p in probs if p > 0.0)
+
+
+def word_entropies(alternatives: Sequence[tuple[Phrase, float]]) -> tuple[float, float, float]:
+    """Entropies of one ambiguous word's translation distribution.
+
+    Args:
+        alternatives: ``(phrase, probability)`` pairs, equal-length phrases.
+
+    Returns:
+        ``(H_joint, H_marginals_sum, C)`` in nats.
+    """
+    lengths = {len(p) for p, _ in alternatives}
+    if len(lengths) != 1:
+        raise ValueError(f"alternatives must have equal lengths, got {sorted(lengths)}")
+    h_joint = _entropy([prob for _, prob in alternatives])
+    h_marg = 0.0
+    for j in range(lengths.pop()):
+        marginal: dict[str, float] = {}
+        for phrase, prob in alternatives:
+            marginal[phrase[j]] = marginal.get(phrase[j], 0.0) + prob
+        h_marg += _entropy(list(marginal.values()))
+    return h_joint, h_marg, h_marg - h_joint
+
+
+def _alternative_probs(rng: random.Random, k: int) -> list[float]:
+    """Draw ``k`` probabilities (multiples of 1e-4, each >= 0.1, summing to 1)."""
+    free = PROB_UNITS - k * MIN_ALT_PROB_UNITS
+    gammas = [rng.gammavariate(1.0, 1.0) for _ in range(k)]
+    shares = [free * g / sum(gammas) for g in gammas]
+    units = [math.floor(s) for s in shares]
+    order = sorted(range(k), key=lambda i: shares[i] - units[i], reverse=True)
+    for i in order[: free - sum(units)]:  # largest-remainder rounding
+        units[i] += 1
+    return [(MIN_ALT_PROB_UNITS + u) / PROB_UNITS for u in units]
+
+
+def build_phrase_table(cfg: SynthConfig) -> PhraseTable:
+    """Build the phrase inventory deterministically from ``cfg.seed``.
+
+    Deterministic words are drawn first, so they are identical across presets
+    for the same seed.
+
+    Args:
+        cfg: Corpus configuration.
+
+    Returns:
+        The phrase table.
+    """
+    cfg = cfg.effective()
+    rng = random.Random(cfg.seed)
+    deterministic: dict[str, tuple[str, ...]] = {}
+    for i in range(cfg.n_det):
+        two_words = rng.random() < TWO_WORD_DET_FRACTION
+        deterministic[f"w{i}"] = (f"t{i}a", f"t{i}b") if two_words else (f"t{i}",)
+    ambiguous: dict[str, Alternatives] = {"a0": list(A0_ALTERNATIVES)}
+    for k in range(1, cfg.n_amb):
+        length = rng.choice((2, 3))
+        n_alts = rng.choice((2, 3))
+        while True:  # labels per (alternative, position); shared labels give shared tokens
+            phrases = [
+                tuple(f"u{k}{'xyz'[j]}{rng.randrange(n_alts)}" for j in range(length))
+                for _ in range(n_alts)
+            ]
+            if len(set(phrases)) == n_alts:
+                break
+        ambiguous[f"a{k}"] = list(zip(phrases, _alternative_probs(rng, n_alts)))
+    return PhraseTable(deterministic=deterministic, ambiguous=ambiguous)
+
+
+def _check_word(word: str, table: PhraseTable) -> None:
+    """Raise ``ValueError`` if ``word`` is not in the phrase table."""
+    if word not in table.deterministic and word not in table.ambiguous:
+        raise ValueError(f"unknown source word {word!r}")
+
+
+def sentence_entropies(src_words: Sequence[str], table: PhraseTable) -> tuple[float, float, float]:
+    """Exact ``(H_joint, H_marginals_sum, C)`` in nats for one source sentence.
+
+    Args:
+        src_words: Source words of the sentence.
+        table: Phrase table that generated the data.
+
+    Returns:
+        ``H(y|x)``, ``sum_i H(y_i|x)`` and their difference ``C``.
+    """
+    h_joint = h_marg = 0.0
+    for word in src_words:
+        _check_word(word, table)
+        if word in table.ambiguous:
+            wj, wm, _ = table.ambiguous_stats[word]
+            h_joint += wj
+            h_marg += wm
+    return h_joint, h_marg, h_marg - h_joint
+
+
+def target_distribution(src_words: Sequence[str], table: PhraseTable) -> Alternatives:
+    """Enumerate every target sentence with its exact probability.
+
+    Args:
+        src_words: Source words of the sentence.
+        table: Phrase table that generated the data.
+
+    Returns:
+        ``(target tokens, probability)`` pairs; probabilities sum to 1.
+    """
+    options: list[Alternatives] = []
+    for word in src_words:
+        _check_word(word, table)
+        if word in table.ambiguous:
+            options.append(table.ambiguous[word])
+        else:
+            options.append([(table.deterministic[word], 1.0)])
+    result: Alternatives = []
+    for combo in itertools.product(*options):
+        tokens = tuple(tok for phrase, _ in combo for tok in phrase)
+        result.append((tokens, math.prod(prob for _, prob in combo)))
+    return result
+
+
+def _sample_alternative(rng: random.Random, alts: Sequence[tuple[Phrase, float]]) -> Phrase:
+    """Draw one phrase from ``alts`` by inverse-CDF sampling."""
+    r = rng.random()
+    cumulative = 0.0
+    for phrase, prob in alts:
+        cumulative += prob
+        if r < cumulative:
+            return phrase
+    return alts[-1][0]  # guards against float rounding of the cumulative sum
+
+
+def sample_corpus(
+    cfg: SynthConfig, table: PhraseTable, n: int, rng: random.Random
+) -> list[tuple[str, str]]:
+    """Sample ``n`` sentence pairs.
+
+    Args:
+        cfg: Corpus configuration (length range, ``p_ambiguous``, preset).
+        table: Phrase table built by :func:`build_phrase_table`.
+        n: Number of pairs.
+        rng: Seeded ``random.Random`` instance; the only source of randomness.
+
+    Returns:
+        ``(source, target)`` strings with space-separated words.
+    """
+    cfg = cfg.effective()
+    det_words = list(table.deterministic)
+    amb_words = list(table.ambiguous)
+    pairs: list[tuple[str, str]] = []
+    for _ in range(n):
+        length = rng.randint(cfg.min_phrases, cfg.max_phrases)
+        if cfg.preset == "two_mode":
+            position = rng.randrange(length)
+            words = ["a0" if i == position else rng.choice(det_words) for i in range(length)]
+        else:
+            words = [
+                rng.choice(amb_words) if rng.random() < cfg.p_ambiguous else rng.choice(det_words)
+                for _ in range(length)
+            ]
+        target: list[str] = []
+        for word in words:
+            if word in table.ambiguous:
+                target.extend(_sample_alternative(rng, table.ambiguous[word]))
+            else:
+                target.extend(table.deterministic[word])
+        pairs.append((" ".join(words), " ".join(target)))
+    return pairs
+
+
+def expected_statistics(cfg: SynthConfig, table: PhraseTable) -> dict[str, float]:
+    """Closed-form expectations over the source distribution (per sentence).
+
+    Args:
+        cfg: Corpus configuration.
+        table: Phrase table.
+
+    Returns:
+        ``H_joint``, ``H_marginals_sum``, ``C`` (nats per sentence) plus
+        ``expected_num_words``, ``expected_num_ambiguous``,
+        ``expected_target_tokens`` and ``C_per_token`` (ratio of expectations).
+    """
+    cfg = cfg.effective()
+    n_amb = len(table.ambiguous)
+    mean_amb = [sum(s[i] for s in table.ambiguous_stats.values()) / n_amb for i in range(3)]
+    mean_amb_len = sum(len(alts[0][0]) for alts in table.ambiguous.values()) / n_amb
+    mean_det_len = sum(len(p) for p in table.deterministic.values()) / len(table.deterministic)
+    exp_words = (cfg.min_phrases + cfg.max_phrases) / 2.0
+    if cfg.preset == "two_mode":
+        exp_amb = 1.0
+    else:
+        exp_amb = exp_words * cfg.p_ambiguous
+    exp_tokens = exp_amb * mean_amb_len + (exp_words - exp_amb) * mean_det_len
+    h_joint, h_marg = exp_amb * mean_amb[0], exp_amb * mean_amb[1]
+    c = h_marg - h_joint
+    return {
+        "H_joint": h_joint,
+        "H_marginals_sum": h_marg,
+        "C": c,
+        "expected_num_words": exp_words,
+        "expected_num_ambiguous": exp_amb,
+        "expected_target_tokens": exp_tokens,
+        "C_per_token": c / exp_tokens,
+    }
+
+
+def _split_statistics(pairs: Sequence[tuple[str, str]], table: PhraseTable) -> dict[str, float]:
+    """Exact per-sentence averages of the entropies over a split's sources."""
+    totals = [0.0, 0.0, 0.0]
+    num_tokens = 0
+    for src, tgt in pairs:
+        for i, value in enumerate(sentence_entropies(src.split(), table)):
+            totals[i] += value
+        num_tokens += len(tgt.split())
+    n = len(pairs)
+    return {
+        "num_sentences": n,
+        "num_target_tokens": num_tokens,
+        "H_joint": totals[0] / n,
+        "H_marginals_sum": totals[1] / n,
+        "C": totals[2] / n,
+        "C_per_token": totals[2] / num_tokens,
+    }
+
+
+def write_corpus(cfg: SynthConfig, out_dir: str | Path) -> dict[str, Any]:
+    """Sample all splits, write ``{split}.{src,tgt}`` and ``stats.json``.
+
+    Each split uses its own RNG derived from ``cfg.seed``, so changing one
+    split's size does not change the other splits.
+
+    Args:
+        cfg: Corpus configuration.
+        out_dir: Output directory (created if needed).
+
+    Returns:
+        The statistics dictionary written to ``stats.json``.
+    """
+    cfg = cfg.effective()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    table = build_phrase_table(cfg)
+    stats: dict[str, Any] = {"units": "nats"}
+    stats.update(expected_statistics(cfg, table))
+    stats["config"] = asdict(cfg)
+    if cfg.preset == "two_mode":
+        stats["config"]["note"] = "two_mode: exactly one a0 per sentence; p_ambiguous unused"
+    stats["splits"] = {}
+    sizes = {"train": cfg.num_train, "valid": cfg.num_valid, "test": cfg.num_test}
+    for index, split in enumerate(SPLITS):
+        rng = random.Random(cfg.seed * 1_000_003 + index + 1)
+        pairs = sample_corpus(cfg, table, sizes[split], rng)
+        for side, column in (("src", 0), ("tgt", 1)):
+            with open(out / f"{split}.{side}", "w", encoding="utf-8", newline="\n") as handle:
+                handle.writelines(pair[column] + "\n" for pair in pairs)
+        stats["splits"][split] = _split_statistics(pairs, table)
+        logger.info("wrote %d %s pairs to %s", len(pairs), split, out)
+    stats["ambiguous_word_stats"] = {
+        w: dict(zip(("H_joint", "H_marginals_sum", "C"), s))
+        for w, s in table.ambiguous_stats.items()
+    }
+    stats["phrase_table"] = table.to_json()
+    with open(out / "stats.json", "w", encoding="utf-8") as handle:
+        json.dump(stats, handle, indent=2)
+        handle.write("\n")
+    logger.info("wrote %s", out / "stats.json")
+    return stats
+
+
+def add_args(parser: argparse.ArgumentParser) -> None:
+    """Add the ``synth`` subcommand options to ``parser``."""
+    defaults = SynthConfig()
+    parser.add_argument("--out", required=True, help="output directory")
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--num-train", type=int, default=defaults.num_train)
+    parser.add_argument("--num-valid", type=int, default=defaults.num_valid)
+    parser.add_argument("--num-test", type=int, default=defaults.num_test)
+    parser.add_argument("--preset", choices=PRESETS, default=defaults.preset)
+    parser.add_argument("--p-ambiguous", type=float, default=None,
+                        help=f"P(word is ambiguous), default {defaults.p_ambiguous}; "
+                        "ignored by two_mode")
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run the ``synth`` subcommand.
+
+    Args:
+        args: Parsed options from :func:`add_args`.
+
+    Returns:
+        0 on success, 2 on invalid options.
+    """
+    p_amb = SynthConfig.p_ambiguous if args.p_ambiguous is None else args.p_ambiguous
+    cfg = SynthConfig(seed=args.seed, num_train=args.num_train, num_valid=args.num_valid,
+                      num_test=args.num_test, preset=args.preset, p_ambiguous=p_amb)
+    try:
+        cfg.validate()
+    except ValueError as err:
+        print(f"synth: error: {err}", file=sys.stderr)
+        return 2
+    if cfg.preset == "two_mode" and args.p_ambiguous is not None:
+        logger.warning("--p-ambiguous is ignored by the two_mode preset")
+    stats = write_corpus(cfg, args.out)
+    test = stats["splits"]["test"]
+    print(
+        f"Wrote synthetic corpus (preset={cfg.preset}, seed={cfg.seed}) to {args.out}: "
+        f"{{train,valid,test}}.{{src,tgt}} with {cfg.num_train}/{cfg.num_valid}/{cfg.num_test} "
+        f"sentence pairs, plus stats.json. Generating distribution (nats per sentence): "
+        f"H_joint={stats['H_joint']:.6f}, H_marginals_sum={stats['H_marginals_sum']:.6f}, "
+        f"C={stats['C']:.6f}. Test split: C={test['C']:.6f} per sentence, "
+        f"C_per_token={test['C_per_token']:.6f} over {test['num_target_tokens']} target tokens."
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    _parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_args(_parser)
+    sys.exit(main(_parser.parse_args()))

@@ -1,0 +1,1 @@
+"""Knowledge distillation: decode a training set with an AR teacher and re-binarise it."""

@@ -1,0 +1,1 @@
+"""Plain nn.Modules of the plugin (no fairseq registration)."""

@@ -1,0 +1,1 @@
+"""Shared helpers: tensors, checkpoints, losses (no fairseq registration here)."""

@@ -1,0 +1,17 @@
+"""Helpers for legacy argparse architecture functions."""
+from __future__ import annotations
+
+from argparse import Namespace
+
+#: Sizes of every ``*_tiny`` arch: 2+2 layers, d=64, 2 heads, FFN 256 (CPU tests, quick study).
+TINY_SIZES: dict[str, object] = dict(
+    encoder_embed_dim=64, encoder_ffn_embed_dim=256, encoder_layers=2, encoder_attention_heads=2,
+    decoder_embed_dim=64, decoder_ffn_embed_dim=256, decoder_layers=2, decoder_attention_heads=2,
+)
+
+
+def set_defaults(args: Namespace, **defaults: object) -> None:
+    """Sets each option that the user left unset (``None`` or absent); user values always win."""
+    for name, value in defaults.items():
+        if getattr(args, name, None) is None:
+            setattr(args, name, value)

@@ -1,0 +1,57 @@
+"""Loading fairseq checkpoints under torch >= 2.6 with weights-only loading kept on.
+
+torch 2.6 made ``torch.load(weights_only=True)`` the default. A weights-only load refuses every Python object
+that is not a tensor or a plain container unless it is allow-listed. fairseq checkpoints hold exactly one
+such object kind in their model state: the legacy ``args`` field, an ``argparse.Namespace`` (the ``cfg``
+field is stored as plain dicts). A checkpoint trained with ``--eval-bleu`` also holds numpy arrays (fairseq
+keeps its BLEU n-gram count meters in ``extra_state``), so numpy's array reconstructor, ``ndarray``, ``dtype``
+and the numeric dtype classes are allow-listed too. Nothing else is: a checkpoint that carries any other
+pickled object (a function, a custom class) is still refused, and the contents of an object-dtype array go
+through the same restricted unpickler.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+from typing import Any
+
+import numpy as np
+import torch
+
+logger = logging.getLogger(__name__)
+
+
+
+def _numpy_array_globals() -> list[Any]:
+    """numpy's pieces of a pickled plain numeric array (numpy 1.x and 2.x module paths)."""
+    try:
+        from numpy._core.multiarray import _reconstruct
+    except ImportError:  # numpy < 2
+        from numpy.core.multiarray import _reconstruct
+    numeric = [np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.float16, np.float32, np.float64]
+    return [_reconstruct, np.ndarray, np.dtype] + [type(np.dtype(t)) for t in numeric]
+
+
+#: Everything a weights-only load accepts beyond tensors and plain containers (and nothing more).
+TRUSTED_CHECKPOINT_GLOBALS: tuple[Any, ...] = (argparse.Namespace, *_numpy_array_globals())
+
+
+def allow_fairseq_checkpoints() -> None:
+    """Allow-lists :data:`TRUSTED_CHECKPOINT_GLOBALS` for ``torch.load(weights_only=True)``; idempotent."""
+    add = getattr(torch.serialization, "add_safe_globals", None)
+    if add is None:  # torch < 2.4 has no weights-only default to work around
+        return
+    add(list(TRUSTED_CHECKPOINT_GLOBALS))
+
+
+def load_checkpoint_state(path: str) -> dict[str, Any]:
+    """Loads a fairseq checkpoint's state dict on the CPU with weights-only loading.
+
+    Args:
+        path: a ``checkpoint*.pt`` written by ``fairseq-train``.
+
+    Returns:
+        The checkpoint dict (``model``, ``cfg``, ``args``, ...).
+    """
+    allow_fairseq_checkpoints()
+    return torch.load(path, map_location="cpu", weights_only=True)

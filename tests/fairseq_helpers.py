@@ -1,0 +1,47 @@
+"""Running fairseq's CLIs in-process for tests (fairseq's own tests/test_binaries.py pattern)."""
+from __future__ import annotations
+
+import contextlib
+import io
+from pathlib import Path
+from typing import Sequence
+
+from fairseq import options
+from fairseq.dataclass.utils import convert_namespace_to_omegaconf
+from fairseq_cli import generate, preprocess, train
+
+PLUGIN_DIR = str(Path(__file__).resolve().parents[1] / "fairseq_nat_study")
+
+
+def run_preprocess(raw: Path, dest: Path, src: str = "src", tgt: str = "tgt") -> None:
+    parser = options.get_preprocessing_parser()
+    args = parser.parse_args([
+        "--source-lang", src, "--target-lang", tgt, "--trainpref", str(raw / "train"),
+        "--validpref", str(raw / "valid"), "--testpref", str(raw / "test"), "--destdir", str(dest),
+        "--joined-dictionary", "--workers", "1",
+    ])
+    preprocess.main(args)
+
+
+def run_train(data: Path, save_dir: Path, extra: Sequence[str]) -> None:
+    parser = options.get_training_parser()
+    args = options.parse_args_and_arch(parser, [
+        str(data), "--user-dir", PLUGIN_DIR, "--task", "nat_study_translation", "--save-dir", str(save_dir),
+        "--optimizer", "adam", "--adam-betas", "(0.9,0.98)", "--lr-scheduler", "inverse_sqrt",
+        "--warmup-updates", "100", "--no-epoch-checkpoints", "--no-progress-bar", "--cpu", "--seed", "1",
+        "--log-format", "simple", "--log-interval", "50", *extra,
+    ])
+    train.main(convert_namespace_to_omegaconf(args))
+
+
+def run_generate(data: Path, path: Path, extra: Sequence[str] = ()) -> str:
+    """fairseq-generate in-process; returns its stdout (S-/T-/H- lines)."""
+    parser = options.get_generation_parser()
+    args = options.parse_args_and_arch(parser, [
+        str(data), "--user-dir", PLUGIN_DIR, "--task", "nat_study_translation", "--path", str(path),
+        "--gen-subset", "test", "--cpu", "--batch-size", "16", *extra,
+    ])
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        generate.main(convert_namespace_to_omegaconf(args))
+    return buf.getvalue()

@@ -1,0 +1,69 @@
+"""The vanilla NAT model: exact likelihood terms, padding invariance, single-pass decoding."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from fairseq_nat_study.analysis.loglik import evaluate_dataset, make_pair_dataset
+from fairseq_nat_study.cli.models import load_model_and_task
+from fairseq_nat_study.tasks.translation_nat_study import check_model_criterion_pairing
+
+
+@pytest.fixture(scope="module")
+def nat(two_mode):
+    return load_model_and_task(str(two_mode.nat), str(two_mode.data))
+
+
+def test_padding_invariance(nat, two_mode) -> None:
+    """A sentence scores the same alone and inside a padded batch of longer sentences."""
+    model, task = nat
+    src = (two_mode.raw / "test.src").read_text().splitlines()[:6]
+    tgt = (two_mode.raw / "test.tgt").read_text().splitlines()[:6]
+    batch = evaluate_dataset(model, task, make_pair_dataset(task, src, tgt)).ll
+    alone = [evaluate_dataset(model, task, make_pair_dataset(task, [s], [t])).ll[0] for s, t in zip(src, tgt)]
+    assert batch == pytest.approx(alone, abs=1e-4)
+
+
+def test_forward_shapes_and_backward(nat) -> None:
+    model, task = nat
+    model.train()
+    try:
+        d = task.target_dictionary
+        src = torch.tensor([[d.index("w1"), d.index("a0"), d.eos()]])
+        tgt = torch.tensor([[d.index("no"), d.index("problem"), d.eos()]])
+        out = model(src, torch.tensor([3]), tgt.masked_fill(tgt.ne(d.eos()), d.unk()), tgt)
+        assert out["word_ins"]["out"].shape == (1, 3, len(d))
+        assert out["word_ins"]["mask"].tolist() == [[True, True, False]]
+        assert out["length"]["out"].shape == (1, 256)
+        out["word_ins"]["out"].sum().backward()
+        assert model.decoder.layers[0].fc1.weight.grad is not None
+    finally:
+        model.zero_grad()
+        model.eval()
+
+
+def test_decoding_is_one_idempotent_pass(nat) -> None:
+    model, task = nat
+    d = task.target_dictionary
+    src = torch.tensor([[d.index("w1"), d.index("a0"), d.index("w2"), d.eos()]])
+    enc = model.forward_encoder([src, torch.tensor([4])])
+    init = model.initialize_output_tokens(enc, src)
+    first = model.forward_decoder(init, enc)
+    second = model.forward_decoder(first, enc)
+    assert torch.equal(first.output_tokens, second.output_tokens)
+    tokens = first.output_tokens[0]
+    assert tokens[-1].item() == d.eos() and d.unk() not in tokens.tolist()
+
+
+def test_pairing_errors_name_arch_and_criterion(nat, two_mode) -> None:
+    from fairseq.criterions.label_smoothed_cross_entropy import LabelSmoothedCrossEntropyCriterion
+
+    from fairseq_nat_study.criterions.mle import NatMleCriterion
+
+    model, task = nat
+    ar_model, _ = load_model_and_task(str(two_mode.ar), str(two_mode.data))
+    with pytest.raises(ValueError, match="--arch gives a non-autoregressive model .* --criterion"):
+        check_model_criterion_pairing(model, LabelSmoothedCrossEntropyCriterion(task, False, 0.1))
+    with pytest.raises(ValueError, match="--arch gives an autoregressive model"):
+        check_model_criterion_pairing(ar_model, NatMleCriterion(task))
+    check_model_criterion_pairing(model, NatMleCriterion(task))  # the right pairing passes

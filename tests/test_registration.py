@@ -1,0 +1,68 @@
+"""Importing the plugin registers every contracted name (DESIGN.md), with the papers' sizes."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from argparse import Namespace
+
+import pytest
+from fairseq.criterions import CRITERION_REGISTRY
+from fairseq.models import ARCH_CONFIG_REGISTRY, ARCH_MODEL_REGISTRY
+from fairseq.tasks import TASK_REGISTRY
+
+import fairseq_nat_study  # noqa: F401
+
+ARCHS = {
+    "nat_study_tr_tiny": "transformer", "nat_study_tr_small": "transformer", "nat_study_tr_base": "transformer",
+    "nat_study_tr_large": "transformer", "nat_study_nat_tiny": "nat_study_nat", "nat_study_nat_base": "nat_study_nat",
+}
+
+
+@pytest.mark.parametrize("arch,model", sorted(ARCHS.items()))
+def test_arch_registered_on_model(arch: str, model: str) -> None:
+    assert arch in ARCH_MODEL_REGISTRY
+    from fairseq.models import MODEL_REGISTRY
+
+    assert ARCH_MODEL_REGISTRY[arch] is MODEL_REGISTRY[model]
+
+
+def test_criterion_and_task_registered() -> None:
+    assert "nat_study_mle" in CRITERION_REGISTRY
+    assert "nat_study_translation" in TASK_REGISTRY
+
+
+def _arch_args(arch: str) -> Namespace:
+    args = Namespace()
+    ARCH_CONFIG_REGISTRY[arch](args)
+    return args
+
+
+def test_transformer_small_is_five_plus_five_layers_two_heads() -> None:
+    a = _arch_args("nat_study_tr_small")
+    assert (a.encoder_layers, a.decoder_layers, a.encoder_attention_heads, a.decoder_attention_heads) == (5, 5, 2, 2)
+    assert a.encoder_embed_dim == 512
+
+
+def test_transformer_base_and_large_sizes() -> None:
+    b, large = _arch_args("nat_study_tr_base"), _arch_args("nat_study_tr_large")
+    assert (b.encoder_embed_dim, b.encoder_ffn_embed_dim, b.encoder_attention_heads, b.encoder_layers) == (512, 2048, 8, 6)
+    assert (large.encoder_embed_dim, large.encoder_ffn_embed_dim, large.encoder_attention_heads) == (1024, 4096, 16)
+
+
+def test_nat_arch_uses_uniform_copy_and_offset_length() -> None:
+    a = _arch_args("nat_study_nat_tiny")
+    assert a.src_embedding_copy and a.pred_length_offset and a.length_loss_factor == 1.0
+    assert a.encoder_embed_dim == 64 and a.decoder_layers == 2
+
+
+def test_user_values_win_over_arch_defaults() -> None:
+    args = Namespace(encoder_layers=3, dropout=0.3)
+    ARCH_CONFIG_REGISTRY["nat_study_tr_tiny"](args)
+    assert args.encoder_layers == 3 and args.dropout == 0.3 and args.decoder_layers == 2
+
+
+def test_console_script_lists_subcommands() -> None:
+    out = subprocess.run([sys.executable, "-m", "fairseq_nat_study.cli.main", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0
+    for name in ("synth", "bleu", "loglik", "demo"):
+        assert name in out.stdout

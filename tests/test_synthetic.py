@@ -1,0 +1,258 @@
+"""Tests for the synthetic corpus with known conditional total correlation."""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import math
+import random
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from fairseq_nat_study.data.synthetic import (
+    PhraseTable,
+    SynthConfig,
+    add_args,
+    build_phrase_table,
+    expected_statistics,
+    main,
+    sample_corpus,
+    sentence_entropies,
+    target_distribution,
+    write_corpus,
+)
+
+LOG2 = math.log(2.0)
+
+
+@pytest.fixture
+def small_cfg() -> SynthConfig:
+    """A config small enough to enumerate every source sentence."""
+    return SynthConfig(seed=7, num_train=50, num_valid=10, num_test=10, n_det=5, n_amb=3,
+                       min_phrases=1, max_phrases=3, p_ambiguous=0.4)
+
+
+def _entropy(probs: list[float]) -> float:
+    return -sum(p * math.log(p) for p in probs if p > 0)
+
+
+def _brute_entropies(src: list[str], table: PhraseTable) -> tuple[float, float, float, int]:
+    """H_joint, H_marg, C and target length computed directly from the joint."""
+    dist = target_distribution(src, table)
+    assert sum(p for _, p in dist) == pytest.approx(1.0, abs=1e-12)
+    assert len({y for y, _ in dist}) == len(dist)
+    lengths = {len(y) for y, _ in dist}
+    assert len(lengths) == 1  # target length is a function of the source
+    length = lengths.pop()
+    h_joint = _entropy([p for _, p in dist])
+    h_marg = 0.0
+    for j in range(length):
+        marginal: Counter[str] = Counter()
+        for y, p in dist:
+            marginal[y[j]] += p
+        h_marg += _entropy(list(marginal.values()))
+    return h_joint, h_marg, h_marg - h_joint, length
+
+
+def _all_sources(cfg: SynthConfig, table: PhraseTable):
+    """Yield every possible source sentence with its exact probability."""
+    cfg = cfg.effective()
+    det, amb = list(table.deterministic), list(table.ambiguous)
+    n_len = cfg.max_phrases - cfg.min_phrases + 1
+    for length in range(cfg.min_phrases, cfg.max_phrases + 1):
+        if cfg.preset == "two_mode":
+            for pos in range(length):
+                for rest in itertools.product(det, repeat=length - 1):
+                    words = list(rest[:pos]) + ["a0"] + list(rest[pos:])
+                    yield words, (1 / n_len) * (1 / length) * (1 / len(det)) ** (length - 1)
+        else:
+            word_probs = [(w, (1 - cfg.p_ambiguous) / len(det)) for w in det]
+            word_probs += [(w, cfg.p_ambiguous / len(amb)) for w in amb]
+            for combo in itertools.product(word_probs, repeat=length):
+                yield [w for w, _ in combo], (1 / n_len) * math.prod(p for _, p in combo)
+
+
+def test_sentence_entropies_match_brute_force(small_cfg: SynthConfig) -> None:
+    table = build_phrase_table(small_cfg)
+    words = list(table.deterministic) + list(table.ambiguous)
+    checked = 0
+    for length in (1, 2, 3):
+        for src in itertools.product(words, repeat=length):
+            h_joint, h_marg, c, _ = _brute_entropies(list(src), table)
+            got = sentence_entropies(src, table)
+            assert got == pytest.approx((h_joint, h_marg, c), abs=1e-9)
+            assert got[2] >= -1e-12
+            checked += 1
+    assert checked == 8 + 64 + 512
+    # A sentence with two a0's: 4 equiprobable targets, C = 2 log 2.
+    expected = (2 * LOG2, 4 * LOG2, 2 * LOG2)
+    assert sentence_entropies(["a0", "w1", "a0"], table) == pytest.approx(expected)
+    assert len(target_distribution(["a0", "w1", "a0"], table)) == 4
+
+
+def test_expected_statistics_match_enumeration(small_cfg: SynthConfig) -> None:
+    for cfg in (small_cfg, SynthConfig(**{**small_cfg.__dict__, "preset": "two_mode"})):
+        table = build_phrase_table(cfg)
+        total_p = 0.0
+        acc = [0.0, 0.0, 0.0, 0.0]
+        for src, prob in _all_sources(cfg, table):
+            h_joint, h_marg, c, length = _brute_entropies(src, table)
+            total_p += prob
+            for i, value in enumerate((h_joint, h_marg, c, length)):
+                acc[i] += prob * value
+        assert total_p == pytest.approx(1.0, abs=1e-12)
+        exp = expected_statistics(cfg, table)
+        assert exp["H_joint"] == pytest.approx(acc[0], abs=1e-9)
+        assert exp["H_marginals_sum"] == pytest.approx(acc[1], abs=1e-9)
+        assert exp["C"] == pytest.approx(acc[2], abs=1e-9)
+        assert exp["expected_target_tokens"] == pytest.approx(acc[3], abs=1e-9)
+        assert exp["C"] > 0
+
+
+def test_a0_is_no_problem_of_course() -> None:
+    for seed in (1, 2, 123):
+        table = build_phrase_table(SynthConfig(seed=seed))
+        assert table.ambiguous["a0"] == [(("no", "problem"), 0.5), (("of", "course"), 0.5)]
+        h_joint, h_marg, c = sentence_entropies(["a0"], table)
+        assert h_joint == pytest.approx(LOG2, abs=1e-12)
+        assert h_marg == pytest.approx(2 * LOG2, abs=1e-12)
+        assert c == pytest.approx(LOG2, abs=1e-12)
+
+
+def test_phrase_table_properties() -> None:
+    table = build_phrase_table(SynthConfig(seed=1))
+    assert len(table.deterministic) == 40 and len(table.ambiguous) == 6
+    assert set(table.deterministic) == {f"w{i}" for i in range(40)}
+    for word, alts in table.ambiguous.items():
+        assert 2 <= len(alts) <= 3
+        assert len({len(p) for p, _ in alts}) == 1 and len(alts[0][0]) in (2, 3)
+        assert sum(p for _, p in alts) == pytest.approx(1.0, abs=1e-12)
+        assert all(p >= 0.1 and round(p, 4) == p for _, p in alts)
+    src_vocab = set(table.deterministic) | set(table.ambiguous)
+    tgt_vocab = {t for p in table.deterministic.values() for t in p}
+    tgt_vocab |= {t for alts in table.ambiguous.values() for p, _ in alts for t in p}
+    assert not src_vocab & tgt_vocab
+    two_word = sum(len(p) == 2 for p in table.deterministic.values())
+    assert 3 <= two_word <= 20  # about 25% of 40
+    assert build_phrase_table(SynthConfig(seed=1)) == table
+
+
+def _read(path: Path) -> list[str]:
+    text = path.read_text(encoding="utf-8")
+    assert text.endswith("\n")
+    return text[:-1].split("\n")
+
+
+def test_write_corpus_files_and_stats(tmp_path: Path) -> None:
+    cfg = SynthConfig(seed=3, num_train=300, num_valid=40, num_test=50)
+    stats = write_corpus(cfg, tmp_path / "a")
+    write_corpus(cfg, tmp_path / "b")
+    write_corpus(SynthConfig(seed=4, num_train=300, num_valid=40, num_test=50), tmp_path / "c")
+    table = build_phrase_table(cfg)
+    on_disk = json.loads((tmp_path / "a" / "stats.json").read_text())
+    assert on_disk == json.loads(json.dumps(stats))
+    assert on_disk["units"] == "nats"
+    assert on_disk["config"]["seed"] == 3
+    assert on_disk["phrase_table"]["a0"] == [["no problem", 0.5], ["of course", 0.5]]
+    assert on_disk["C"] == pytest.approx(on_disk["H_marginals_sum"] - on_disk["H_joint"], abs=1e-12)
+    assert on_disk["C"] == pytest.approx(expected_statistics(cfg, table)["C"], abs=1e-12)
+    for split, size in (("train", 300), ("valid", 40), ("test", 50)):
+        src = _read(tmp_path / "a" / f"{split}.src")
+        tgt = _read(tmp_path / "a" / f"{split}.tgt")
+        assert len(src) == len(tgt) == size
+        for name in ("src", "tgt"):
+            a = (tmp_path / "a" / f"{split}.{name}").read_bytes()
+            assert a == (tmp_path / "b" / f"{split}.{name}").read_bytes()
+            assert a != (tmp_path / "c" / f"{split}.{name}").read_bytes()
+        ents = [sentence_entropies(s.split(), table) for s in src]
+        split_stats = on_disk["splits"][split]
+        assert split_stats["num_sentences"] == size
+        n_tok = sum(len(t.split()) for t in tgt)
+        assert split_stats["num_target_tokens"] == n_tok
+        for i, key in enumerate(("H_joint", "H_marginals_sum", "C")):
+            assert split_stats[key] == pytest.approx(sum(e[i] for e in ents) / size, abs=1e-12)
+        c_per_token = sum(e[2] for e in ents) / n_tok
+        assert split_stats["C_per_token"] == pytest.approx(c_per_token, abs=1e-12)
+        for s, t in zip(src, tgt):  # every target is in the support of p(y|x)
+            support = {" ".join(y) for y, _ in target_distribution(s.split(), table)}
+            assert t in support
+
+
+def test_two_mode_corpus(tmp_path: Path) -> None:
+    cfg = SynthConfig(seed=5, num_train=20000, num_valid=100, num_test=100, preset="two_mode")
+    stats = write_corpus(cfg, tmp_path)
+    assert stats["config"]["n_amb"] == 1
+    assert stats["H_joint"] == pytest.approx(LOG2, abs=1e-12)
+    assert stats["H_marginals_sum"] == pytest.approx(2 * LOG2, abs=1e-12)
+    assert stats["C"] == pytest.approx(LOG2, abs=1e-12)
+    counts: Counter[str] = Counter()
+    for split in ("train", "valid", "test"):
+        src_lines = _read(tmp_path / f"{split}.src")
+        tgt_lines = _read(tmp_path / f"{split}.tgt")
+        assert stats["splits"][split]["C"] == pytest.approx(LOG2, abs=1e-12)
+        table = build_phrase_table(cfg)
+        for src, tgt in zip(src_lines, tgt_lines):
+            words = src.split()
+            assert words.count("a0") == 1
+            assert all(w == "a0" or w.startswith("w") for w in words)
+            if split == "train":
+                # locate a0's phrase in the target via the deterministic prefix length
+                pos = words.index("a0")
+                offset = sum(len(table.deterministic[w]) for w in words[:pos])
+                counts[" ".join(tgt.split()[offset:offset + 2])] += 1
+    assert set(counts) == {"no problem", "of course"}
+    assert sum(counts.values()) == 20000
+    assert abs(counts["no problem"] / 20000 - 0.5) < 0.02
+
+
+def test_sample_corpus_empirical_marginals() -> None:
+    cfg = SynthConfig(seed=11, n_det=3, n_amb=3, min_phrases=1, max_phrases=1, p_ambiguous=1.0)
+    table = build_phrase_table(cfg)
+    pairs = sample_corpus(cfg, table, 6000, random.Random(0))
+    for word, alts in table.ambiguous.items():
+        tgts = Counter(t for s, t in pairs if s == word)
+        n = sum(tgts.values())
+        assert n > 1500
+        for phrase, prob in alts:
+            assert abs(tgts[" ".join(phrase)] / n - prob) < 0.04
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "needle"),
+    [
+        ({"num_train": 0}, "num_train"),
+        ({"num_valid": -1}, "num_valid"),
+        ({"p_ambiguous": 1.5}, "p_ambiguous"),
+        ({"p_ambiguous": -0.1}, "p_ambiguous"),
+        ({"min_phrases": 5, "max_phrases": 4}, "min_phrases"),
+        ({"preset": "three_mode"}, "preset"),
+        ({"n_det": 0}, "n_det"),
+    ],
+)
+def test_bad_config_raises(kwargs: dict, needle: str, tmp_path: Path) -> None:
+    cfg = SynthConfig(**kwargs)
+    with pytest.raises(ValueError, match=needle):
+        build_phrase_table(cfg)
+    with pytest.raises(ValueError, match=needle):
+        write_corpus(cfg, tmp_path)
+    with pytest.raises(ValueError, match="unknown source word"):
+        sentence_entropies(["zzz"], build_phrase_table(SynthConfig()))
+
+
+def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    parser = argparse.ArgumentParser()
+    add_args(parser)
+    assert main(parser.parse_args(["--out", str(tmp_path / "x"), "--num-train", "0"])) == 2
+    assert "--num-train" in capsys.readouterr().err
+    assert main(parser.parse_args(["--out", str(tmp_path / "x"), "--p-ambiguous", "2"])) == 2
+    assert "--p-ambiguous" in capsys.readouterr().err
+    args = parser.parse_args(["--out", str(tmp_path / "y"), "--num-train", "20", "--num-valid", "5",
+                              "--num-test", "5", "--seed", "2"])
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    stats = json.loads((tmp_path / "y" / "stats.json").read_text())
+    assert f"C={stats['C']:.6f}" in out
+    assert len(_read(tmp_path / "y" / "train.src")) == 20
