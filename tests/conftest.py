@@ -29,12 +29,13 @@ class TrainedModels:
     data: Path
     ar: Path
     nat: Path
+    latent: Path
 
 
 @pytest.fixture(scope="session")
 def two_mode(tmp_path_factory: pytest.TempPathFactory) -> TrainedModels:
     """Two-mode corpus (every sentence has one ``a0`` -> "no problem" | "of course" at 50/50), with a tiny
-    AR and a tiny NAT-MLE model trained to fit it."""
+    AR, a tiny NAT-MLE and a tiny Gaussian latent model trained on it."""
     root = tmp_path_factory.mktemp("two_mode")
     cfg = SynthConfig(seed=3, num_train=3000, num_valid=NUM_VALID, num_test=NUM_TEST, preset="two_mode",
                       n_det=8, min_phrases=2, max_phrases=4)
@@ -45,5 +46,9 @@ def two_mode(tmp_path_factory: pytest.TempPathFactory) -> TrainedModels:
                                           "--max-update", "300", *common])
     run_train(root / "bin", root / "nat", ["--arch", "nat_study_nat_tiny", "--criterion", "nat_study_mle",
                                            "--max-update", "500", *common])
+    run_train(root / "bin", root / "latent", ["--arch", "nat_study_ga_tiny", "--criterion", "nat_study_elbo",
+                                              "--kl-weight-start", "0.1", "--kl-anneal-updates", "200",
+                                              "--free-bits", "0.5", "--free-bits-anneal-updates", "300",
+                                              "--max-update", "500", *common])
     return TrainedModels(root / "raw", root / "bin", root / "ar" / "checkpoint_last.pt",
-                         root / "nat" / "checkpoint_last.pt")
+                         root / "nat" / "checkpoint_last.pt", root / "latent" / "checkpoint_last.pt")

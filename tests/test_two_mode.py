@@ -47,6 +47,14 @@ def test_nat_mle_mixes_modes(two_mode, test_sources) -> None:
     assert 0.15 < other < 0.35, other
 
 
+def test_latent_model_puts_far_less_mass_on_mixed_output(two_mode, test_sources) -> None:
+    """The latent variable carries the dependency between the two tokens (IWAE estimates of each mode)."""
+    nat = _mode_shares(str(two_mode.nat), str(two_mode.data), test_sources)
+    latent = _mode_shares(str(two_mode.latent), str(two_mode.data), test_sources)
+    mixed = lambda shares: sum(s["no course"] + s["of problem"] for s in shares) / len(shares)  # noqa: E731
+    assert mixed(latent) < 0.5 * mixed(nat), (mixed(latent), mixed(nat))
+
+
 def test_ar_does_not_mix_modes(two_mode, test_sources) -> None:
     shares = _mode_shares(str(two_mode.ar), str(two_mode.data), test_sources)
     mixed = sum(s["no course"] + s["of problem"] for s in shares) / len(shares)

@@ -1,4 +1,5 @@
-"""Exact per-sentence log-likelihoods of the references (no file I/O).
+"""Per-sentence log-likelihoods of the references (no file I/O): exact for AR and NAT models, the
+importance-weighted estimate for latent models (:mod:`fairseq_nat_study.analysis.iwae`).
 
 - AR (any fairseq encoder-decoder): ``log p(y|x) = Σ_t log p(y_t|y_<t,x)`` over ``y </s>`` (EOS included).
 - NAT (``nat_study_nat``): ``log p(y|x) = log p(T|x) + Σ_t log p(y_t|x,T)`` with ``T = |y| + 1``.
@@ -106,11 +107,16 @@ class LoglikResult:
     def ll_per_sentence(self) -> float:
         return sum(self.ll) / max(len(self.ll), 1)
 
+    def per_token(self, name: str) -> float:
+        """Σ extra[name] / Σ (|y| + 1), e.g. the ELBO per token of a latent model."""
+        return sum(self.extra[name]) / max(sum(self.num_tokens), 1)
 
-def iterate_batches(task: Any, dataset: Any, max_tokens: int = 4096, max_positions: Any = None) -> Iterable[dict[str, Any]]:
+
+def iterate_batches(task: Any, dataset: Any, max_tokens: int | None = 4096, max_positions: Any = None,
+                    max_sentences: int | None = None) -> Iterable[dict[str, Any]]:
     """Every sentence of ``dataset`` in batches (``required_batch_size_multiple=1``: none dropped)."""
     itr = task.get_batch_iterator(
-        dataset=dataset, max_tokens=max_tokens, max_sentences=None, max_positions=max_positions,
+        dataset=dataset, max_tokens=max_tokens, max_sentences=max_sentences, max_positions=max_positions,
         ignore_invalid_inputs=False, required_batch_size_multiple=1, seed=1, num_shards=1, shard_id=0,
     ).next_epoch_itr(shuffle=False)
     yield from itr
@@ -121,29 +127,47 @@ def evaluate_dataset(
     task: Any,
     dataset: Any,
     max_tokens: int = 4096,
-    scorer: Callable[[Any, dict[str, Any]], tuple[torch.Tensor, torch.Tensor]] = sentence_log_likelihoods,
+    scorer: Callable[[Any, dict[str, Any]], tuple] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    iw_samples: int = 100,
+    seed: int = 1,
 ) -> LoglikResult:
-    """Scores every reference of ``dataset``; raises if any sentence was not scored."""
+    """Scores every reference of ``dataset``; raises if any sentence was not scored.
+
+    The scorer defaults to the exact log-likelihood (AR, NAT) or the IWAE-``iw_samples`` estimate with the
+    ELBO beside it (latent models). A scorer returns (ll [B], num_tokens [B]) or (ll, num_tokens, extra),
+    where ``extra`` maps names to [B] tensors kept per sentence.
+    """
+    family = model_family(model)
+    if scorer is None:
+        if family == "latent":
+            from fairseq_nat_study.analysis.iwae import iwae_scorer
+
+            scorer = iwae_scorer(iw_samples, seed)
+        else:
+            scorer = sentence_log_likelihoods
     n = len(dataset)
     ll: list[float | None] = [None] * n
     ntok: list[int] = [0] * n
+    extra: dict[str, list[float]] = {}
     done = 0
     for sample in iterate_batches(task, dataset, max_tokens):
         if not sample:
             continue
         sample = _to_model_device(sample, model)
-        scores, counts = scorer(model, sample)
+        scores, counts, *more = scorer(model, sample)
         for i, sid in enumerate(sample["id"].tolist()):
             ll[sid], ntok[sid] = float(scores[i]), int(counts[i])
+            for name, values in (more[0] if more else {}).items():
+                extra.setdefault(name, [0.0] * n)[sid] = float(values[i])
         done += len(sample["id"])
         if progress is not None:
             progress(done, n)
     missing = [i for i, v in enumerate(ll) if v is None]
     if missing:
         raise RuntimeError(f"{len(missing)} of {n} sentences were not scored (first ids: {missing[:5]})")
-    family = model_family(model)
-    return LoglikResult(ll=[float(v) for v in ll], num_tokens=ntok, estimator=f"exact-{family}")
+    estimator = f"iwae-{iw_samples}" if family == "latent" and "elbo" in extra else f"exact-{family}"
+    return LoglikResult(ll=[float(v) for v in ll], num_tokens=ntok, estimator=estimator, extra=extra)
 
 
 def _to_model_device(sample: dict[str, Any], model: Any) -> dict[str, Any]:

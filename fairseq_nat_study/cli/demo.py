@@ -17,9 +17,11 @@ from typing import Any, Callable
 
 logger = logging.getLogger(__name__)
 
+PLUGIN_DIR = str(Path(__file__).resolve().parents[1])
+
 #: Training flags shared by both models (fairseq's own options).
 COMMON_TRAIN_FLAGS = [
-    "--task", "nat_study_translation", "--optimizer", "adam", "--adam-betas", "(0.9,0.98)",
+    "--user-dir", PLUGIN_DIR, "--task", "nat_study_translation", "--optimizer", "adam", "--adam-betas", "(0.9,0.98)",
     "--lr-scheduler", "inverse_sqrt", "--warmup-updates", "200", "--lr", "1e-3", "--max-tokens", "4096",
     "--no-epoch-checkpoints", "--log-interval", "100", "--log-format", "simple", "--cpu",
 ]
@@ -85,7 +87,7 @@ def main(args: argparse.Namespace) -> int:
         ckpt = ckpt_dir / "checkpoint_last.pt"
         gen_out = out / f"generate-{name}.txt"
         _stage(out, f"generate-{name}", lambda: run_fairseq("generate", [
-            bin_dir, "--user-dir", Path(__file__).resolve().parents[1], "--task", "nat_study_translation",
+            bin_dir, "--user-dir", PLUGIN_DIR, "--task", "nat_study_translation",
             "--path", ckpt, "--gen-subset", "test", "--batch-size", "128", "--cpu", *gen_flags,
         ], out / f"generate-{name}.log", stdout_path=gen_out))
         hyps = parse_hypotheses(gen_out.read_text().splitlines(), len(refs))

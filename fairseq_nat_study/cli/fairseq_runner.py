@@ -6,6 +6,7 @@ output to a log file and echoes the progress lines, so a long pipeline shows whe
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -47,7 +48,8 @@ def run_fairseq(
         with open(log_path, "w") as log:
             # with a stdout file, stdout (hypotheses) goes there and stderr (fairseq's log) is streamed
             proc = subprocess.Popen(
-                cmd, stdout=out or subprocess.PIPE, stderr=subprocess.PIPE if out else subprocess.STDOUT, text=True
+                cmd, stdout=out or subprocess.PIPE, stderr=subprocess.PIPE if out else subprocess.STDOUT, text=True,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},  # stream fairseq's progress as it happens
             )
             stream = proc.stderr if out else proc.stdout
             assert stream is not None

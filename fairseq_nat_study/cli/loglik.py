@@ -1,6 +1,7 @@
 """``fairseq-nat-study loglik``: log-likelihood of a split's references under one checkpoint.
 
-Exact for autoregressive and ``nat_study_nat`` models (see :mod:`fairseq_nat_study.analysis.loglik`).
+Exact for autoregressive and ``nat_study_nat`` models; for latent models the sequence-level IWAE-K estimate
+of log p(y|x) (including log p(T|x)) with the ELBO beside it (see :mod:`fairseq_nat_study.analysis.iwae`).
 Writes a JSON file with the per-sentence values and the averages, and prints a one-line summary.
 """
 from __future__ import annotations
@@ -19,6 +20,7 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, help="binarised data directory (fairseq-preprocess output)")
     parser.add_argument("--subset", default="test", help="split to score (default: test)")
     parser.add_argument("--iw-samples", type=int, default=100, help="importance samples K for latent models")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the importance samples")
     parser.add_argument("--max-tokens", type=int, default=4096, help="tokens per batch")
     parser.add_argument("--out", required=True, help="JSON file to write")
     parser.add_argument("--cpu", action="store_true", help="stay on the CPU even if CUDA is available")
@@ -36,9 +38,10 @@ def main(args: argparse.Namespace) -> int:
         def progress(done: int, total: int) -> None:
             print(f"\rloglik: {done}/{total} sentences", end="", file=sys.stderr, flush=True)
 
-        result = evaluate_dataset(model, task, dataset, max_tokens=args.max_tokens, progress=progress)
+        result = evaluate_dataset(model, task, dataset, max_tokens=args.max_tokens, progress=progress,
+                                  iw_samples=args.iw_samples, seed=args.seed)
         print(file=sys.stderr)
-    except (FileNotFoundError, UnsupportedModelError) as err:
+    except (FileNotFoundError, UnsupportedModelError, ValueError) as err:
         print(f"fairseq-nat-study loglik: error: {err}", file=sys.stderr)
         return 2
     report = loglik_report(result, args.path, args.subset)
@@ -64,6 +67,8 @@ def loglik_report(result: "LoglikResult", path: str, subset: str) -> dict:  # no
         "ll_per_sentence": result.ll_per_sentence,
         "ll_per_token": result.ll_per_token,
         "token_count_convention": "|y| + 1 (target tokens plus EOS) for every model family",
+        **({"elbo_per_token": result.per_token("elbo"), "elbo_per_sentence": sum(result.extra["elbo"]) / max(len(result.ll), 1)}
+           if "elbo" in result.extra else {}),
         "sentence_ll": result.ll,
         "sentence_num_tokens": result.num_tokens,
         **{f"sentence_{k}": v for k, v in result.extra.items()},

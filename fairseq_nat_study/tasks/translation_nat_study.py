@@ -9,8 +9,11 @@ Extends fairseq's ``translation_lev`` (Gu et al. 2019) and changes what a study 
 - **Every sentence.** fairseq's ``batch_by_size`` drops the last batch of a split when its size is not a
   multiple of ``--required-batch-size-multiple`` (default 8), with no warning. This task always batches
   with multiple 1, so training, validation and ``fairseq-generate`` see every sentence.
-- **The right generator for the model.** ``build_generator`` gives fairseq's iterative-refinement
-  generator to NAT models and fairseq's beam search to AR models; ``--eval-bleu`` works for both.
+- **The right generator for the model.** ``build_generator`` gives the delta-posterior generator to latent
+  models, fairseq's iterative-refinement generator to other NAT models and fairseq's beam search to AR
+  models; ``--eval-bleu`` works for all.
+- **The update count for schedules.** ``train_step`` calls ``criterion.set_num_updates(update_num)`` when the
+  criterion has it (KL annealing, free bits, GLAT's ratio); fairseq's trainer never tells criterions.
 - **Clear pairing errors.** An AR model with a NAT criterion, or a NAT model with an AR criterion, stops
   with an error naming ``--arch`` and ``--criterion``.
 """
@@ -63,6 +66,13 @@ class NatStudyTranslationConfig(TranslationLevenshteinConfig):
         default="full_mask",
         metadata={"help": "decoder-input noise for NAT models (full_mask: every target token -> <unk>)"},
     )
+    latent_search_samples: int = field(
+        default=1, metadata={"help": "latent models: latent starts per length candidate (1: the prior mode only; "
+                                     "S > 1: the mode and S-1 prior samples)"}
+    )
+    latent_search_temperature: float = field(
+        default=1.0, metadata={"help": "latent models: temperature of the prior samples of latent search"}
+    )
 
 
 @register_task("nat_study_translation", dataclass=NatStudyTranslationConfig)
@@ -94,6 +104,20 @@ class NatStudyTranslationTask(TranslationLevenshteinTask):
         return super().get_batch_iterator(dataset, **kwargs)
 
     def build_generator(self, models: Sequence[Any], args: Any, **kwargs: Any) -> Any:
+        if getattr(unwrap_model(models[0]), "is_latent_model", False):
+            from fairseq_nat_study.generation.latent_refinement import LatentRefinementGenerator
+
+            return LatentRefinementGenerator(
+                self.target_dictionary,
+                max_iter=getattr(args, "iter_decode_max_iter", 1),
+                beam_size=getattr(args, "iter_decode_with_beam", 1),
+                adaptive=not getattr(args, "iter_decode_force_max_iter", False),
+                retain_history=getattr(args, "retain_iter_history", False),
+                reranking=getattr(args, "iter_decode_with_external_reranker", False),
+                latent_samples=self.cfg.latent_search_samples,
+                temperature=self.cfg.latent_search_temperature,
+                seed=getattr(args, "seed", 1),
+            )
         if is_nat_model(models[0]):
             return super().build_generator(models, args, **kwargs)
         return TranslationTask.build_generator(self, models, args, **kwargs)
@@ -104,7 +128,10 @@ class NatStudyTranslationTask(TranslationLevenshteinTask):
             self._checked_pairing = True
 
     def train_step(self, sample: dict[str, Any], model: Any, criterion: Any, optimizer: Any, update_num: int, ignore_grad: bool = False) -> Any:
+        """One update; first hands the update count to the criterion (annealing schedules) explicitly."""
         self._check_pairing(model, criterion)
+        if hasattr(criterion, "set_num_updates"):
+            criterion.set_num_updates(update_num)
         if is_nat_model(model):
             return super().train_step(sample, model, criterion, optimizer, update_num, ignore_grad)
         return TranslationTask.train_step(self, sample, model, criterion, optimizer, update_num, ignore_grad)

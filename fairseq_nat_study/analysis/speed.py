@@ -1,0 +1,94 @@
+"""Decoding speed: latency at batch size 1 and throughput at large batch, measured side by side.
+
+Every configuration decodes the same sentences of one split in the same process; AR beam search is
+length-capped (``max_len = 1.2·|x| + 10``) so that an under-trained model cannot loop to 200 tokens.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Callable
+
+import torch
+
+from fairseq_nat_study.analysis.bleu import corpus_bleu
+from fairseq_nat_study.analysis.loglik import iterate_batches, model_family
+
+#: AR length cap used for every benchmark (the same for every model).
+AR_MAX_LEN_A, AR_MAX_LEN_B = 1.2, 10
+
+
+@dataclass
+class SpeedRow:
+    model: str
+    family: str
+    config: str
+    batch_size: int
+    sentences: int
+    seconds: float
+    ms_per_sentence: float
+    sentences_per_second: float
+    bleu: float
+
+
+def decoders_for(model: Any, task: Any, beam: int, refine_steps: list[int]) -> list[tuple[str, Any]]:
+    """(label, generator) pairs to time for one model."""
+    from argparse import Namespace
+
+    family = model_family(model)
+    if family == "ar":
+        from fairseq.sequence_generator import SequenceGenerator
+
+        return [(f"beam {beam}", SequenceGenerator([model], task.target_dictionary, beam_size=beam,
+                                                   max_len_a=AR_MAX_LEN_A, max_len_b=AR_MAX_LEN_B))]
+    if family == "nat":
+        return [("1 pass", task.build_generator([model], Namespace(iter_decode_max_iter=0)))]
+    return [(f"K={k}", task.build_generator([model], Namespace(iter_decode_max_iter=k))) for k in refine_steps]
+
+
+def time_decoder(generator: Any, model: Any, task: Any, dataset: Any, batch_size: int, limit: int | None,
+                 refs: list[str]) -> tuple[float, int, float]:
+    """Decodes the first ``limit`` sentences (all if None) -> (seconds in ``generate``, sentences, BLEU)."""
+    seconds, hyps, used = 0.0, {}, 0
+    batches = list(iterate_batches(task, dataset, max_tokens=None, max_sentences=batch_size))
+    warm = batches[0]
+    generator.generate([model], warm)  # warm-up (allocations, lazy init) is not timed
+    for sample in batches:
+        if limit is not None and used >= limit:
+            break
+        start = time.perf_counter()
+        out = generator.generate([model], sample)
+        seconds += time.perf_counter() - start
+        for i, sid in enumerate(sample["id"].tolist()):
+            hyps[sid] = task.target_dictionary.string(out[i][0]["tokens"].int().cpu())
+        used += len(sample["id"])
+    ids = sorted(hyps)
+    bleu = corpus_bleu([hyps[i] for i in ids], [refs[i] for i in ids]).score
+    return seconds, used, bleu
+
+
+@torch.no_grad()
+def benchmark(models: list[tuple[str, Any, Any]], dataset_for: Callable[[Any], Any], refs: list[str],
+              batch_sizes: list[int], refine_steps: list[int], beam: int = 4, latency_sentences: int = 100,
+              progress: Callable[[str], None] = print) -> list[SpeedRow]:
+    """Times every decoder of every model at every batch size, on the same sentences."""
+    rows = []
+    for name, model, task in models:
+        dataset = dataset_for(task)
+        for label, generator in decoders_for(model, task, beam, refine_steps):
+            for bs in batch_sizes:
+                limit = latency_sentences if bs == 1 else None
+                seconds, n, bleu = time_decoder(generator, model, task, dataset, bs, limit, refs)
+                row = SpeedRow(name, model_family(model), label, bs, n, round(seconds, 4),
+                               round(1000 * seconds / n, 3), round(n / seconds, 2), round(bleu, 2))
+                progress(f"bench: {name} {label} batch {bs}: {row.ms_per_sentence} ms/sentence, "
+                         f"{row.sentences_per_second} sentences/s, BLEU {row.bleu}")
+                rows.append(row)
+    return rows
+
+
+def speedups(rows: list[SpeedRow]) -> list[dict[str, Any]]:
+    """Each row with its speed-up over the AR row of the same batch size (sentences/s ratio)."""
+    base = {r.batch_size: r.sentences_per_second for r in rows if r.family == "ar"}
+    return [{**asdict(r), "speedup_vs_ar": round(r.sentences_per_second / base[r.batch_size], 2)
+             if r.batch_size in base else None} for r in rows]

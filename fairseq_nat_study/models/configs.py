@@ -1,0 +1,20 @@
+"""Option groups of the plugin's models, declared once as dataclasses.
+
+Models extend fairseq's legacy ``FairseqNATModel`` (argparse), so their flags are generated from these
+dataclasses with ``gen_parser_from_dataclass(..., delete_default=True)``; the arch functions set defaults.
+"""
+# No `from __future__ import annotations`: fairseq reads dataclass field types at runtime.
+from dataclasses import dataclass, field
+
+from fairseq.dataclass import ChoiceEnum, FairseqDataclass
+
+PRIOR_CHOICES = ChoiceEnum(["gaussian", "flow"])
+
+
+@dataclass
+class LatentConfig(FairseqDataclass):
+    latent_dim: int = field(default=8, metadata={"help": "size d_z of the latent vector at each target position"})
+    prior: PRIOR_CHOICES = field(default="gaussian", metadata={"help": "prior p(z|x): diagonal gaussian or flow"})
+    prior_layers: int = field(default=2, metadata={"help": "Transformer layers of the prior (gaussian)"})
+    posterior_layers: int = field(default=2, metadata={"help": "Transformer layers of the posterior q(z|x,y)"})
+    length_max_offset: int = field(default=64, metadata={"help": "length predictor classes: T - |x| in [-M, M]"})

@@ -1,0 +1,164 @@
+"""Latent-variable NAT (Lee et al. 2020, "On the Discrepancy between Density Estimation and Sequence
+Generation"; Shu et al. 2020, LaNMT).
+
+p(y, z, T | x) = p(T|x) · p(z|x, T) · Π_t p(y_t | z, x), with one latent vector z_t ∈ R^{d_z} per target
+position, trained by the ELBO with a diagonal Gaussian posterior q(z|x,y):
+
+    log p(y|x) ≥ log p(T|x) + E_q[log p(y|z,x)] − KL(q(z|x,y) ‖ p(z|x)).
+
+Parts: fairseq's Transformer encoder; a length predictor (2-layer MLP, offsets); a prior (``--prior``:
+diagonal Gaussian here); a posterior; a factorised decoder reading Linear(z). Targets use the ``y </s>``
+layout, and z covers the T = |y| + 1 target positions. Decoding (delta posterior, see
+``generation/latent_refinement.py``) uses ``prior_mode``, ``posterior_mean`` and ``decode``.
+"""
+from __future__ import annotations
+
+from argparse import Namespace
+from typing import Any
+
+import torch
+from fairseq.dataclass.utils import gen_parser_from_dataclass
+from fairseq.models import register_model, register_model_architecture
+from fairseq.models.nat import FairseqNATModel
+from fairseq.models.nat.nonautoregressive_transformer import base_architecture as nat_base_architecture
+
+from fairseq_nat_study.models.configs import LatentConfig
+from fairseq_nat_study.modules.latent_decoder import LatentDecoder
+from fairseq_nat_study.modules.length_predictor import LengthPredictor
+from fairseq_nat_study.modules.posterior import GaussianPosterior
+from fairseq_nat_study.modules.priors.base import Prior
+from fairseq_nat_study.modules.priors.gaussian import GaussianPrior
+from fairseq_nat_study.utils.args import TINY_SIZES, set_defaults
+from fairseq_nat_study.utils.distributions import gaussian_log_prob, reparameterize
+from fairseq_nat_study.utils.tensor import time_first_to_batch_first, token_mask
+
+
+def build_prior(args: Namespace) -> Prior:
+    """The prior named by ``--prior``."""
+    if args.prior == "gaussian":
+        return GaussianPrior(args, args.latent_dim, args.prior_layers)
+    if args.prior == "flow":
+        from fairseq_nat_study.modules.priors.flow import FlowPrior  # noqa: PLC0415 (optional part)
+
+        return FlowPrior(args, args.latent_dim)
+    raise ValueError(f"--prior {args.prior!r}: choose gaussian or flow")
+
+
+@register_model("nat_study_latent")
+class LatentNATModel(FairseqNATModel):
+    """Latent-variable NAT: length p(T|x), prior p(z|x), posterior q(z|x,y), decoder p(y|z,x)."""
+
+    is_latent_model = True
+
+    def __init__(self, args: Namespace, encoder: Any, decoder: LatentDecoder) -> None:
+        super().__init__(args, encoder, decoder)
+        self.length_predictor = LengthPredictor(args.encoder_embed_dim, args.length_max_offset)
+        self.posterior = GaussianPosterior(args, decoder.embed_tokens, args.latent_dim, args.posterior_layers)
+        self.prior = build_prior(args)
+
+    @staticmethod
+    def add_args(parser: Any) -> None:
+        FairseqNATModel.add_args(parser)
+        gen_parser_from_dataclass(parser, LatentConfig(), delete_default=True)
+
+    @classmethod
+    def build_decoder(cls, args: Namespace, tgt_dict: Any, embed_tokens: Any) -> LatentDecoder:
+        return LatentDecoder(args, tgt_dict, embed_tokens, args.latent_dim)
+
+    @property
+    def allow_length_beam(self) -> bool:
+        return True
+
+    # ---- pieces shared by training, decoding and likelihood evaluation ------------------------------
+    def encode(self, src_tokens: torch.Tensor, src_lengths: torch.Tensor) -> dict[str, list[torch.Tensor]]:
+        return self.encoder(src_tokens, src_lengths=src_lengths)
+
+    def length_logits(self, encoder_out: dict[str, list[torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """-> (logits [B, 2M+1] of p(T|x), source lengths [B])."""
+        states = time_first_to_batch_first(encoder_out["encoder_out"][0])
+        src_valid = ~encoder_out["encoder_padding_mask"][0]
+        return self.length_predictor(states, src_valid), src_valid.sum(1)
+
+    def length_log_prob(self, encoder_out: dict[str, list[torch.Tensor]], tgt_len: torch.Tensor) -> torch.Tensor:
+        """log p(T|x) [B] (−inf when T is outside the predictor's support)."""
+        logits, src_len = self.length_logits(encoder_out)
+        cls, in_range = self.length_predictor.target_class(tgt_len, src_len)
+        lp = torch.log_softmax(logits.float(), -1).gather(1, cls[:, None]).squeeze(1)
+        return lp.masked_fill(~in_range, float("-inf"))
+
+    def posterior_params(self, tgt_tokens: torch.Tensor, encoder_out: dict[str, list[torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """q(z|x,y): tgt_tokens [B, T] -> (mean, logvar) [B, T, D_z]."""
+        return self.posterior(tgt_tokens, tgt_tokens.ne(self.pad), encoder_out)
+
+    def decode(self, z: torch.Tensor, valid: torch.Tensor, encoder_out: dict[str, list[torch.Tensor]], normalize: bool = False) -> torch.Tensor:
+        """p(y|z,x): z [B, T, D_z] -> [B, T, V] logits (or log-probs)."""
+        return self.decoder(z, valid, encoder_out, normalize=normalize)
+
+    def log_q(self, z: torch.Tensor, mean: torch.Tensor, logvar: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """log q(z|x,y) [B]."""
+        return gaussian_log_prob(z, mean, logvar, valid)
+
+    def kl(self, z: torch.Tensor, mean_q: torch.Tensor, logvar_q: torch.Tensor, valid: torch.Tensor,
+           encoder_out: dict[str, list[torch.Tensor]]) -> torch.Tensor:
+        """KL(q‖p) per sentence [B]: closed form when the prior has one, else the one-sample Monte Carlo
+        estimate log q(z) − log p(z|x) at the reparameterised z."""
+        if self.prior.closed_form_kl:
+            return self.prior.kl(mean_q, logvar_q, valid, encoder_out).sum(-1)
+        return self.log_q(z, mean_q, logvar_q, valid) - self.prior.log_prob(z, valid, encoder_out)
+
+    # ---- training -----------------------------------------------------------------------------------
+    def forward(self, src_tokens: torch.Tensor, src_lengths: torch.Tensor, prev_output_tokens: torch.Tensor,
+                tgt_tokens: torch.Tensor, **kwargs: Any) -> dict[str, dict[str, Any]]:
+        """One reparameterised sample of the ELBO terms.
+
+        Args:
+            src_tokens: [B, S]; src_lengths: [B]; prev_output_tokens: unused (z replaces decoder inputs);
+            tgt_tokens: [B, T] reference ``y </s>``.
+
+        Returns:
+            ``word_ins`` (logits of p(y|z,x), targets, real-token mask), ``length`` (logits of p(T|x), class,
+            factor 1), ``kl`` (``kl`` [B] nats, ``num_positions`` [B]).
+        """
+        encoder_out = self.encode(src_tokens, src_lengths)
+        valid = tgt_tokens.ne(self.pad)
+        mean_q, logvar_q = self.posterior_params(tgt_tokens, encoder_out)
+        z = reparameterize(mean_q, logvar_q) * valid.unsqueeze(-1)
+        logits = self.decode(z, valid, encoder_out)
+        length_out, src_len = self.length_logits(encoder_out)
+        length_tgt, _ = self.length_predictor.target_class(valid.sum(1), src_len)
+        return {
+            "word_ins": {"out": logits, "tgt": tgt_tokens, "mask": token_mask(tgt_tokens, self.pad, self.eos)},
+            "length": {"out": length_out, "tgt": length_tgt, "factor": 1.0},
+            "kl": {"kl": self.kl(z, mean_q, logvar_q, valid, encoder_out), "num_positions": valid.sum(1)},
+        }
+
+
+def _latent_defaults(args: Namespace) -> None:
+    set_defaults(args, latent_dim=8, prior_layers=2, posterior_layers=2, length_max_offset=64,
+                 share_decoder_input_output_embed=True)
+    nat_base_architecture(args)
+
+
+@register_model_architecture("nat_study_latent", "nat_study_ga_tiny")
+def nat_study_ga_tiny(args: Namespace) -> None:
+    """Gaussian prior, 2-layer encoder/decoder/prior/posterior, d=64: CPU tests and the quick study."""
+    set_defaults(args, prior="gaussian", **TINY_SIZES)
+    _latent_defaults(args)
+
+
+@register_model_architecture("nat_study_latent", "nat_study_ga_base")
+def nat_study_ga_base(args: Namespace) -> None:
+    """Ga-B: Transformer-base sizes (d 512, 8 heads, 6+6 layers), 3-layer prior and posterior, d_z 8."""
+    set_defaults(args, prior="gaussian", prior_layers=3, posterior_layers=3)
+    _latent_defaults(args)
+
+
+@register_model_architecture("nat_study_latent", "nat_study_ga_large")
+def nat_study_ga_large(args: Namespace) -> None:
+    """Ga-L: Transformer-big sizes (d 1024, 16 heads, FFN 4096), 3-layer prior and posterior, d_z 8."""
+    set_defaults(
+        args, prior="gaussian", prior_layers=3, posterior_layers=3, encoder_embed_dim=1024,
+        encoder_ffn_embed_dim=4096, encoder_attention_heads=16, decoder_embed_dim=1024,
+        decoder_ffn_embed_dim=4096, decoder_attention_heads=16, dropout=0.3,
+    )
+    _latent_defaults(args)

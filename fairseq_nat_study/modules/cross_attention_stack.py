@@ -1,0 +1,51 @@
+"""Non-causal Transformer decoder layers over a sequence, attending to the source: the one layer stack
+that the prior p(z|x), the posterior q(z|x,y) and the latent decoder p(y|z,x) are built from. The layers are
+fairseq's ``TransformerDecoderLayer``; this module only runs them batch-first with bool masks."""
+from __future__ import annotations
+
+from argparse import Namespace
+from typing import Any
+
+import torch
+from torch import nn
+from fairseq.modules import LayerNorm, PositionalEmbedding, TransformerDecoderLayer
+
+
+class CrossAttentionStack(nn.Module):
+    """``num_layers`` of fairseq's decoder layer, no causal mask (every position sees every position)."""
+
+    def __init__(self, args: Namespace, num_layers: int) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList([TransformerDecoderLayer(args) for _ in range(num_layers)])
+        normalize_before = getattr(args, "decoder_normalize_before", False)
+        self.layer_norm = LayerNorm(args.decoder_embed_dim) if normalize_before else None
+
+    def forward(self, x: torch.Tensor, valid: torch.Tensor, encoder_out: dict[str, list[torch.Tensor]]) -> torch.Tensor:
+        """Args: x [B, T, D]; valid [B, T] bool; encoder_out fairseq's dict (``encoder_out`` [S, B, D]).
+        Returns: [B, T, D], zero at invalid positions."""
+        enc = encoder_out["encoder_out"][0]
+        enc_pad = encoder_out["encoder_padding_mask"][0] if len(encoder_out["encoder_padding_mask"]) > 0 else None
+        h = x.transpose(0, 1)
+        for layer in self.layers:
+            h, _, _ = layer(h, enc, enc_pad, self_attn_mask=None, self_attn_padding_mask=~valid)
+        if self.layer_norm is not None:
+            h = self.layer_norm(h)
+        return h.transpose(0, 1) * valid.unsqueeze(-1).type_as(h)
+
+
+class SinusoidalPositions(nn.Module):
+    """Sinusoidal position encodings for the valid positions of a right-padded sequence (no parameters)."""
+
+    def __init__(self, max_positions: int, dim: int, padding_idx: int = 1) -> None:
+        super().__init__()
+        self.padding_idx = padding_idx
+        self.embed = PositionalEmbedding(max_positions, dim, padding_idx, learned=False)
+
+    def forward(self, valid: torch.Tensor) -> torch.Tensor:
+        """valid [B, T] bool -> [B, T, D] encodings (zero at invalid positions)."""
+        fake_tokens = torch.where(valid, self.padding_idx + 1, self.padding_idx)
+        return self.embed(fake_tokens)
+
+
+def model_dim(args: Any) -> int:
+    return int(args.decoder_embed_dim)

@@ -1,0 +1,1 @@
+"""Priors p(z|x) over one latent vector per target position."""

@@ -1,0 +1,173 @@
+"""The Gaussian latent NAT: IWAE vs ELBO, padding invariance, deterministic delta-posterior decoding."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from conftest import NUM_TEST
+from fairseq_helpers import run_generate
+from fairseq_nat_study.analysis.iwae import latent_log_weights
+from fairseq_nat_study.analysis.loglik import UnsupportedModelError, evaluate_dataset, make_pair_dataset, model_family
+from fairseq_nat_study.cli.models import load_model_and_task, load_split
+from fairseq_nat_study.distill.extract import parse_hypotheses
+from fairseq_nat_study.generation.latent_refinement import LatentRefinementGenerator
+
+
+@pytest.fixture(scope="module")
+def latent(two_mode):
+    model, task = load_model_and_task(str(two_mode.latent), str(two_mode.data))
+    return model, task, load_split(task, str(two_mode.data), "test")
+
+
+def _batch(task, dataset, n=16):
+    return dataset.collater([dataset[i] for i in range(n)])
+
+
+def test_iwae_is_at_least_the_elbo_for_every_sentence(latent) -> None:
+    model, task, dataset = latent
+    result = evaluate_dataset(model, task, dataset, iw_samples=10)
+    assert result.estimator == "iwae-10" and len(result.ll) == NUM_TEST
+    assert all(ll >= elbo - 1e-9 for ll, elbo in zip(result.ll, result.extra["elbo"]))
+
+
+def test_iwae_grows_with_the_number_of_samples(latent) -> None:
+    model, task, dataset = latent
+    sample = _batch(task, dataset, 32)
+    means = []
+    for k in (1, 5, 50):
+        gen = torch.Generator().manual_seed(0)
+        log_w, length_lp = latent_log_weights(model, sample, k, gen)
+        iwae = length_lp + torch.logsumexp(log_w, 1) - torch.log(torch.tensor(float(k), dtype=torch.float64))
+        means.append(iwae.mean().item())
+    assert means[0] < means[1] < means[2] + 1e-3, means
+
+
+def test_padding_invariance_of_the_deterministic_terms(latent, two_mode) -> None:
+    """log p(T|x), the posterior mean, log p(y|z=mean,x) and log p(mean|x): alone = inside a padded batch."""
+    model, task, _ = latent
+    src = (two_mode.raw / "test.src").read_text().splitlines()[:5]
+    tgt = (two_mode.raw / "test.tgt").read_text().splitlines()[:5]
+
+    def terms(sources, targets):
+        ds = make_pair_dataset(task, sources, targets)
+        sample = ds.collater([ds[i] for i in range(len(ds))])
+        order = sample["id"].argsort()
+        target = sample["target"]
+        valid = target.ne(model.pad)
+        with torch.no_grad():
+            enc = model.encode(sample["net_input"]["src_tokens"], sample["net_input"]["src_lengths"])
+            mean, _ = model.posterior_params(target, enc)
+            logp = model.decode(mean, valid, enc, normalize=True).gather(-1, target.unsqueeze(-1)).squeeze(-1)
+            logp = (logp * (valid & target.ne(model.eos))).sum(1)
+            out = torch.stack([model.length_log_prob(enc, valid.sum(1)), logp,
+                               model.prior.log_prob(mean, valid, enc)], 1)
+        return out[order]
+
+    batch = terms(src, tgt)
+    alone = torch.cat([terms([s], [t]) for s, t in zip(src, tgt)])
+    assert torch.allclose(batch, alone, atol=1e-4)
+
+
+def _generate(model, task, sample, **kw):
+    gen = LatentRefinementGenerator(task.target_dictionary, **kw)
+    return gen.generate([model], sample)
+
+
+def test_decoding_is_deterministic_and_respects_the_step_bound(latent) -> None:
+    model, task, dataset = latent
+    sample = _batch(task, dataset)
+    for k in (0, 1, 3):
+        first = _generate(model, task, sample, max_iter=k)
+        second = _generate(model, task, sample, max_iter=k)
+        assert [h[0]["tokens"].tolist() for h in first] == [h[0]["tokens"].tolist() for h in second]
+        assert all(h[0]["steps"] <= k for h in first)
+    forced = _generate(model, task, sample, max_iter=3, adaptive=False)
+    assert all(h[0]["steps"] == 3 for h in forced)
+
+
+def test_early_stop_when_the_output_stops_changing(latent) -> None:
+    model, task, dataset = latent
+    sample = _batch(task, dataset)
+    hypos = _generate(model, task, sample, max_iter=8, retain_history=True)
+    for h in hypos:
+        history = [x["tokens"].tolist() for x in h[0]["history"]]
+        assert len(history) == h[0]["steps"] + 1
+        if h[0]["steps"] < 8:  # stopped early: the last step repeated the previous output
+            assert history[-1] == history[-2]
+        for a, b in zip(history[:-2], history[1:-1]):
+            assert a != b  # every earlier step changed the output
+
+
+def test_length_beam_and_latent_search_return_every_candidate_ranked(latent) -> None:
+    model, task, dataset = latent
+    sample = _batch(task, dataset, 4)
+    hypos = _generate(model, task, sample, max_iter=2, beam_size=3, latent_samples=2, temperature=0.8)
+    for h in hypos:
+        assert len(h) == 6
+        scores = [float(x["score"]) for x in h]
+        assert scores == sorted(scores, reverse=True)
+        assert len({len(x["tokens"]) for x in h}) == 3  # three different lengths
+    again = _generate(model, task, sample, max_iter=2, beam_size=3, latent_samples=2, temperature=0.8)
+    assert [[x["tokens"].tolist() for x in h] for h in hypos] == [[x["tokens"].tolist() for x in h] for h in again]
+
+
+def test_ar_teacher_rescoring_picks_the_teachers_favourite(latent, two_mode) -> None:
+    model, task, dataset = latent
+    teacher, _ = load_model_and_task(str(two_mode.ar), str(two_mode.data))
+    sample = _batch(task, dataset, 4)
+    hypos = LatentRefinementGenerator(task.target_dictionary, max_iter=1, beam_size=3, reranking=True).generate(
+        [model, teacher], sample)
+    from fairseq_nat_study.analysis.loglik import sentence_log_likelihoods
+
+    for b, h in enumerate(hypos):
+        toks = [x["tokens"] for x in h]
+        width = max(len(t) for t in toks)
+        target = torch.full((len(toks), width), model.pad)
+        for i, t in enumerate(toks):
+            target[i, : len(t)] = t
+        prev = torch.full_like(target, model.pad)
+        for i, t in enumerate(toks):
+            prev[i, 0] = model.eos
+            prev[i, 1: len(t)] = t[:-1]
+        src = sample["net_input"]["src_tokens"][b: b + 1].expand(len(toks), -1)
+        ll, _ = sentence_log_likelihoods(teacher, {"net_input": {
+            "src_tokens": src, "src_lengths": sample["net_input"]["src_lengths"][b: b + 1].expand(len(toks)),
+            "prev_output_tokens": prev}, "target": target})
+        assert torch.allclose(torch.tensor([float(x["score"]) for x in h]), ll.float(), atol=1e-4)
+
+
+def test_fairseq_generate_decodes_every_sentence_with_k_steps(two_mode) -> None:
+    out = run_generate(two_mode.data, two_mode.latent, ["--iter-decode-max-iter", "2", "--iter-decode-with-beam", "2"])
+    assert len(parse_hypotheses(out.splitlines(), NUM_TEST)) == NUM_TEST
+    again = run_generate(two_mode.data, two_mode.latent, ["--iter-decode-max-iter", "2", "--iter-decode-with-beam", "2"])
+    assert parse_hypotheses(out.splitlines(), NUM_TEST) == parse_hypotheses(again.splitlines(), NUM_TEST)
+
+
+def test_loglik_cli_reports_iwae_and_elbo(two_mode, tmp_path) -> None:
+    out_json = tmp_path / "ll.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "fairseq_nat_study.cli.main", "loglik", "--path", str(two_mode.latent), "--data",
+         str(two_mode.data), "--subset", "valid", "--iw-samples", "8", "--out", str(out_json), "--cpu"],
+        capture_output=True, text=True,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    r = json.loads(out_json.read_text())
+    assert r["estimator"] == "iwae-8" and r["num_sentences"] == 101
+    assert r["ll_per_token"] >= r["elbo_per_token"]
+    assert r["ll_per_token"] == pytest.approx(sum(r["sentence_ll"]) / r["num_tokens"])
+
+
+def test_empty_target_and_other_families(latent) -> None:
+    model, task, _ = latent
+    result = evaluate_dataset(model, task, make_pair_dataset(task, ["w1 a0"], [""]), iw_samples=4)
+    assert result.num_tokens == [1] and result.ll[0] < 0 and result.ll[0] > float("-inf")
+    from fairseq.models.nat.nonautoregressive_transformer import NATransformerModel
+
+    with pytest.raises(UnsupportedModelError, match="own target layout"):
+        model_family(NATransformerModel.__new__(NATransformerModel))
+    with pytest.raises(UnsupportedModelError):
+        model_family(torch.nn.Linear(2, 2))
