@@ -9,11 +9,15 @@ import numpy as np
 import pytest
 import torch
 
-from fairseq_helpers import run_preprocess, run_train
+from fairseq_helpers import run_generate, run_preprocess, run_train
 from fairseq_nat_study.data.synthetic import SynthConfig, write_corpus
 
 #: Sizes chosen so that no split is a multiple of fairseq's default batch-size multiple (8).
 NUM_VALID = NUM_TEST = 101
+#: Training flags of every fixture model.
+COMMON = ["--max-tokens", "4096", "--lr", "2e-3", "--dropout", "0.0"]
+TWO_MODE = SynthConfig(seed=3, num_train=3000, num_valid=NUM_VALID, num_test=NUM_TEST, preset="two_mode",
+                       n_det=8, min_phrases=2, max_phrases=4)
 
 
 @pytest.fixture(autouse=True)
@@ -37,18 +41,64 @@ def two_mode(tmp_path_factory: pytest.TempPathFactory) -> TrainedModels:
     """Two-mode corpus (every sentence has one ``a0`` -> "no problem" | "of course" at 50/50), with a tiny
     AR, a tiny NAT-MLE and a tiny Gaussian latent model trained on it."""
     root = tmp_path_factory.mktemp("two_mode")
-    cfg = SynthConfig(seed=3, num_train=3000, num_valid=NUM_VALID, num_test=NUM_TEST, preset="two_mode",
-                      n_det=8, min_phrases=2, max_phrases=4)
-    write_corpus(cfg, root / "raw")
+    write_corpus(TWO_MODE, root / "raw")
     run_preprocess(root / "raw", root / "bin")
-    common = ["--max-tokens", "4096", "--lr", "2e-3", "--dropout", "0.0"]
     run_train(root / "bin", root / "ar", ["--arch", "nat_study_tr_tiny", "--criterion", "cross_entropy",
-                                          "--max-update", "300", *common])
+                                          "--max-update", "300", *COMMON])
+    # --eval-bleu: validation BLEU runs, and the checkpoint holds fairseq's numpy BLEU meters
     run_train(root / "bin", root / "nat", ["--arch", "nat_study_nat_tiny", "--criterion", "nat_study_mle",
-                                           "--max-update", "500", *common])
+                                           "--max-update", "500", "--eval-bleu", *COMMON])
     run_train(root / "bin", root / "latent", ["--arch", "nat_study_ga_tiny", "--criterion", "nat_study_elbo",
                                               "--kl-weight-start", "0.1", "--kl-anneal-updates", "200",
                                               "--free-bits", "0.5", "--free-bits-anneal-updates", "300",
-                                              "--max-update", "500", *common])
+                                              "--max-update", "500", *COMMON])
     return TrainedModels(root / "raw", root / "bin", root / "ar" / "checkpoint_last.pt",
                          root / "nat" / "checkpoint_last.pt", root / "latent" / "checkpoint_last.pt")
+
+
+@pytest.fixture(scope="session")
+def two_mode_glat(two_mode: TrainedModels) -> Path:
+    """A tiny GLAT model on the two-mode corpus (constant ratio 0.5)."""
+    save = two_mode.data.parent / "glat"
+    run_train(two_mode.data, save, ["--arch", "nat_study_glat_tiny", "--criterion", "nat_study_glat",
+                                    "--glat-ratio-start", "0.5", "--glat-ratio-end", "0.5", "--max-update", "500",
+                                    *COMMON])
+    return save / "checkpoint_last.pt"
+
+
+@dataclass
+class DistilledModels:
+    data: Path
+    ar: Path
+    nat: Path
+
+
+@pytest.fixture(scope="session")
+def two_mode_distilled(two_mode: TrainedModels) -> DistilledModels:
+    """The two-mode corpus distilled by the AR model (beam 4, every split), with AR and NAT-MLE retrained on it."""
+    from fairseq_nat_study.distill.extract import parse_hypotheses
+
+    root = two_mode.data.parent / "distilled"
+    (root / "raw").mkdir(parents=True)
+    for split in ("train", "valid", "test"):
+        sources = (two_mode.raw / f"{split}.src").read_text().splitlines()
+        out = run_generate(two_mode.data, two_mode.ar, ["--beam", "4"], subset=split, batch_size=256)
+        hyps = parse_hypotheses(out.splitlines(), len(sources))
+        (root / "raw" / f"{split}.src").write_text("\n".join(sources) + "\n")
+        (root / "raw" / f"{split}.tgt").write_text("\n".join(hyps) + "\n")
+    run_preprocess(root / "raw", root / "bin", dict_from=two_mode.data)
+    run_train(root / "bin", root / "ar", ["--arch", "nat_study_tr_tiny", "--criterion", "cross_entropy",
+                                          "--max-update", "300", *COMMON])
+    run_train(root / "bin", root / "nat", ["--arch", "nat_study_nat_tiny", "--criterion", "nat_study_mle",
+                                           "--max-update", "500", *COMMON])
+    return DistilledModels(root / "bin", root / "ar" / "checkpoint_last.pt", root / "nat" / "checkpoint_last.pt")
+
+
+@pytest.fixture(scope="session")
+def two_mode_flow(two_mode: TrainedModels) -> Path:
+    """A tiny flow-prior latent model on the two-mode corpus (the ELBO stops training on any NaN/inf)."""
+    save = two_mode.data.parent / "flow"
+    run_train(two_mode.data, save, ["--arch", "nat_study_fl_tiny", "--criterion", "nat_study_elbo",
+                                    "--kl-weight-start", "0.1", "--kl-anneal-updates", "150", "--free-bits", "0.5",
+                                    "--free-bits-anneal-updates", "200", "--max-update", "300", *COMMON])
+    return save / "checkpoint_last.pt"

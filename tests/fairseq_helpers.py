@@ -13,12 +13,15 @@ from fairseq_cli import generate, preprocess, train
 PLUGIN_DIR = str(Path(__file__).resolve().parents[1] / "fairseq_nat_study")
 
 
-def run_preprocess(raw: Path, dest: Path, src: str = "src", tgt: str = "tgt") -> None:
+def run_preprocess(raw: Path, dest: Path, src: str = "src", tgt: str = "tgt", dict_from: Path | None = None) -> None:
+    """fairseq-preprocess with a joined dictionary (or the dictionaries of an existing data-bin)."""
     parser = options.get_preprocessing_parser()
+    dicts = (["--srcdict", str(dict_from / f"dict.{src}.txt"), "--tgtdict", str(dict_from / f"dict.{tgt}.txt")]
+             if dict_from is not None else ["--joined-dictionary"])
     args = parser.parse_args([
         "--source-lang", src, "--target-lang", tgt, "--trainpref", str(raw / "train"),
         "--validpref", str(raw / "valid"), "--testpref", str(raw / "test"), "--destdir", str(dest),
-        "--joined-dictionary", "--workers", "1",
+        "--workers", "1", *dicts,
     ])
     preprocess.main(args)
 
@@ -34,12 +37,12 @@ def run_train(data: Path, save_dir: Path, extra: Sequence[str]) -> None:
     train.main(convert_namespace_to_omegaconf(args))
 
 
-def run_generate(data: Path, path: Path, extra: Sequence[str] = ()) -> str:
+def run_generate(data: Path, path: Path, extra: Sequence[str] = (), subset: str = "test", batch_size: int = 16) -> str:
     """fairseq-generate in-process; returns its stdout (S-/T-/H- lines)."""
     parser = options.get_generation_parser()
     args = options.parse_args_and_arch(parser, [
         str(data), "--user-dir", PLUGIN_DIR, "--task", "nat_study_translation", "--path", str(path),
-        "--gen-subset", "test", "--cpu", "--batch-size", "16", *extra,
+        "--gen-subset", subset, "--cpu", "--batch-size", str(batch_size), *extra,
     ])
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):

@@ -95,3 +95,12 @@ def test_loglik_cli_names_a_missing_split(two_mode, tmp_path) -> None:
     )
     assert proc.returncode == 2
     assert "--subset nosuchsplit" in proc.stderr and str(two_mode.data) in proc.stderr
+
+
+def test_source_longer_than_the_model_positions_is_a_clear_error(two_mode) -> None:
+    from fairseq_nat_study.analysis.loglik import make_pair_dataset
+
+    model, task = load_model_and_task(str(two_mode.ar), str(two_mode.data))
+    too_long = " ".join(["w1"] * (model.max_positions()[0] + 5))
+    with pytest.raises(Exception, match="max_positions|invalid"):
+        evaluate_dataset(model, task, make_pair_dataset(task, [too_long], ["t1"]))

@@ -12,13 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from fairseq_nat_study.cli.synth import add_args, main
 from fairseq_nat_study.data.synthetic import (
     PhraseTable,
     SynthConfig,
-    add_args,
     build_phrase_table,
     expected_statistics,
-    main,
     sample_corpus,
     sentence_entropies,
     target_distribution,

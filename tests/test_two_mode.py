@@ -8,7 +8,8 @@ import pytest
 
 from fairseq_nat_study.analysis.loglik import evaluate_dataset, make_pair_dataset
 from fairseq_nat_study.cli.models import load_model_and_task
-from fairseq_nat_study.data.synthetic import build_phrase_table, SynthConfig
+from conftest import TWO_MODE
+from fairseq_nat_study.data.synthetic import build_phrase_table
 
 MODES = ("no problem", "of course", "no course", "of problem")
 
@@ -16,8 +17,7 @@ MODES = ("no problem", "of course", "no course", "of problem")
 def _mode_shares(ckpt: str, data: str, sources: list[str]) -> list[dict[str, float]]:
     """For each source, p(y_m|x) / Σ_m' p(y_m'|x) over the four combinations of the a0 phrase."""
     model, task = load_model_and_task(ckpt, data)
-    cfg = SynthConfig(seed=3, preset="two_mode", n_det=8, min_phrases=2, max_phrases=4)
-    table = build_phrase_table(cfg)
+    table = build_phrase_table(TWO_MODE)
     srcs, tgts = [], []
     for src in sources:
         for mode in MODES:

@@ -229,9 +229,3 @@ def main(args: argparse.Namespace) -> int:
         logger.info("wrote %s", args.json)
     return 0
 
-
-if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    _parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_args(_parser)
-    sys.exit(main(_parser.parse_args()))

@@ -112,6 +112,13 @@ class LoglikResult:
         return sum(self.extra[name]) / max(sum(self.num_tokens), 1)
 
 
+def model_max_positions(model: Any, task: Any) -> Any:
+    """The (source, target) length limits of a model and task: longer sentences are an error, never cut."""
+    from fairseq import utils
+
+    return utils.resolve_max_positions(task.max_positions(), model.max_positions())
+
+
 def iterate_batches(task: Any, dataset: Any, max_tokens: int | None = 4096, max_positions: Any = None,
                     max_sentences: int | None = None) -> Iterable[dict[str, Any]]:
     """Every sentence of ``dataset`` in batches (``required_batch_size_multiple=1``: none dropped)."""
@@ -151,7 +158,7 @@ def evaluate_dataset(
     ntok: list[int] = [0] * n
     extra: dict[str, list[float]] = {}
     done = 0
-    for sample in iterate_batches(task, dataset, max_tokens):
+    for sample in iterate_batches(task, dataset, max_tokens, max_positions=model_max_positions(model, task)):
         if not sample:
             continue
         sample = _to_model_device(sample, model)

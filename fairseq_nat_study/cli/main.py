@@ -12,9 +12,10 @@ import sys
 
 #: subcommand -> (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "synth": ("fairseq_nat_study.data.synthetic", "write the synthetic corpus with exact entropies and C"),
+    "synth": ("fairseq_nat_study.cli.synth", "write the synthetic corpus with exact entropies and C"),
     "bleu": ("fairseq_nat_study.analysis.bleu", "sacreBLEU with signature, tokenized and compound-split BLEU"),
     "loglik": ("fairseq_nat_study.cli.loglik", "per-sentence / per-token log-likelihood of a split's references"),
+    "total-correlation": ("fairseq_nat_study.cli.total_correlation", "conditional total correlation Ĉ = NLL(NAT) - NLL(AR)"),
     "bench": ("fairseq_nat_study.cli.bench", "decoding latency (batch 1) and throughput (large batch), side by side"),
     "demo": ("fairseq_nat_study.cli.demo", "the quick study on the synthetic corpus (AR vs NAT-MLE)"),
 }

@@ -14,13 +14,11 @@ uniformly random position of every sentence.
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 import logging
 import math
 import random
-import sys
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
@@ -396,56 +394,3 @@ def write_corpus(cfg: SynthConfig, out_dir: str | Path) -> dict[str, Any]:
         handle.write("\n")
     logger.info("wrote %s", out / "stats.json")
     return stats
-
-
-def add_args(parser: argparse.ArgumentParser) -> None:
-    """Add the ``synth`` subcommand options to ``parser``."""
-    defaults = SynthConfig()
-    parser.add_argument("--out", required=True, help="output directory")
-    parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--num-train", type=int, default=defaults.num_train)
-    parser.add_argument("--num-valid", type=int, default=defaults.num_valid)
-    parser.add_argument("--num-test", type=int, default=defaults.num_test)
-    parser.add_argument("--preset", choices=PRESETS, default=defaults.preset)
-    parser.add_argument("--p-ambiguous", type=float, default=None,
-                        help=f"P(word is ambiguous), default {defaults.p_ambiguous}; "
-                        "ignored by two_mode")
-
-
-def main(args: argparse.Namespace) -> int:
-    """Run the ``synth`` subcommand.
-
-    Args:
-        args: Parsed options from :func:`add_args`.
-
-    Returns:
-        0 on success, 2 on invalid options.
-    """
-    p_amb = SynthConfig.p_ambiguous if args.p_ambiguous is None else args.p_ambiguous
-    cfg = SynthConfig(seed=args.seed, num_train=args.num_train, num_valid=args.num_valid,
-                      num_test=args.num_test, preset=args.preset, p_ambiguous=p_amb)
-    try:
-        cfg.validate()
-    except ValueError as err:
-        print(f"synth: error: {err}", file=sys.stderr)
-        return 2
-    if cfg.preset == "two_mode" and args.p_ambiguous is not None:
-        logger.warning("--p-ambiguous is ignored by the two_mode preset")
-    stats = write_corpus(cfg, args.out)
-    test = stats["splits"]["test"]
-    print(
-        f"Wrote synthetic corpus (preset={cfg.preset}, seed={cfg.seed}) to {args.out}: "
-        f"{{train,valid,test}}.{{src,tgt}} with {cfg.num_train}/{cfg.num_valid}/{cfg.num_test} "
-        f"sentence pairs, plus stats.json. Generating distribution (nats per sentence): "
-        f"H_joint={stats['H_joint']:.6f}, H_marginals_sum={stats['H_marginals_sum']:.6f}, "
-        f"C={stats['C']:.6f}. Test split: C={test['C']:.6f} per sentence, "
-        f"C_per_token={test['C_per_token']:.6f} over {test['num_target_tokens']} target tokens."
-    )
-    return 0
-
-
-if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    _parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_args(_parser)
-    sys.exit(main(_parser.parse_args()))

@@ -55,18 +55,23 @@ class VanillaNATModel(NATransformerModel):
 
         Args:
             src_tokens: [B, S]; src_lengths: [B].
-            prev_output_tokens: [B, T] decoder input (the masked target, ``unk .. unk </s>``).
+            prev_output_tokens: [B, T] decoder input: the target with tokens replaced by ``<unk>``
+                (``--noise full_mask``); a real token at a position reveals it (GLAT's glancing input).
             tgt_tokens: [B, T] reference ``y </s>``.
 
         Returns:
             ``word_ins``: ``out`` [B, T, V] logits, ``tgt`` [B, T], ``mask`` [B, T] (real tokens);
             ``length``: ``out`` [B, 256] logits, ``tgt`` [B] length class, ``factor``.
         """
+        if prev_output_tokens.shape != tgt_tokens.shape:
+            raise ValueError(
+                f"{type(self).__name__} reads the target with tokens replaced by <unk> (--noise full_mask); got "
+                f"decoder input {tuple(prev_output_tokens.shape)} for target {tuple(tgt_tokens.shape)}"
+            )
         encoder_out = self.encoder(src_tokens, src_lengths=src_lengths, **kwargs)
         length_out = self.decoder.forward_length(normalize=False, encoder_out=encoder_out)
         length_tgt = self.decoder.forward_length_prediction(length_out, encoder_out, tgt_tokens)
-        decoder_in = mask_targets(tgt_tokens, self.pad, self.unk, self.eos)
-        word_ins_out = self.decoder(normalize=False, prev_output_tokens=decoder_in, encoder_out=encoder_out)
+        word_ins_out = self.decoder(normalize=False, prev_output_tokens=prev_output_tokens, encoder_out=encoder_out)
         return {
             "word_ins": {"out": word_ins_out, "tgt": tgt_tokens, "mask": token_mask(tgt_tokens, self.pad, self.eos)},
             "length": {"out": length_out, "tgt": length_tgt, "factor": self.decoder.length_loss_factor},

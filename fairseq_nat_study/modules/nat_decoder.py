@@ -4,7 +4,12 @@ fairseq's ``NATransformerDecoder.forward_copying_source`` maps target position t
 ``round(t · (|x| − 1) / (T − 1))`` counted from column 0, which assumes right-padded sources. fairseq's
 translation tasks left-pad sources by default, so in a batch of mixed source lengths the shorter sentences
 copied pad embeddings and a sentence scored differently alone and in a batch. This subclass offsets the
-indices by each row's first valid column; everything else is fairseq's decoder.
+indices by each row's first valid column.
+
+It also reads glancing inputs (Qian et al. 2021, GLAT): where the decoder input holds a real target token
+instead of ``<unk>``, that token's embedding replaces the copied source embedding. A vanilla NAT never
+sees such inputs (its decoder input is all ``<unk>`` and EOS), so one decoder serves NAT and GLAT.
+Everything else is fairseq's decoder.
 """
 from __future__ import annotations
 
@@ -39,3 +44,13 @@ class UniformCopyNATDecoder(NATransformerDecoder):
         Returns: [B, T, C] copied source embeddings."""
         idx = uniform_copy_indices(src_masks, tgt_masks)
         return torch.gather(src_embeds, 1, idx.unsqueeze(-1).expand(*idx.size(), src_embeds.size(-1)))
+
+    def forward_embedding(self, prev_output_tokens: torch.Tensor, states: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Decoder inputs [B, T, C] and padding mask [B, T]; revealed target tokens replace copied states."""
+        if states is not None:
+            revealed = (prev_output_tokens.ne(self.unk) & prev_output_tokens.ne(self.eos)
+                        & prev_output_tokens.ne(self.padding_idx))
+            if revealed.any():
+                target_embeds = self.embed_scale * self.embed_tokens(prev_output_tokens)
+                states = torch.where(revealed.unsqueeze(-1), target_embeds.type_as(states), states)
+        return super().forward_embedding(prev_output_tokens, states)

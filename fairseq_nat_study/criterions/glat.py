@@ -1,0 +1,87 @@
+"""``nat_study_glat``: glancing training (Qian et al. 2021).
+
+Pass 1 (no gradient) predicts ŷ from the all-``<unk>`` decoder input; N = ⌊ratio · Hamming(ŷ, y)⌋ random
+target positions are revealed (their target embeddings replace the decoder inputs); pass 2 computes the
+token NLL on the unrevealed positions only, plus the length NLL. The ratio is annealed linearly from
+``--glat-ratio-start`` to ``--glat-ratio-end`` over ``--glat-anneal-updates`` updates; the update count
+reaches the criterion through ``set_num_updates`` (called by ``nat_study_translation``). Glancing happens in
+training only: validation computes the plain MLE terms, so validation losses compare with ``nat_study_mle``.
+With ratio 0 the loss is exactly ``nat_study_mle``'s.
+"""
+# No `from __future__ import annotations`: fairseq reads dataclass field types at runtime.
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from fairseq import metrics
+from fairseq.criterions import register_criterion
+
+from fairseq_nat_study.criterions.mle import NatMleCriterion, NatMleCriterionConfig, require_nat_output
+from fairseq_nat_study.modules.glancing import glancing_mask
+from fairseq_nat_study.utils.losses import length_nll, token_nll
+from fairseq_nat_study.utils.schedules import linear_anneal
+
+
+@dataclass
+class GlatCriterionConfig(NatMleCriterionConfig):
+    glat_ratio_start: float = field(default=0.5, metadata={"help": "glancing ratio at update 0"})
+    glat_ratio_end: float = field(default=0.3, metadata={"help": "glancing ratio after annealing"})
+    glat_anneal_updates: int = field(default=300000, metadata={"help": "updates to anneal the ratio over"})
+
+
+def glat_ratio(update: int, start: float, end: float, updates: int) -> float:
+    """The glancing ratio at an update (linear from ``start`` to ``end``)."""
+    return linear_anneal(update, start, end, updates)
+
+
+@register_criterion("nat_study_glat", dataclass=GlatCriterionConfig)
+class GlatCriterion(NatMleCriterion):
+    """Two-pass glancing loss; logs the ratio and the revealed fraction beside the MLE terms."""
+
+    def __init__(self, task: Any, label_smoothing: float = 0.0, glat_ratio_start: float = 0.5,
+                 glat_ratio_end: float = 0.3, glat_anneal_updates: int = 300000) -> None:
+        super().__init__(task, label_smoothing)
+        self.ratio_start, self.ratio_end, self.anneal_updates = glat_ratio_start, glat_ratio_end, glat_anneal_updates
+        self.num_updates = 0
+
+    def set_num_updates(self, num_updates: int) -> None:
+        """The explicit hook through which the task passes the update count."""
+        self.num_updates = num_updates
+
+    def ratio(self) -> float:
+        return glat_ratio(self.num_updates, self.ratio_start, self.ratio_end, self.anneal_updates)
+
+    def forward(self, model: Any, sample: dict[str, Any], reduce: bool = True) -> tuple[torch.Tensor, int, dict[str, Any]]:
+        net_input, target, prev = sample["net_input"], sample["target"], sample["prev_target"]
+        src, src_len = net_input["src_tokens"], net_input["src_lengths"]
+        ratio = self.ratio() if model.training else 0.0
+        words = target.ne(self.padding_idx) & target.ne(self.task.target_dictionary.eos())
+        revealed = torch.zeros_like(words)
+        if ratio > 0:
+            with torch.no_grad():
+                first = require_nat_output(model(src, src_len, prev, target), "nat_study_glat")
+                predicted = first["word_ins"]["out"].argmax(-1)
+            revealed = glancing_mask(predicted, target, words, ratio)
+            prev = torch.where(revealed, target, prev)
+        out = require_nat_output(model(src, src_len, prev, target), "nat_study_glat")
+        mask = out["word_ins"]["mask"] & ~revealed
+        tok_loss, tok_nll = token_nll(out["word_ins"]["out"], target, mask, self.label_smoothing)
+        len_nll = length_nll(out["length"]["out"], out["length"]["tgt"])
+        loss = tok_loss.sum() + out["length"]["factor"] * len_nll.sum()
+        nsentences = target.size(0)
+        sample_size = int(mask.sum()) + nsentences
+        return loss, sample_size, {
+            "loss": loss.data, "token_nll": tok_nll.sum().data, "length_nll": len_nll.sum().data,
+            "ntokens": sample_size, "nsentences": nsentences, "sample_size": sample_size,
+            "glat_ratio": ratio * nsentences, "revealed": int(revealed.sum()), "words": int(words.sum()),
+        }
+
+    @staticmethod
+    def reduce_metrics(logging_outputs: list[dict[str, Any]]) -> None:
+        NatMleCriterion.reduce_metrics(logging_outputs)
+        total = lambda key: sum(float(log.get(key, 0)) for log in logging_outputs)  # noqa: E731
+        nsent, words = total("nsentences"), total("words")
+        if nsent > 0:
+            metrics.log_scalar("glat_ratio", total("glat_ratio") / nsent, nsent, round=3)
+        if words > 0:
+            metrics.log_scalar("revealed_frac", total("revealed") / words, words, round=3)
