@@ -15,6 +15,11 @@ import fairseq_nat_study  # noqa: F401
 ARCHS = {
     "nat_study_tr_tiny": "transformer", "nat_study_tr_small": "transformer", "nat_study_tr_base": "transformer",
     "nat_study_tr_large": "transformer", "nat_study_nat_tiny": "nat_study_nat", "nat_study_nat_base": "nat_study_nat",
+    "nat_study_ga_tiny": "nat_study_latent", "nat_study_ga_base": "nat_study_latent",
+    "nat_study_ga_large": "nat_study_latent", "nat_study_fl_tiny": "nat_study_latent",
+    "nat_study_fl_small": "nat_study_latent", "nat_study_fl_base": "nat_study_latent",
+    "nat_study_fl_large": "nat_study_latent", "nat_study_glat_tiny": "nat_study_glat",
+    "nat_study_glat_base": "nat_study_glat",
 }
 
 
@@ -27,7 +32,8 @@ def test_arch_registered_on_model(arch: str, model: str) -> None:
 
 
 def test_criterion_and_task_registered() -> None:
-    assert "nat_study_mle" in CRITERION_REGISTRY
+    for name in ("nat_study_mle", "nat_study_elbo", "nat_study_glat"):
+        assert name in CRITERION_REGISTRY
     assert "nat_study_translation" in TASK_REGISTRY
 
 
@@ -55,6 +61,14 @@ def test_nat_arch_uses_uniform_copy_and_offset_length() -> None:
     assert a.encoder_embed_dim == 64 and a.decoder_layers == 2
 
 
+def test_gaussian_latent_archs() -> None:
+    tiny, base, large = (_arch_args(f"nat_study_ga_{s}") for s in ("tiny", "base", "large"))
+    assert tiny.prior == base.prior == large.prior == "gaussian"
+    assert tiny.latent_dim == base.latent_dim == 8
+    assert (base.encoder_embed_dim, base.prior_layers, base.posterior_layers) == (512, 3, 3)
+    assert (large.encoder_embed_dim, large.encoder_attention_heads) == (1024, 16)
+
+
 def test_user_values_win_over_arch_defaults() -> None:
     args = Namespace(encoder_layers=3, dropout=0.3)
     ARCH_CONFIG_REGISTRY["nat_study_tr_tiny"](args)
@@ -64,5 +78,5 @@ def test_user_values_win_over_arch_defaults() -> None:
 def test_console_script_lists_subcommands() -> None:
     out = subprocess.run([sys.executable, "-m", "fairseq_nat_study.cli.main", "--help"], capture_output=True, text=True)
     assert out.returncode == 0
-    for name in ("synth", "bleu", "loglik", "demo"):
+    for name in ("synth", "bleu", "loglik", "total-correlation", "bench", "demo"):
         assert name in out.stdout

@@ -5,6 +5,7 @@ dataclasses with ``gen_parser_from_dataclass(..., delete_default=True)``; the ar
 """
 # No `from __future__ import annotations`: fairseq reads dataclass field types at runtime.
 from dataclasses import dataclass, field
+from typing import Optional
 
 from fairseq.dataclass import ChoiceEnum, FairseqDataclass
 
@@ -18,3 +19,18 @@ class LatentConfig(FairseqDataclass):
     prior_layers: int = field(default=2, metadata={"help": "Transformer layers of the prior (gaussian)"})
     posterior_layers: int = field(default=2, metadata={"help": "Transformer layers of the posterior q(z|x,y)"})
     length_max_offset: int = field(default=64, metadata={"help": "length predictor classes: T - |x| in [-M, M]"})
+
+
+@dataclass
+class FlowPriorConfig(FairseqDataclass):
+    flow_levels: int = field(default=3, metadata={"help": "flow prior: levels of the multi-scale flow (half the "
+                                                          "features factor out to N(0, I) after each level)"})
+    flow_steps: int = field(default=2, metadata={"help": "flow prior: steps per level (actnorm, 1x1 mixing, coupling)"})
+    flow_conditioner_layers: int = field(
+        default=1, metadata={"help": "flow prior: Transformer layers of each coupling's conditioner"}
+    )
+    flow_heads: Optional[int] = field(
+        default=None, metadata={"help": "flow prior: heads of the invertible 1x1 mixing at the first level "
+                                        "(default: heads of size 4 where the features allow)"}
+    )
+    flow_scale_bound: float = field(default=2.0, metadata={"help": "flow prior: |log scale| bound of each coupling"})

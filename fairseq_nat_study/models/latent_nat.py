@@ -7,7 +7,8 @@ position, trained by the ELBO with a diagonal Gaussian posterior q(z|x,y):
     log p(y|x) ≥ log p(T|x) + E_q[log p(y|z,x)] − KL(q(z|x,y) ‖ p(z|x)).
 
 Parts: fairseq's Transformer encoder; a length predictor (2-layer MLP, offsets); a prior (``--prior``:
-diagonal Gaussian here); a posterior; a factorised decoder reading Linear(z). Targets use the ``y </s>``
+a diagonal Gaussian or a multi-scale normalizing flow, FlowSeq-style); a posterior; a factorised decoder
+reading Linear(z). Targets use the ``y </s>``
 layout, and z covers the T = |y| + 1 target positions. Decoding (delta posterior, see
 ``generation/latent_refinement.py``) uses ``prior_mode``, ``posterior_mean`` and ``decode``.
 """
@@ -22,13 +23,13 @@ from fairseq.models import register_model, register_model_architecture
 from fairseq.models.nat import FairseqNATModel
 from fairseq.models.nat.nonautoregressive_transformer import base_architecture as nat_base_architecture
 
-from fairseq_nat_study.models.configs import LatentConfig
+from fairseq_nat_study.models.configs import FlowPriorConfig, LatentConfig
 from fairseq_nat_study.modules.latent_decoder import LatentDecoder
 from fairseq_nat_study.modules.length_predictor import LengthPredictor
 from fairseq_nat_study.modules.posterior import GaussianPosterior
 from fairseq_nat_study.modules.priors.base import Prior
 from fairseq_nat_study.modules.priors.gaussian import GaussianPrior
-from fairseq_nat_study.utils.args import TINY_SIZES, set_defaults
+from fairseq_nat_study.utils.args import BIG_SIZES, TINY_SIZES, set_defaults
 from fairseq_nat_study.utils.distributions import gaussian_log_prob, reparameterize
 from fairseq_nat_study.utils.tensor import time_first_to_batch_first, token_mask
 
@@ -60,6 +61,7 @@ class LatentNATModel(FairseqNATModel):
     def add_args(parser: Any) -> None:
         FairseqNATModel.add_args(parser)
         gen_parser_from_dataclass(parser, LatentConfig(), delete_default=True)
+        gen_parser_from_dataclass(parser, FlowPriorConfig(), delete_default=True)
 
     @classmethod
     def build_decoder(cls, args: Namespace, tgt_dict: Any, embed_tokens: Any) -> LatentDecoder:
@@ -135,7 +137,8 @@ class LatentNATModel(FairseqNATModel):
 
 def _latent_defaults(args: Namespace) -> None:
     set_defaults(args, latent_dim=8, prior_layers=2, posterior_layers=2, length_max_offset=64,
-                 share_decoder_input_output_embed=True)
+                 share_decoder_input_output_embed=True, flow_levels=3, flow_steps=2, flow_conditioner_layers=1,
+                 flow_scale_bound=2.0)
     nat_base_architecture(args)
 
 
@@ -156,9 +159,33 @@ def nat_study_ga_base(args: Namespace) -> None:
 @register_model_architecture("nat_study_latent", "nat_study_ga_large")
 def nat_study_ga_large(args: Namespace) -> None:
     """Ga-L: Transformer-big sizes (d 1024, 16 heads, FFN 4096), 3-layer prior and posterior, d_z 8."""
-    set_defaults(
-        args, prior="gaussian", prior_layers=3, posterior_layers=3, encoder_embed_dim=1024,
-        encoder_ffn_embed_dim=4096, encoder_attention_heads=16, decoder_embed_dim=1024,
-        decoder_ffn_embed_dim=4096, decoder_attention_heads=16, dropout=0.3,
-    )
+    set_defaults(args, prior="gaussian", prior_layers=3, posterior_layers=3, **BIG_SIZES)
+    _latent_defaults(args)
+
+
+@register_model_architecture("nat_study_latent", "nat_study_fl_tiny")
+def nat_study_fl_tiny(args: Namespace) -> None:
+    """Flow prior, 3 levels × 2 steps, 1-layer conditioners, d=64: CPU tests and the quick study."""
+    set_defaults(args, prior="flow", **TINY_SIZES)
+    _latent_defaults(args)
+
+
+@register_model_architecture("nat_study_latent", "nat_study_fl_small")
+def nat_study_fl_small(args: Namespace) -> None:
+    """Fl-S: Transformer-base sizes, flow of 3 levels × 2 steps with 1-layer conditioners."""
+    set_defaults(args, prior="flow", flow_steps=2, flow_conditioner_layers=1, posterior_layers=3)
+    _latent_defaults(args)
+
+
+@register_model_architecture("nat_study_latent", "nat_study_fl_base")
+def nat_study_fl_base(args: Namespace) -> None:
+    """Fl-B: Transformer-base sizes, flow of 3 levels × 4 steps with 2-layer conditioners."""
+    set_defaults(args, prior="flow", flow_steps=4, flow_conditioner_layers=2, posterior_layers=3)
+    _latent_defaults(args)
+
+
+@register_model_architecture("nat_study_latent", "nat_study_fl_large")
+def nat_study_fl_large(args: Namespace) -> None:
+    """Fl-L: Transformer-big sizes (d 1024, 16 heads, FFN 4096), flow of 3 levels × 4 steps, 2-layer conditioners."""
+    set_defaults(args, prior="flow", flow_steps=4, flow_conditioner_layers=2, posterior_layers=3, **BIG_SIZES)
     _latent_defaults(args)

@@ -9,6 +9,12 @@ TINY_SIZES: dict[str, object] = dict(
     decoder_embed_dim=64, decoder_ffn_embed_dim=256, decoder_layers=2, decoder_attention_heads=2,
 )
 
+#: Transformer-big sizes of every ``*_large`` latent arch (Vaswani et al. 2017): d 1024, 16 heads, FFN 4096.
+BIG_SIZES: dict[str, object] = dict(
+    encoder_embed_dim=1024, encoder_ffn_embed_dim=4096, encoder_attention_heads=16,
+    decoder_embed_dim=1024, decoder_ffn_embed_dim=4096, decoder_attention_heads=16, dropout=0.3,
+)
+
 
 def set_defaults(args: Namespace, **defaults: object) -> None:
     """Sets each option that the user left unset (``None`` or absent); user values always win."""
