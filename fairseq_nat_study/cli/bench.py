@@ -22,6 +22,7 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--refine-steps", type=int, nargs="+", default=[0, 1, 2, 4], help="K for latent models")
     parser.add_argument("--beam", type=int, default=4, help="beam size of AR models")
     parser.add_argument("--latency-sentences", type=int, default=100, help="sentences timed at batch size 1")
+    parser.add_argument("--repeats", type=int, default=3, help="timed passes per configuration (fastest kept)")
     parser.add_argument("--out", help="JSON file to write")
     parser.add_argument("--cpu", action="store_true")
 
@@ -42,10 +43,12 @@ def main(args: argparse.Namespace) -> int:
     rows = speedups(benchmark(
         models, lambda task: load_split(task, args.data, args.subset), refs, args.batch_size, args.refine_steps,
         args.beam, args.latency_sentences, progress=lambda line: print(line, file=sys.stderr, flush=True),
+        repeats=args.repeats,
     ))
     hardware = {"device": "cuda" if (not args.cpu and torch.cuda.is_available()) else "cpu",
                 "torch_threads": torch.get_num_threads(), "processor": platform.processor() or platform.machine()}
-    print(f"\nhardware: {hardware}; AR length cap 1.2·|x| + 10; subset {args.subset} ({len(refs)} sentences)\n")
+    print(f"\nhardware: {hardware}; AR length cap 1.2·|x| + 10; subset {args.subset} ({len(refs)} sentences); "
+          f"fastest of {args.repeats} passes\n")
     print("| model | decoder | batch | sentences | ms/sentence | sentences/s | speed-up vs AR | BLEU |")
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
