@@ -29,6 +29,7 @@ def run_fairseq(
     echo: Callable[[str], bool] = default_echo,
     stdout_path: str | Path | None = None,
     prefix: str = "",
+    env: dict[str, str] | None = None,
 ) -> None:
     """Runs ``fairseq-<tool>``; raises ``RuntimeError`` with the log's tail if it fails.
 
@@ -38,6 +39,7 @@ def run_fairseq(
         log_path: file that receives stderr (and stdout unless ``stdout_path`` is given).
         echo: which log lines to print as progress.
         stdout_path: where stdout goes, e.g. ``fairseq-generate`` hypotheses.
+        env: variables set for this run on top of the current environment.
     """
     cmd = [sys.executable, "-m", f"fairseq_cli.{tool}", *map(str, args)]
     logger.info("running fairseq-%s %s", tool, " ".join(map(str, args)))
@@ -49,7 +51,7 @@ def run_fairseq(
             # with a stdout file, stdout (hypotheses) goes there and stderr (fairseq's log) is streamed
             proc = subprocess.Popen(
                 cmd, stdout=out or subprocess.PIPE, stderr=subprocess.PIPE if out else subprocess.STDOUT, text=True,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},  # stream fairseq's progress as it happens
+                env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"},  # stream fairseq's progress as it happens
             )
             stream = proc.stderr if out else proc.stdout
             assert stream is not None

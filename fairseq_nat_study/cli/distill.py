@@ -1,0 +1,38 @@
+"""``fairseq-nat-study distill``: sequence-level distillation of a data-bin split by an AR teacher.
+
+See :mod:`fairseq_nat_study.distill.pipeline`. Rerunning the same command after a kill resumes it.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--teacher", required=True, help="AR teacher checkpoint (.pt)")
+    parser.add_argument("--data", required=True, help="binarised data directory (fairseq-preprocess output)")
+    parser.add_argument("--out", required=True, help="data-bin to write: the distilled split, the rest copied")
+    parser.add_argument("--subset", default="train", help="split to distil (default: train)")
+    parser.add_argument("--beam", type=int, default=4, help="beam size of the teacher (default: 4)")
+    parser.add_argument("--shard-size", type=int, default=100_000,
+                        help="about this many sentences per shard; finished shards survive a kill")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="shards decoded at once, one fairseq-generate process each (one GPU each with CUDA)")
+    parser.add_argument("--max-tokens", type=int, default=8192, help="tokens per batch of fairseq-generate")
+    parser.add_argument("--cpu", action="store_true", help="decode on the CPU even if CUDA is available")
+    parser.add_argument("--generate-args", default="",
+                        help="further fairseq-generate flags, one string, e.g. \"--max-len-a 1.2 --max-len-b 10\"")
+
+
+def main(args: argparse.Namespace) -> int:
+    from fairseq_nat_study.distill.pipeline import DistillConfig, DistillError, distill
+
+    cfg = DistillConfig(teacher=args.teacher, data=args.data, out=args.out, subset=args.subset, beam=args.beam,
+                        shard_size=args.shard_size, workers=args.workers, max_tokens=args.max_tokens, cpu=args.cpu,
+                        generate_args=args.generate_args.split())
+    try:
+        distill(cfg)
+    except DistillError as err:
+        print(f"fairseq-nat-study distill: error: {err}", file=sys.stderr)
+        return 2
+    return 0

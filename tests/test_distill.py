@@ -1,0 +1,95 @@
+"""``fairseq-nat-study distill``: line order and count kept, same dictionaries, the other splits untouched,
+a killed run resumes to exactly the output of an uninterrupted one, bad input is a clear error."""
+from __future__ import annotations
+
+import filecmp
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import NUM_VALID
+from fairseq_nat_study.distill.pipeline import DistillConfig, DistillError, distill
+
+SPLIT = "valid.src-tgt"
+
+
+def _dataset_lines(data: Path, name: str) -> list[str]:
+    from fairseq.data import Dictionary, data_utils
+
+    lang = name.rsplit(".", 1)[1]
+    dictionary = Dictionary.load(str(data / f"dict.{lang}.txt"))
+    dataset = data_utils.load_indexed_dataset(str(data / name), None)
+    return [dictionary.string(dataset[i]) for i in range(len(dataset))]
+
+
+def _cli(teacher: Path, data: Path, out: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "fairseq_nat_study.cli.main", "distill", "--teacher", str(teacher), "--data",
+            str(data), "--out", str(out), "--subset", "valid", "--cpu", *extra]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(two_mode, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("distill") / "one_shard"
+    distill(DistillConfig(teacher=str(two_mode.ar), data=str(two_mode.data), out=str(out), subset="valid", cpu=True))
+    return out
+
+
+def test_distilled_split_keeps_order_count_and_dictionaries(two_mode, uninterrupted) -> None:
+    out = uninterrupted
+    hyps = _dataset_lines(out, f"{SPLIT}.tgt")
+    assert len(hyps) == NUM_VALID  # 101: not a multiple of fairseq's batch-size multiple
+    # the sources are the original ones, byte for byte, and each hypothesis is the teacher's for its source
+    assert filecmp.cmp(out / f"{SPLIT}.src.bin", two_mode.data / f"{SPLIT}.src.bin", shallow=False)
+    sources = [line.split("\t", 1) for line in (out / ".distill" / "shard-0.txt").read_text().splitlines()
+               if line.startswith("S-")]
+    original = _dataset_lines(two_mode.data, f"{SPLIT}.src")
+    assert sorted((int(i[2:]), s) for i, s in sources) == list(enumerate(original))
+    for name in ("dict.src.txt", "dict.tgt.txt", "train.src-tgt.tgt.bin", "test.src-tgt.tgt.bin"):
+        assert filecmp.cmp(out / name, two_mode.data / name, shallow=False)
+    # beam search picks one of the two 50/50 modes: never the mixed output, so some references differ
+    refs = _dataset_lines(two_mode.data, f"{SPLIT}.tgt")
+    assert not any("no course" in h or "of problem" in h for h in hyps)
+    assert 0 < sum(h != r for h, r in zip(hyps, refs)) < NUM_VALID
+
+
+def test_killed_distillation_resumes_to_the_uninterrupted_output(two_mode, uninterrupted, tmp_path) -> None:
+    out = tmp_path / "sharded"
+    args = _cli(two_mode.ar, two_mode.data, out, "--shard-size", "25")  # 5 shards
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 300
+    while not (out / ".distill" / "shard-1.done").exists():
+        assert proc.poll() is None and time.time() < deadline, "distill ended before it could be killed"
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # the runner and its fairseq-generate child
+    proc.wait()
+    assert not (out / "distill.json").exists()
+    done = sorted(p.name for p in (out / ".distill").glob("*.done"))
+    assert 2 <= len(done) < 5
+
+    resumed = subprocess.run(args, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert f"{len(done)} done earlier" in resumed.stdout
+    for name in (f"{SPLIT}.tgt.bin", f"{SPLIT}.tgt.idx", f"{SPLIT}.src.bin"):
+        assert filecmp.cmp(out / name, uninterrupted / name, shallow=False), name
+
+
+def test_distill_refuses_a_non_autoregressive_teacher(two_mode, tmp_path) -> None:
+    proc = subprocess.run(_cli(two_mode.nat, two_mode.data, tmp_path / "o"), capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "nat_study_nat_tiny is not an autoregressive" in proc.stderr
+
+
+def test_distill_names_a_missing_split_and_other_settings(two_mode, tmp_path) -> None:
+    with pytest.raises(DistillError, match=r"--subset nosuch: no .*nosuch\.src-tgt\.src\.idx"):
+        distill(DistillConfig(teacher=str(two_mode.ar), data=str(two_mode.data), out=str(tmp_path / "o"),
+                              subset="nosuch"))
+    (tmp_path / "o" / ".distill").mkdir(parents=True)
+    (tmp_path / "o" / ".distill" / "settings.json").write_text('{"beam": 5}')
+    with pytest.raises(DistillError, match="other settings .*beam"):
+        distill(DistillConfig(teacher=str(two_mode.ar), data=str(two_mode.data), out=str(tmp_path / "o"),
+                              subset="valid"))
