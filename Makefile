@@ -1,5 +1,5 @@
 # One entry point for set-up, tests and the demo. Everything installs into .venv/ at the checkout root.
-#   make demo   - the quick study on the built-in synthetic corpus (CPU, a few minutes)
+#   make demo   - the quick study on the built-in synthetic corpus (CPU, about 15 minutes on 2 cores)
 #   make test   - the default test suite (CPU, < 15 min on 2 cores)
 #   make test-slow - the tests marked `slow`
 SHELL := /bin/bash
@@ -28,7 +28,7 @@ $(STAMP): requirements/build.txt requirements/fairseq.txt requirements/runtime.t
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/fairseq-nat-study demo --out $(DEMO_OUT)
+	$(VENV)/bin/fairseq-nat-study study --out $(DEMO_OUT)
 
 test: $(STAMP)
 	$(PY) -m pytest -m "not slow" -q tests

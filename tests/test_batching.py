@@ -35,3 +35,15 @@ class _Upstream:
 
     def get_batch_iterator(self, **kwargs):
         return TranslationTask.get_batch_iterator(self.task, **kwargs)
+
+
+def test_batches_have_the_size_asked_for_on_every_call(two_mode) -> None:
+    """fairseq caches one batch iterator per dataset; a second call with another size must not get the first
+    call's batches (this once made batch-128 speed figures run at batch 1)."""
+    from fairseq_nat_study.analysis.loglik import iterate_batches
+
+    _, task = load_model_and_task(str(two_mode.nat), str(two_mode.data))
+    dataset = load_split(task, str(two_mode.data), "valid")
+    for size in (1, 64, 7, 1):
+        sizes = [len(b["id"]) for b in iterate_batches(task, dataset, max_tokens=None, max_sentences=size)]
+        assert max(sizes) == size and sum(sizes) == NUM_VALID

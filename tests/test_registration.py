@@ -78,5 +78,11 @@ def test_user_values_win_over_arch_defaults() -> None:
 def test_console_script_lists_subcommands() -> None:
     out = subprocess.run([sys.executable, "-m", "fairseq_nat_study.cli.main", "--help"], capture_output=True, text=True)
     assert out.returncode == 0
-    for name in ("synth", "bleu", "loglik", "total-correlation", "bench", "demo"):
+    for name in ("synth", "distill", "bleu", "loglik", "total-correlation", "bench", "report", "study"):
         assert name in out.stdout
+
+
+@pytest.mark.parametrize("name", ["distill", "report", "study"])
+def test_subcommand_help(name: str) -> None:
+    out = subprocess.run([sys.executable, "-m", "fairseq_nat_study.cli.main", name, "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and "--out" in out.stdout

@@ -121,10 +121,13 @@ def model_max_positions(model: Any, task: Any) -> Any:
 
 def iterate_batches(task: Any, dataset: Any, max_tokens: int | None = 4096, max_positions: Any = None,
                     max_sentences: int | None = None) -> Iterable[dict[str, Any]]:
-    """Every sentence of ``dataset`` in batches (``required_batch_size_multiple=1``: none dropped)."""
+    """Every sentence of ``dataset`` in batches (``required_batch_size_multiple=1``: none dropped) of exactly
+    this call's size limits (fairseq's per-dataset iterator cache is bypassed)."""
     itr = task.get_batch_iterator(
         dataset=dataset, max_tokens=max_tokens, max_sentences=max_sentences, max_positions=max_positions,
         ignore_invalid_inputs=False, required_batch_size_multiple=1, seed=1, num_shards=1, shard_id=0,
+        # fairseq caches one iterator per dataset and would hand back batches of an earlier, other size
+        disable_iterator_cache=True,
     ).next_epoch_itr(shuffle=False)
     yield from itr
 
@@ -161,7 +164,7 @@ def evaluate_dataset(
     for sample in iterate_batches(task, dataset, max_tokens, max_positions=model_max_positions(model, task)):
         if not sample:
             continue
-        sample = _to_model_device(sample, model)
+        sample = to_model_device(sample, model)
         scores, counts, *more = scorer(model, sample)
         for i, sid in enumerate(sample["id"].tolist()):
             ll[sid], ntok[sid] = float(scores[i]), int(counts[i])
@@ -177,7 +180,7 @@ def evaluate_dataset(
     return LoglikResult(ll=[float(v) for v in ll], num_tokens=ntok, estimator=estimator, extra=extra)
 
 
-def _to_model_device(sample: dict[str, Any], model: Any) -> dict[str, Any]:
+def to_model_device(sample: dict[str, Any], model: Any) -> dict[str, Any]:
     device = next(model.parameters()).device
     from fairseq import utils
 

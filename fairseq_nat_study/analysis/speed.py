@@ -13,7 +13,7 @@ from typing import Any, Callable
 import torch
 
 from fairseq_nat_study.analysis.bleu import corpus_bleu
-from fairseq_nat_study.analysis.loglik import iterate_batches, model_family, model_max_positions
+from fairseq_nat_study.analysis.loglik import to_model_device, iterate_batches, model_family, model_max_positions
 
 #: AR length cap used for every benchmark (the same for every model).
 AR_MAX_LEN_A, AR_MAX_LEN_B = 1.2, 10
@@ -55,8 +55,8 @@ def time_decoder(generator: Any, model: Any, task: Any, dataset: Any, batch_size
         (seconds spent in ``generate`` in the fastest pass, sentences per pass, BLEU of the outputs). The
         fastest pass is the one least disturbed by other work on the machine; a warm-up batch is not timed.
     """
-    batches = list(iterate_batches(task, dataset, max_tokens=None, max_sentences=batch_size,
-                                   max_positions=model_max_positions(model, task)))
+    batches = [to_model_device(b, model) for b in iterate_batches(task, dataset, max_tokens=None, max_sentences=batch_size,
+                                                                  max_positions=model_max_positions(model, task))]
     if limit is not None:
         kept, count = [], 0
         for sample in batches:
@@ -72,6 +72,8 @@ def time_decoder(generator: Any, model: Any, task: Any, dataset: Any, batch_size
         for sample in batches:
             start = time.perf_counter()
             out = generator.generate([model], sample)
+            if torch.cuda.is_available() and next(model.parameters()).is_cuda:
+                torch.cuda.synchronize()  # GPU work is asynchronous: time it to completion
             seconds += time.perf_counter() - start
             for i, sid in enumerate(sample["id"].tolist()):
                 hyps[sid] = task.target_dictionary.string(out[i][0]["tokens"].int().cpu())

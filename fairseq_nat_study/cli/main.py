@@ -18,7 +18,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "loglik": ("fairseq_nat_study.cli.loglik", "per-sentence / per-token log-likelihood of a split's references"),
     "total-correlation": ("fairseq_nat_study.cli.total_correlation", "conditional total correlation Ĉ = NLL(NAT) - NLL(AR)"),
     "bench": ("fairseq_nat_study.cli.bench", "decoding latency (batch 1) and throughput (large batch), side by side"),
-    "demo": ("fairseq_nat_study.cli.demo", "the quick study on the synthetic corpus (AR vs NAT-MLE)"),
+    "report": ("fairseq_nat_study.analysis.report", "the study's tables, Pearson r, plots and findings from results.json"),
+    "study": ("fairseq_nat_study.cli.study", "the whole study: data, teacher, distillation, model grid, evaluation, report"),
 }
 
 

@@ -1,0 +1,1 @@
+"""The study pipeline (``fairseq-nat-study study``): config, data preparation, evaluation, stages."""

@@ -1,0 +1,186 @@
+"""What a study runs: its data, its model grid, its evaluation. Read from JSON; the built-in quick study
+(synthetic corpus, tiny models, CPU) is what ``study`` runs with no ``--config``.
+
+A config is a JSON object with four sections; unknown keys are errors (a typo must not silently fall back
+to a default)::
+
+    {"name": "...", "seed": 1,
+     "data": {"kind": "synth", "num_train": 6000}                      # or
+     "data": {"kind": "text", "dir": "../shared/data/multi30k", "src": "en", "tgt": "de",
+              "train": "train.lc.norm.tok", "valid": "val.lc.norm.tok", "test": "val.lc.norm.tok",
+              "test_lines": [500, 1014], "valid_lines": [0, 500], "max_train": 0, "bpe_merges": 8000},
+     "train": {"flags": ["--max-tokens", "8192"]},                      # fairseq flags shared by every model
+     "teacher": "tr_tiny", "distill": {"beam": 4, "shard_size": 4000},
+     "models": [{"name": "tr_tiny", "family": "ar", "arch": "nat_study_tr_tiny", "max_update": 500,
+                 "data": ["raw", "dist"], "flags": [...]} , ...],
+     "eval": {"refine_steps": [0, 1, 2, 4, 8], "decode_steps": 1, "iw_samples": 20, "checkpoints": 3,
+              "length_beam": 4, "bench_sentences": 100, "bench_batch": 128,
+              "compound_split": false}}
+
+Relative paths in ``data.dir`` are resolved against the config file's folder.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+FAMILIES = ("ar", "nat", "glat", "latent")
+
+#: criterion of each family (fairseq's own for AR)
+CRITERIA = {
+    "ar": ["--criterion", "label_smoothed_cross_entropy", "--label-smoothing", "0.1"],
+    "nat": ["--criterion", "nat_study_mle"],
+    "glat": ["--criterion", "nat_study_glat"],
+    "latent": ["--criterion", "nat_study_elbo"],
+}
+
+
+class StudyConfigError(ValueError):
+    """A study config that cannot run (unknown key, bad value, missing teacher)."""
+
+
+@dataclass
+class DataConfig:
+    kind: str = "synth"
+    num_train: int = 6000
+    preset: str = "default"
+    dir: str = ""
+    src: str = "src"
+    tgt: str = "tgt"
+    train: str = "train"
+    valid: str = "valid"
+    test: str = "test"
+    valid_lines: list[int] = field(default_factory=list)
+    test_lines: list[int] = field(default_factory=list)
+    max_train: int = 0
+    bpe_merges: int = 8000
+
+
+@dataclass
+class ModelSpec:
+    name: str
+    family: str
+    arch: str
+    max_update: int
+    data: list[str] = field(default_factory=lambda: ["raw", "dist"])
+    flags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class EvalConfig:
+    refine_steps: list[int] = field(default_factory=lambda: [0, 1, 2, 4, 8])
+    decode_steps: int = 1
+    iw_samples: int = 20
+    checkpoints: int = 3
+    length_beam: int = 4
+    bench_sentences: int = 100
+    bench_batch: int = 128
+    compound_split: bool = False
+
+
+@dataclass
+class StudyConfig:
+    name: str = "quick"
+    seed: int = 1
+    data: DataConfig = field(default_factory=DataConfig)
+    train: dict[str, Any] = field(default_factory=dict)
+    teacher: str = "tr_tiny"
+    distill: dict[str, Any] = field(default_factory=lambda: {"beam": 4, "shard_size": 2000})
+    models: list[ModelSpec] = field(default_factory=list)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def runs(self) -> list[tuple[ModelSpec, str]]:
+        """(model, data condition) pairs in training order: every raw run before any distilled run."""
+        return [(m, d) for d in ("raw", "dist") for m in self.models if d in m.data]
+
+
+def _build(cls: type, raw: Any, where: str) -> Any:
+    if not isinstance(raw, dict):
+        raise StudyConfigError(f"{where}: expected a JSON object, got {type(raw).__name__}")
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise StudyConfigError(f"{where}: unknown key(s) {unknown}; known: {sorted(known)}")
+    return cls(**raw)
+
+
+def from_dict(raw: dict[str, Any], base_dir: Path | None = None) -> StudyConfig:
+    """Builds and validates a config; ``base_dir`` resolves a relative ``data.dir``."""
+    raw = dict(raw)
+    data = _build(DataConfig, raw.pop("data", {}), "data")
+    ev = _build(EvalConfig, raw.pop("eval", {}), "eval")
+    models = [_build(ModelSpec, m, f"models[{i}]") for i, m in enumerate(raw.pop("models", []))]
+    cfg = _build(StudyConfig, {**raw, "data": data, "eval": ev, "models": models}, "config")
+    if data.kind == "text" and base_dir is not None and data.dir and not Path(data.dir).is_absolute():
+        data.dir = str((base_dir / data.dir).resolve())
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg: StudyConfig) -> None:
+    """Raises ``StudyConfigError`` naming the first problem."""
+    if cfg.data.kind not in ("synth", "text"):
+        raise StudyConfigError(f"data.kind: {cfg.data.kind!r} is neither 'synth' nor 'text'")
+    if cfg.data.kind == "text" and not cfg.data.dir:
+        raise StudyConfigError("data.dir: required for data.kind 'text'")
+    if not cfg.models:
+        raise StudyConfigError("models: the grid is empty")
+    names = [m.name for m in cfg.models]
+    if len(set(names)) != len(names):
+        raise StudyConfigError(f"models: duplicate names in {names}")
+    for m in cfg.models:
+        if m.family not in FAMILIES:
+            raise StudyConfigError(f"models[{m.name}].family: {m.family!r} not in {FAMILIES}")
+        if m.max_update <= 0:
+            raise StudyConfigError(f"models[{m.name}].max_update must be positive")
+        bad = sorted(set(m.data) - {"raw", "dist"})
+        if bad or not m.data:
+            raise StudyConfigError(f"models[{m.name}].data: {m.data} must be a non-empty subset of ['raw', 'dist']")
+    teacher = next((m for m in cfg.models if m.name == cfg.teacher), None)
+    if teacher is None or teacher.family != "ar" or "raw" not in teacher.data:
+        raise StudyConfigError(f"teacher: {cfg.teacher!r} must name an AR model of the grid trained on raw data")
+    unknown = sorted(set(cfg.distill) - {"beam", "shard_size", "workers", "max_tokens"})
+    if unknown:
+        raise StudyConfigError(f"distill: unknown key(s) {unknown}; known: beam, shard_size, workers, max_tokens")
+    unknown = sorted(set(cfg.train) - {"flags"})
+    if unknown or not isinstance(cfg.train.get("flags", []), list):
+        raise StudyConfigError(f"train: only a 'flags' list is allowed (got keys {sorted(cfg.train)})")
+    ev = cfg.eval
+    if ev.checkpoints < 1 or ev.length_beam < 1 or ev.iw_samples < 1 or ev.decode_steps < 0:
+        raise StudyConfigError("eval: checkpoints, length_beam, iw_samples must be >= 1 and decode_steps >= 0")
+    if any(k < 0 for k in ev.refine_steps):
+        raise StudyConfigError("eval.refine_steps: steps must be >= 0")
+
+
+def load_config(path: str | None) -> StudyConfig:
+    """The config at ``path`` (JSON), or the built-in quick study when ``path`` is None."""
+    if path is None:
+        return quick_config()
+    p = Path(path)
+    if not p.is_file():
+        raise StudyConfigError(f"--config: no file at {p}")
+    try:
+        raw = json.loads(p.read_text())
+    except json.JSONDecodeError as err:
+        raise StudyConfigError(f"--config {p}: not valid JSON ({err})") from err
+    return from_dict(raw, p.parent)
+
+
+def quick_config() -> StudyConfig:
+    """The quick study: the synthetic corpus, one tiny model per family, raw and distilled, on a CPU."""
+    return from_dict({
+        "name": "quick (synthetic corpus)",
+        "data": {"kind": "synth", "num_train": 4000},
+        "teacher": "tr_tiny",
+        "distill": {"beam": 4, "shard_size": 4000},
+        "models": [
+            {"name": "tr_tiny", "family": "ar", "arch": "nat_study_tr_tiny", "max_update": 300},
+            {"name": "nat_tiny", "family": "nat", "arch": "nat_study_nat_tiny", "max_update": 400},
+            {"name": "glat_tiny", "family": "glat", "arch": "nat_study_glat_tiny", "max_update": 400},
+            {"name": "ga_tiny", "family": "latent", "arch": "nat_study_ga_tiny", "max_update": 300},
+            {"name": "fl_tiny", "family": "latent", "arch": "nat_study_fl_tiny", "max_update": 200},
+        ],
+        "eval": {"refine_steps": [0, 1, 2, 4, 8], "iw_samples": 10, "checkpoints": 3, "bench_sentences": 50},
+    })

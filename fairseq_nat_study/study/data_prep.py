@@ -1,0 +1,100 @@
+"""The study's data stage: the synthetic corpus, or tokenized parallel text → joint BPE (subword-nmt) →
+``fairseq-preprocess`` with a joined dictionary.
+
+Layout under ``OUT/data``: ``text/{train,valid,test}.{src,tgt}`` (tokenized, no BPE: the references BLEU is
+computed against), ``bpe/`` (what is binarised) and ``bin/`` (the raw data-bin). Line slices of a file
+(``valid_lines``/``test_lines`` = [first, end)) let one released split serve as both validation and test
+when the test set is held out (Multi30k's folder here has only ``train`` and ``val``).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Callable
+
+from fairseq_nat_study.study.config import DataConfig, StudyConfigError
+
+SPLITS = ("train", "valid", "test")
+
+
+def _read_pair(cfg: DataConfig, split: str) -> tuple[list[str], list[str]]:
+    stem = getattr(cfg, split)
+    paths = [Path(cfg.dir) / f"{stem}.{lang}" for lang in (cfg.src, cfg.tgt)]
+    for p in paths:
+        if not p.is_file():
+            raise StudyConfigError(f"data.{split}: no file {p}")
+    src, tgt = (p.read_text(encoding="utf-8").splitlines() for p in paths)
+    if len(src) != len(tgt):
+        raise StudyConfigError(f"data.{split}: {paths[0]} has {len(src)} lines but {paths[1]} has {len(tgt)}")
+    window = {"valid": cfg.valid_lines, "test": cfg.test_lines}.get(split) or []
+    if window:
+        if len(window) != 2 or not 0 <= window[0] < window[1] <= len(src):
+            raise StudyConfigError(f"data.{split}_lines: {window} is not a [first, end) slice of {len(src)} lines")
+        src, tgt = src[window[0]:window[1]], tgt[window[0]:window[1]]
+    if split == "train" and cfg.max_train:
+        src, tgt = src[: cfg.max_train], tgt[: cfg.max_train]
+    empty = [i for i, (s, t) in enumerate(zip(src, tgt)) if not s.strip() or not t.strip()]
+    if empty:
+        raise StudyConfigError(f"data.{split}: {len(empty)} empty lines in {paths[0].name}/{paths[1].name} "
+                               f"(first line numbers {[i + 1 for i in empty[:5]]})")
+    return src, tgt
+
+
+def _learn_and_apply_bpe(text: Path, bpe: Path, merges: int, src: str, tgt: str,
+                         progress: Callable[[str], None]) -> None:
+    """Joint BPE codes learned on the training source + target, applied to every split."""
+    import io
+
+    from subword_nmt.apply_bpe import BPE
+    from subword_nmt.learn_bpe import learn_bpe
+
+    codes = bpe / "codes"
+    joint = io.StringIO("".join((text / f"train.{lang}").read_text(encoding="utf-8") for lang in (src, tgt)))
+    progress(f"learning {merges} joint BPE merges on the training text ...")
+    with open(codes, "w", encoding="utf-8") as out:
+        learn_bpe(joint, out, merges, min_frequency=2)
+    with open(codes, encoding="utf-8") as f:
+        bpe_model = BPE(f)
+    for split in SPLITS:
+        for lang in (src, tgt):
+            lines = (text / f"{split}.{lang}").read_text(encoding="utf-8").splitlines()
+            (bpe / f"{split}.{lang}").write_text("".join(bpe_model.process_line(l) + "\n" for l in lines),
+                                                 encoding="utf-8")
+        progress(f"BPE applied to {split}")
+
+
+def prepare_data(cfg: DataConfig, seed: int, out: Path, run: Callable[..., None],
+                 progress: Callable[[str], None] = print) -> dict[str, object]:
+    """Writes ``out/text``, ``out/bpe`` (text data only) and ``out/bin``; returns a summary.
+
+    Args:
+        run: ``run_fairseq``-compatible callable used for ``fairseq-preprocess``.
+    """
+    text = out / "text"
+    text.mkdir(parents=True, exist_ok=True)
+    if cfg.kind == "synth":
+        from fairseq_nat_study.data.synthetic import SynthConfig, write_corpus
+
+        write_corpus(SynthConfig(seed=seed, num_train=cfg.num_train, preset=cfg.preset), text)
+        src, tgt, source = "src", "tgt", text
+    else:
+        src, tgt = cfg.src, cfg.tgt
+        for split in SPLITS:
+            s, t = _read_pair(cfg, split)
+            (text / f"{split}.{src}").write_text("".join(l + "\n" for l in s), encoding="utf-8")
+            (text / f"{split}.{tgt}").write_text("".join(l + "\n" for l in t), encoding="utf-8")
+            progress(f"{split}: {len(s)} sentence pairs")
+        source = out / "bpe"
+        source.mkdir(exist_ok=True)
+        _learn_and_apply_bpe(text, source, cfg.bpe_merges, src, tgt, progress)
+    run("preprocess", [
+        "--source-lang", src, "--target-lang", tgt, "--trainpref", source / "train", "--validpref",
+        source / "valid", "--testpref", source / "test", "--destdir", out / "bin", "--joined-dictionary",
+        "--workers", "1",
+    ], out / "preprocess.log")
+    counts = {split: sum(1 for _ in open(text / f"{split}.{src}", encoding="utf-8")) for split in SPLITS}
+    summary = {"src": src, "tgt": tgt, "sentences": counts, "kind": cfg.kind}
+    if cfg.kind == "synth":
+        summary["stats"] = json.loads((text / "stats.json").read_text())
+    (out / "data.json").write_text(json.dumps(summary, indent=1))
+    return summary

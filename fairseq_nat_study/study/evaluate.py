@@ -1,0 +1,158 @@
+"""Evaluating one checkpoint for the study: BLEU and LL of a test split, and for the final checkpoint the
+refinement table, candidate diversity and decoding speed. Everything runs in one process on one model.
+
+* BLEU of the default decoder (AR beam 4; NAT one pass; latent ``decode_steps`` delta-posterior steps),
+  sacreBLEU on detokenised text with its signature, tokenized BLEU and (optionally) compound-split BLEU;
+  BPE (``@@ ``) is removed from hypotheses, references are the untouched tokenized test text.
+* LL of the *references*: exact for AR/NAT, IWAE-``iw_samples`` with the ELBO beside it for latent models.
+* Refinement (latent): for K in ``refine_steps``, BLEU of ŷ_K and the ELBO per token of ŷ_K under the model
+  (the quantity delta-posterior inference climbs), and the diversity of the length-beam candidates.
+* Diversity: 100 − mean pairwise sentence-BLEU between the candidates of one source (AR: the beam's
+  n-best; latent: the ``length_beam`` length candidates). fairseq's NAT generator keeps only the best length
+  candidate, so NAT/GLAT have no diversity figure (reported as ``None``, not zero).
+* Speed: ms/sentence at batch size 1 (first ``bench_sentences`` sentences) and sentences/s at
+  ``bench_batch``, fastest of two passes (``analysis.speed``).
+"""
+from __future__ import annotations
+
+import itertools
+from argparse import Namespace
+from typing import Any, Callable, Sequence
+
+import torch
+
+from fairseq_nat_study.analysis.bleu import corpus_bleu, detokenize, remove_bpe
+from fairseq_nat_study.analysis.loglik import (to_model_device, evaluate_dataset, iterate_batches, make_pair_dataset,
+                                               model_family, model_max_positions)
+from fairseq_nat_study.analysis.speed import AR_MAX_LEN_A, AR_MAX_LEN_B, time_decoder
+from fairseq_nat_study.study.config import EvalConfig
+
+
+def model_group(model: Any) -> str:
+    """``ar``, ``nat`` or ``latent-<prior>``: the families whose Pearson r the report gives."""
+    family = model_family(model)
+    if family == "latent":
+        return f"latent-{getattr(model.cfg, 'prior', 'gaussian')}"
+    return family
+
+
+def build_generator(model: Any, task: Any, steps: int, beam: int) -> Any:
+    """AR: beam search (``beam``, length cap as in ``analysis.speed``); NAT: one pass with a length beam;
+    latent: ``steps`` delta-posterior steps over ``beam`` length candidates."""
+    if model_family(model) == "ar":
+        from fairseq.sequence_generator import SequenceGenerator
+
+        return SequenceGenerator([model], task.target_dictionary, beam_size=beam, max_len_a=AR_MAX_LEN_A,
+                                 max_len_b=AR_MAX_LEN_B)
+    return task.build_generator([model], Namespace(iter_decode_max_iter=steps, iter_decode_with_beam=beam))
+
+
+@torch.no_grad()
+def decode(model: Any, task: Any, dataset: Any, generator: Any, batch_size: int = 64) -> list[list[str]]:
+    """Every candidate of every sentence, best first, in dictionary symbols (BPE kept), in corpus order."""
+    out: dict[int, list[str]] = {}
+    for sample in iterate_batches(task, dataset, max_tokens=None, max_sentences=batch_size,
+                                  max_positions=model_max_positions(model, task)):
+        hypos = generator.generate([model], to_model_device(sample, model))
+        for i, sid in enumerate(sample["id"].tolist()):
+            out[sid] = [task.target_dictionary.string(h["tokens"].int().cpu()) for h in hypos[i]]
+    missing = [i for i in range(len(dataset)) if i not in out]
+    if missing:
+        raise RuntimeError(f"{len(missing)} of {len(dataset)} sentences were not decoded (first ids {missing[:5]})")
+    return [out[i] for i in range(len(dataset))]
+
+
+def bleu_scores(hyps: Sequence[str], refs: Sequence[str], lang: str, compound: bool) -> dict[str, Any]:
+    """sacreBLEU (detokenised), tokenized and optionally compound-split BLEU of BPE-joined hypotheses."""
+    hyps = [remove_bpe(h) for h in hyps]
+    result = corpus_bleu(detokenize(hyps, lang), detokenize(refs, lang))
+    out = {"bleu": round(result.score, 2), "bleu_signature": result.signature}
+    out["tokenized_bleu"] = round(corpus_bleu(hyps, refs, compound=compound).tokenized_score, 2)
+    if compound:
+        out["compound_split_bleu"] = round(corpus_bleu(hyps, refs, compound=True).compound_split_score or 0.0, 2)
+    return out
+
+
+def diversity(candidates: Sequence[Sequence[str]]) -> float | None:
+    """100 − mean pairwise sentence-BLEU between the candidates of each source (sources with ≥ 2 only)."""
+    from sacrebleu.metrics import BLEU
+
+    metric = BLEU(tokenize="none", effective_order=True)
+    scores = [metric.sentence_score(remove_bpe(a), [remove_bpe(b)]).score
+              for cands in candidates if len(cands) > 1 for a, b in itertools.permutations(cands, 2)]
+    return round(100.0 - sum(scores) / len(scores), 2) if scores else None
+
+
+def output_elbo_per_token(model: Any, task: Any, sources: Sequence[str], hyps: Sequence[str],
+                          seed: int = 1) -> tuple[float | None, int]:
+    """ELBO per token of the model's own non-empty outputs ŷ (one posterior sample) and the number of empty
+    outputs left out (an empty ŷ has no tokens to score; the count is reported beside the figure)."""
+    keep = [i for i, h in enumerate(hyps) if h.strip()]
+    if not keep:
+        return None, len(hyps)
+    pairs = make_pair_dataset(task, [sources[i] for i in keep], [hyps[i] for i in keep])
+    result = evaluate_dataset(model, task, pairs, iw_samples=1, seed=seed)
+    return result.per_token("elbo"), len(hyps) - len(keep)
+
+
+def evaluate_checkpoint(model: Any, task: Any, dataset: Any, refs: Sequence[str], ev: EvalConfig, *, lang: str,
+                        compound: bool = False, full: bool = False, seed: int = 1,
+                        progress: Callable[[str], None] = print) -> dict[str, Any]:
+    """The study's figures for one checkpoint (``full``: also refinement, diversity and speed).
+
+    Args:
+        dataset: the binarised test split (sources and references in the task's dictionaries).
+        refs: the references as tokenized text (no BPE), one per sentence of ``dataset``.
+    """
+    if len(refs) != len(dataset):
+        raise ValueError(f"{len(refs)} reference lines for a split of {len(dataset)} sentences")
+    family = model_family(model)
+    steps = ev.decode_steps if family == "latent" else 0
+    beam = 4 if family == "ar" else 1
+    hyps = [c[0] for c in decode(model, task, dataset, build_generator(model, task, steps, beam))]
+    row: dict[str, Any] = {"group": model_group(model), "num_sentences": len(hyps),
+                           "empty_hypotheses": sum(1 for h in hyps if not h.strip()),
+                           **bleu_scores(hyps, refs, lang, compound)}
+    progress(f"BLEU {row['bleu']} ({len(hyps)} sentences); log-likelihood of the references ...")
+    ll = evaluate_dataset(model, task, dataset, iw_samples=ev.iw_samples, seed=seed)
+    row.update(ll_per_token=round(ll.ll_per_token, 4), ll_per_sentence=round(ll.ll_per_sentence, 3),
+               estimator=ll.estimator)
+    if "elbo" in ll.extra:
+        row["elbo_per_token"] = round(ll.per_token("elbo"), 4)
+    progress(f"LL {row['ll_per_token']} nats/token ({ll.estimator})")
+    if not full:
+        return row
+    sources = [task.source_dictionary.string(dataset.src[i]) for i in range(len(dataset))]
+    if family == "ar":
+        cands = decode(model, task, dataset, build_generator(model, task, 0, 4))
+        row["diversity"] = diversity(cands)
+    elif family == "latent":
+        row["refinement"] = []
+        for k in ev.refine_steps:
+            hyps_k = [c[0] for c in decode(model, task, dataset, build_generator(model, task, k, 1))]
+            cands = decode(model, task, dataset, build_generator(model, task, k, ev.length_beam))
+            elbo, empty = output_elbo_per_token(model, task, sources, hyps_k, seed)
+            entry = {"steps": k, "bleu": bleu_scores(hyps_k, refs, lang, compound)["bleu"],
+                     "output_elbo_per_token": None if elbo is None else round(elbo, 4), "empty_outputs": empty,
+                     "diversity": diversity(cands)}
+            row["refinement"].append(entry)
+            progress(f"refinement K={k}: BLEU {entry['bleu']}, ELBO(ŷ) {entry['output_elbo_per_token']}, "
+                     f"diversity {entry['diversity']}")
+        row["diversity"] = next((e["diversity"] for e in row["refinement"] if e["steps"] == steps), None)
+    else:
+        row["diversity"] = None
+    row["speed"] = speed(model, task, dataset, refs, ev, steps, beam)
+    progress(f"speed: {row['speed']['latency_ms']} ms/sentence at batch 1, "
+             f"{row['speed']['throughput']} sentences/s at batch {ev.bench_batch}")
+    return row
+
+
+def speed(model: Any, task: Any, dataset: Any, refs: Sequence[str], ev: EvalConfig, steps: int, beam: int) -> dict[str, Any]:
+    """Latency (batch 1) and throughput (``bench_batch``) of the default decoder, fastest of two passes."""
+    gen = build_generator(model, task, steps, beam)
+    refs_bpe = list(refs)  # BLEU of the timed outputs is not used here; refs only satisfy the interface
+    sec1, n1, _ = time_decoder(gen, model, task, dataset, 1, ev.bench_sentences, refs_bpe, repeats=2)
+    secb, nb, _ = time_decoder(gen, model, task, dataset, ev.bench_batch, None, refs_bpe, repeats=2)
+    return {"latency_ms": round(1000 * sec1 / n1, 3), "throughput": round(nb / secb, 2),
+            "decoder": "beam 4" if beam == 4 else (f"K={steps}" if model_family(model) == "latent" else "1 pass"),
+            "threads": torch.get_num_threads()}

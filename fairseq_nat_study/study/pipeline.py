@@ -1,0 +1,206 @@
+"""The study pipeline: data → models on raw data (the AR teacher among them) → distillation → models on
+distilled data → evaluation of every run → Ĉ of raw and distilled data → report.
+
+Every stage leaves ``OUT/stages/<name>.done`` (with its wall time) when it finishes and is skipped when
+the study is rerun, so a killed study resumes at the stage it was in (a killed training restarts from its
+``checkpoint_last.pt`` through fairseq's own resume; a killed distillation resumes its shards). A rerun with
+a different config is refused: ``OUT/config.json`` records the one the study was started with.
+"""
+from __future__ import annotations
+
+import json
+import platform
+import re
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Callable
+
+from fairseq_nat_study.study.config import CRITERIA, ModelSpec, StudyConfig, StudyConfigError
+
+PLUGIN_DIR = str(Path(__file__).resolve().parents[1])
+
+#: fairseq flags of every training run (a config's ``train.flags`` come after and override them).
+BASE_TRAIN_FLAGS = [
+    "--user-dir", PLUGIN_DIR, "--task", "nat_study_translation", "--optimizer", "adam", "--adam-betas", "(0.9,0.98)",
+    "--lr-scheduler", "inverse_sqrt", "--warmup-updates", "200", "--lr", "1e-3", "--max-tokens", "4096",
+    "--disable-validation", "--save-interval", "1000000", "--log-interval", "100", "--log-format", "simple",
+]
+
+
+class Study:
+    """One study directory: runs the stages of ``cfg`` in ``out``; ``progress`` prints one line per event."""
+
+    def __init__(self, cfg: StudyConfig, out: Path, cpu: bool = True, progress: Callable[[str], None] = print) -> None:
+        self.cfg, self.out, self.cpu, self.say = cfg, Path(out), cpu, progress
+        self.data_dir = self.out / "data"
+        self.bin = {"raw": self.data_dir / "bin", "dist": self.data_dir / "bin-dist"}
+        self.bin_dist_valid = self.data_dir / "bin-dist-valid"
+        self.timings: dict[str, float] = {}
+
+    # -- bookkeeping -------------------------------------------------------------------------------------
+    def _check_config(self) -> None:
+        recorded = self.out / "config.json"
+        mine = json.dumps(asdict(self.cfg), indent=1, sort_keys=True)
+        if recorded.exists() and recorded.read_text() != mine:
+            raise StudyConfigError(f"{self.out} holds a study started with another config ({recorded}); "
+                                   "use a new --out or delete the directory")
+        recorded.write_text(mine)
+
+    def stage(self, name: str, fn: Callable[[], Any]) -> None:
+        marker = self.out / "stages" / f"{name}.done"
+        if marker.exists():
+            self.timings[name] = float(marker.read_text() or 0)
+            self.say(f"[study] {name}: done earlier, skipped")
+            return
+        self.say(f"[study] {name} ...")
+        start = time.time()
+        fn()
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        self.timings[name] = round(time.time() - start, 1)
+        marker.write_text(f"{self.timings[name]}")
+        self.say(f"[study] {name}: {self.timings[name]:.0f} s")
+
+    def run_dir(self, spec: ModelSpec, data: str) -> Path:
+        return self.out / "runs" / f"{spec.name}-{data}"
+
+    # -- stages ------------------------------------------------------------------------------------------
+    def run(self) -> dict[str, Any]:
+        from fairseq_nat_study.cli.fairseq_runner import run_fairseq
+        from fairseq_nat_study.study.data_prep import prepare_data
+
+        self.out.mkdir(parents=True, exist_ok=True)
+        self._check_config()
+        wall = time.time()
+        self.stage("data", lambda: prepare_data(self.cfg.data, self.cfg.seed, self.data_dir, run_fairseq, self.say))
+        for spec, data in self.cfg.runs():
+            if data == "dist":
+                self.stage("distill", self._distill)
+            self.stage(f"train-{spec.name}-{data}", lambda: self._train(spec, data))
+            self.stage(f"eval-{spec.name}-{data}", lambda: self._evaluate(spec, data))
+        self.stage("total-correlation", self._total_correlation)
+        results = self.collect(time.time() - wall)
+        from fairseq_nat_study.analysis.report import write_report
+
+        write_report(results, self.out)
+        self.say(f"[study] report: {self.out / 'report.md'}; results: {self.out / 'results.json'}")
+        return results
+
+    def _train(self, spec: ModelSpec, data: str) -> None:
+        """Trains in ``eval.checkpoints`` segments, each resuming fairseq's ``checkpoint_last.pt`` with a
+        higher ``--max-update``, and keeps a copy of the checkpoint at the end of each segment
+        (``checkpoint_at_<updates>.pt``): fairseq's own interval checkpoints are not written when the
+        interval falls at the end of an epoch."""
+        import shutil
+
+        from fairseq_nat_study.cli.fairseq_runner import run_fairseq
+
+        run_dir = self.run_dir(spec, data)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        n = self.cfg.eval.checkpoints
+        targets = sorted({max(1, spec.max_update * (i + 1) // n) for i in range(n)})
+        flags = [*BASE_TRAIN_FLAGS, *self.cfg.train.get("flags", []), "--arch", spec.arch, *CRITERIA[spec.family],
+                 "--seed", str(self.cfg.seed), "--save-dir", run_dir, *(["--cpu"] if self.cpu else []), *spec.flags]
+        for i, target in enumerate(targets):
+            snapshot = run_dir / f"checkpoint_at_{target}.pt"
+            if snapshot.exists():
+                continue
+            run_fairseq("train", [self.bin[data], *flags, "--max-update", str(target)],
+                        run_dir / f"train-{i + 1}.log", prefix=f"[{spec.name}-{data} {i + 1}/{len(targets)}] ")
+            shutil.copyfile(run_dir / "checkpoint_last.pt", snapshot)
+
+    def _distill(self) -> None:
+        from fairseq_nat_study.distill.pipeline import DistillConfig, distill
+
+        teacher = self.run_dir(self._teacher(), "raw") / "checkpoint_last.pt"
+        opts = dict(self.cfg.distill)  # keys checked by config.validate
+        for subset, dest in (("train", self.bin["dist"]), ("valid", self.bin_dist_valid)):
+            summary = distill(DistillConfig(teacher=str(teacher), data=str(self.bin["raw"]), out=str(dest),
+                                            subset=subset, cpu=self.cpu, **opts))
+            (self.out / f"distill-{subset}.json").write_text(json.dumps(summary, indent=1))
+
+    def _teacher(self) -> ModelSpec:
+        return next(m for m in self.cfg.models if m.name == self.cfg.teacher)
+
+    def _references(self) -> list[str]:
+        tgt = json.loads((self.data_dir / "data.json").read_text())["tgt"]
+        return (self.data_dir / "text" / f"test.{tgt}").read_text(encoding="utf-8").splitlines()
+
+    def _evaluate(self, spec: ModelSpec, data: str) -> None:
+        from fairseq_nat_study.cli.models import load_model_and_task, load_split
+        from fairseq_nat_study.study.evaluate import evaluate_checkpoint
+
+        run_dir, refs = self.run_dir(spec, data), self._references()
+        lang = self.cfg.data.tgt if self.cfg.data.kind == "text" else "en"
+        points = []
+        for updates, ckpt in checkpoints_of(run_dir):
+            model, task = load_model_and_task(str(ckpt), str(self.bin["raw"]), cpu=self.cpu)
+            final = ckpt.name == "checkpoint_last.pt"
+            self.say(f"[study] evaluating {spec.name}-{data} at {updates} updates{' (final)' if final else ''}")
+            row = evaluate_checkpoint(model, task, load_split(task, str(self.bin["raw"]), "test"), refs,
+                                      self.cfg.eval, lang=lang, compound=self.cfg.eval.compound_split, full=final,
+                                      seed=self.cfg.seed, progress=lambda s: self.say(f"  {spec.name}-{data}: {s}"))
+            if spec.family == "glat":  # a GLAT model is a NAT model to the tools; the study keeps its family apart
+                row["group"] = "glat"
+            points.append({"updates": updates, "final": final, **row})
+        record = {"model": spec.name, "family": spec.family, "arch": spec.arch, "data": data,
+                  "max_update": spec.max_update, "train_seconds": self.timings.get(f"train-{spec.name}-{data}"),
+                  "points": points}
+        (run_dir / "eval.json").write_text(json.dumps(record, indent=1))
+
+    def _total_correlation(self) -> None:
+        """Ĉ of the raw and of the distilled validation data (AR and NAT-MLE trained on each), and of the
+        GLAT proxy, with the first AR, NAT and GLAT models of the grid."""
+        from fairseq_nat_study.cli.models import load_model_and_task
+        from fairseq_nat_study.cli.total_correlation import estimate
+
+        pick = {fam: next((m for m in self.cfg.models if m.family == fam), None) for fam in ("ar", "nat", "glat")}
+        result: dict[str, Any] = {}
+        cases = [("raw", "raw", self.bin["raw"], "nat", 0.0), ("dist", "dist", self.bin_dist_valid, "nat", 0.0),
+                 ("glat_proxy", "raw", self.bin["raw"], "glat", 0.3)]
+        for label, data, bin_dir, nat_family, ratio in cases:
+            ar_spec, nat_spec = pick["ar"], pick[nat_family]
+            if ar_spec is None or nat_spec is None or data not in ar_spec.data or data not in nat_spec.data:
+                result[label] = {"skipped": f"the grid has no {data} AR and {nat_family} pair"}
+                continue
+            ar, ar_task = load_model_and_task(str(self.run_dir(ar_spec, data) / "checkpoint_last.pt"), str(bin_dir))
+            nat, nat_task = load_model_and_task(str(self.run_dir(nat_spec, data) / "checkpoint_last.pt"), str(bin_dir))
+            est = estimate(ar, ar_task, nat, nat_task, str(bin_dir), "valid", glat_ratio=ratio, seed=self.cfg.seed)
+            est.pop("sentence_C_hat")
+            result[label] = {**est, "ar": ar_spec.name, "nat": nat_spec.name}
+            self.say(f"[study] Ĉ {label}: {est['C_hat_per_sentence']:.3f} nats/sentence")
+        (self.out / "total_correlation.json").write_text(json.dumps(result, indent=1))
+
+    def collect(self, seconds: float) -> dict[str, Any]:
+        """``results.json``: config, data, every run's evaluation, Ĉ, distillation, hardware and timings."""
+        import torch
+
+        runs = [json.loads((self.run_dir(m, d) / "eval.json").read_text()) for m, d in self.cfg.runs()]
+        results = {
+            "name": self.cfg.name, "config": asdict(self.cfg),
+            "data": json.loads((self.data_dir / "data.json").read_text()), "runs": runs,
+            "total_correlation": json.loads((self.out / "total_correlation.json").read_text()),
+            "distill": {s: json.loads(p.read_text()) for s in ("train", "valid")
+                        if (p := self.out / f"distill-{s}.json").exists()},
+            "hardware": {"device": "cpu" if self.cpu or not torch.cuda.is_available() else torch.cuda.get_device_name(),
+                         "processor": platform.processor() or platform.machine(), "torch_threads": torch.get_num_threads()},
+            "stage_seconds": self.timings, "seconds_this_run": round(seconds, 1),
+        }
+        (self.out / "results.json").write_text(json.dumps(results, indent=1))
+        return results
+
+
+_SNAPSHOT = re.compile(r"checkpoint_(?:at_|\d+_)(\d+)\.pt$")  # ours, or fairseq's interval checkpoints
+
+
+def checkpoints_of(run_dir: Path) -> list[tuple[int, Path]]:
+    """(updates, path) of the saved checkpoints before the last one, then ``checkpoint_last.pt``."""
+    import torch
+
+    last = run_dir / "checkpoint_last.pt"
+    if not last.is_file():
+        raise FileNotFoundError(f"{run_dir}: training left no checkpoint_last.pt")
+    state = torch.load(last, map_location="cpu", weights_only=True)
+    final = int(state["optimizer_history"][-1]["num_updates"])
+    saved = sorted({int(m.group(1)): p for p in run_dir.glob("checkpoint_*.pt") if (m := _SNAPSHOT.search(p.name))}.items())
+    return [(u, p) for u, p in saved if u < final] + [(final, last)]

@@ -1,0 +1,117 @@
+"""``fairseq-nat-study study`` end to end on a tiny synthetic grid: killed midway, resumed, then checked.
+
+Models are trained for a few dozen updates only: this checks the pipeline (every stage, every sentence,
+every table), not the papers' findings.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+CONFIG = {
+    "name": "test grid",
+    "data": {"kind": "synth", "num_train": 300},
+    "teacher": "tr",
+    "distill": {"beam": 4, "shard_size": 200},
+    "models": [
+        {"name": "tr", "family": "ar", "arch": "nat_study_tr_tiny", "max_update": 20},
+        {"name": "nat", "family": "nat", "arch": "nat_study_nat_tiny", "max_update": 20},
+        {"name": "glat", "family": "glat", "arch": "nat_study_glat_tiny", "max_update": 20, "data": ["raw"]},
+        {"name": "ga", "family": "latent", "arch": "nat_study_ga_tiny", "max_update": 20, "data": ["raw"]},
+        {"name": "fl", "family": "latent", "arch": "nat_study_fl_tiny", "max_update": 20, "data": ["dist"]},
+    ],
+    "eval": {"refine_steps": [0, 1, 2], "iw_samples": 2, "checkpoints": 2, "bench_sentences": 5, "bench_batch": 64},
+}
+
+
+def _cmd(config: Path, out: Path) -> list[str]:
+    return [sys.executable, "-m", "fairseq_nat_study.cli.main", "study", "--config", str(config), "--out", str(out)]
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    root = tmp_path_factory.mktemp("study")
+    config, out = root / "grid.json", root / "out"
+    config.write_text(json.dumps(CONFIG))
+    # first run: killed while the Gaussian latent model trains (after the AR, NAT and GLAT stages finished)
+    proc = subprocess.Popen(_cmd(config, out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.time() + 600
+    while not (out / "runs" / "ga-raw" / "train-1.log").exists():
+        assert proc.poll() is None, "the study ended before the stage it should be killed in"
+        assert time.time() < deadline
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (out / "stages" / "train-ga-raw.done").exists()
+    resumed = subprocess.run(_cmd(config, out), capture_output=True, text=True, timeout=1200)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    return out, resumed.stdout
+
+
+def test_resume_skips_finished_stages(study: tuple[Path, str]) -> None:
+    out, log = study
+    for stage in ("data", "train-tr-raw", "eval-tr-raw", "train-nat-raw", "train-glat-raw"):
+        assert f"[study] {stage}: done earlier, skipped" in log
+    assert "[study] train-ga-raw ..." in log and "[study] distill ..." in log
+
+
+def test_every_run_is_evaluated_on_every_sentence(study: tuple[Path, str]) -> None:
+    out, _ = study
+    res = json.loads((out / "results.json").read_text())
+    runs = {(r["model"], r["data"]): r for r in res["runs"]}
+    assert set(runs) == {("tr", "raw"), ("nat", "raw"), ("glat", "raw"), ("ga", "raw"), ("tr", "dist"),
+                         ("nat", "dist"), ("fl", "dist")}
+    num_test = res["data"]["sentences"]["test"]
+    groups = {}
+    for key, run in runs.items():
+        assert [p["updates"] for p in run["points"]] == [10, 20], key  # the killed run resumed to its budget
+        final = run["points"][-1]
+        assert final["final"] and final["num_sentences"] == num_test
+        assert 0.0 <= final["bleu"] <= 100.0 and final["ll_per_token"] < 0
+        assert "speed" in final and final["speed"]["latency_ms"] > 0
+        groups[key] = final["group"]
+    assert groups[("glat", "raw")] == "glat" and groups[("fl", "dist")] == "latent-flow"
+    assert groups[("ga", "raw")] == "latent-gaussian" and groups[("tr", "dist")] == "ar"
+    ga = runs[("ga", "raw")]["points"][-1]
+    assert ga["estimator"] == "iwae-2" and ga["ll_per_token"] >= ga["elbo_per_token"] - 1e-6
+    assert [e["steps"] for e in ga["refinement"]] == [0, 1, 2]
+    assert runs[("tr", "raw")]["points"][-1]["diversity"] is not None
+    assert runs[("nat", "raw")]["points"][-1]["diversity"] is None
+    distill = res["distill"]["train"]
+    assert distill["num_sentences"] == res["data"]["sentences"]["train"] and distill["beam"] == 4
+    tc = res["total_correlation"]
+    assert set(tc) == {"raw", "dist", "glat_proxy"} and all("C_hat_per_sentence" in v for v in tc.values())
+
+
+def test_report_has_tables_plots_and_findings(study: tuple[Path, str]) -> None:
+    out, _ = study
+    md = (out / "report.md").read_text()
+    for heading in ("## BLEU and log-likelihood", "## Pearson r", "## Refinement steps K", "## Speed and diversity",
+                    "## Conditional total correlation", "## The papers' findings"):
+        assert heading in md
+    for png in ("bleu_vs_ll.png", "bleu_vs_latency.png", "refinement.png"):
+        assert (out / png).read_bytes()[:4] == b"\x89PNG"
+    res = json.loads((out / "results.json").read_text())
+    assert res["correlations"]["per_model"]["tr"]["raw"]["points"] == 2
+    assert len(res["findings"]) >= 6
+    again = subprocess.run([sys.executable, "-m", "fairseq_nat_study.cli.main", "report", "--runs", str(out),
+                            "--out", str(out / "again")], capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert (out / "again" / "report.md").read_text() == md
+
+
+def test_other_config_in_same_directory_is_refused(study: tuple[Path, str], tmp_path: Path) -> None:
+    out, _ = study
+    other = json.loads(json.dumps(CONFIG))
+    other["models"][0]["max_update"] = 21
+    (tmp_path / "other.json").write_text(json.dumps(other))
+    proc = subprocess.run(_cmd(tmp_path / "other.json", out), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and "started with another config" in proc.stderr

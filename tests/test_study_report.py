@@ -1,0 +1,172 @@
+"""The study's config validation, data preparation errors and report maths (no training here)."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fairseq_nat_study.analysis.report import correlations, findings, markdown, pearson
+from fairseq_nat_study.study.config import StudyConfigError, from_dict, load_config, quick_config
+from fairseq_nat_study.study.data_prep import _read_pair
+from fairseq_nat_study.study.evaluate import diversity
+
+TEACHER = {"name": "tr", "family": "ar", "arch": "nat_study_tr_tiny", "max_update": 10}
+
+
+def test_quick_config_is_valid_and_trains_raw_before_distilled() -> None:
+    cfg = quick_config()
+    order = [d for _, d in cfg.runs()]
+    assert order == sorted(order, key=lambda d: d != "raw") and "dist" in order
+    assert {m.family for m in cfg.models} == {"ar", "nat", "glat", "latent"}
+    assert {m.arch for m in cfg.models} >= {"nat_study_ga_tiny", "nat_study_fl_tiny"}
+
+
+@pytest.mark.parametrize("raw, message", [
+    ({"models": [TEACHER], "teacher": "tr", "bogus": 1}, "unknown key(s) ['bogus']"),
+    ({"models": [{**TEACHER, "max_updates": 3}], "teacher": "tr"}, "models[0]: unknown key(s) ['max_updates']"),
+    ({"models": [TEACHER], "teacher": "nat"}, "teacher: 'nat' must name an AR model"),
+    ({"models": [TEACHER, {**TEACHER, "family": "nat", "name": "n"}], "teacher": "n"}, "teacher: 'n'"),
+    ({"models": [TEACHER, TEACHER], "teacher": "tr"}, "duplicate names"),
+    ({"models": [{**TEACHER, "family": "rnn"}], "teacher": "tr"}, "family: 'rnn'"),
+    ({"models": [{**TEACHER, "data": ["raw", "kd"]}], "teacher": "tr"}, "data: ['raw', 'kd']"),
+    ({"models": [TEACHER], "teacher": "tr", "data": {"kind": "text"}}, "data.dir: required"),
+    ({"models": [], "teacher": "tr"}, "the grid is empty"),
+    ({"models": [TEACHER], "teacher": "tr", "distill": {"beams": 4}}, "distill: unknown key(s) ['beams']"),
+    ({"models": [TEACHER], "teacher": "tr", "train": {"max_tokens": 5}}, "train: only a 'flags' list"),
+])
+def test_bad_configs_name_the_problem(raw: dict, message: str) -> None:
+    with pytest.raises(StudyConfigError) as err:
+        from_dict(raw)
+    assert message in str(err.value)
+
+
+def test_config_files(tmp_path: Path) -> None:
+    with pytest.raises(StudyConfigError, match="no file"):
+        load_config(str(tmp_path / "missing.json"))
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(StudyConfigError, match="not valid JSON"):
+        load_config(str(tmp_path / "bad.json"))
+    (tmp_path / "ok.json").write_text(json.dumps({"models": [TEACHER], "teacher": "tr",
+                                                  "data": {"kind": "text", "dir": "corpus"}}))
+    assert load_config(str(tmp_path / "ok.json")).data.dir == str((tmp_path / "corpus").resolve())
+    shipped = Path(__file__).resolve().parents[1] / "examples" / "study"
+    for path in shipped.glob("*.json"):  # every shipped config validates
+        assert load_config(str(path)).models
+
+
+def test_text_data_errors_name_the_file(tmp_path: Path) -> None:
+    (tmp_path / "train.en").write_text("a\nb\nc\n")
+    (tmp_path / "train.de").write_text("x\ny\n")
+    cfg = from_dict({"models": [TEACHER], "teacher": "tr",
+                     "data": {"kind": "text", "dir": str(tmp_path), "src": "en", "tgt": "de"}}).data
+    with pytest.raises(StudyConfigError, match=r"train.en has 3 lines but .*train.de has 2"):
+        _read_pair(cfg, "train")
+    (tmp_path / "train.de").write_text("x\n\nz\n")
+    with pytest.raises(StudyConfigError, match=r"1 empty lines .*\[2\]"):
+        _read_pair(cfg, "train")
+    (tmp_path / "valid.en").write_text("a\nb\n")
+    (tmp_path / "valid.de").write_text("x\ny\n")
+    cfg.valid_lines = [1, 5]
+    with pytest.raises(StudyConfigError, match=r"valid_lines: \[1, 5\] is not a \[first, end\) slice of 2"):
+        _read_pair(cfg, "valid")
+    cfg.valid_lines = [1, 2]
+    assert _read_pair(cfg, "valid") == (["b"], ["y"])
+    with pytest.raises(StudyConfigError, match="no file"):
+        _read_pair(cfg, "test")
+
+
+def test_pearson_matches_numpy_and_is_undefined_when_it_should_be() -> None:
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=20), rng.normal(size=20)
+    assert pearson(list(x), list(y)) == pytest.approx(float(np.corrcoef(x, y)[0, 1]), abs=1e-12)
+    assert pearson([1, 2, 3], [2, 4, 6]) == pytest.approx(1.0)
+    assert pearson([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
+    assert pearson([1, 2], [1, 2]) is None  # two points always lie on a line
+    assert pearson([1, 1, 1], [1, 2, 3]) is None
+    with pytest.raises(ValueError):
+        pearson([1, 2, 3], [1, 2])
+
+
+def test_diversity_of_candidates() -> None:
+    assert diversity([["a b c d", "a b c d"]]) == 0.0
+    assert diversity([["a b c d", "e f g h"]]) == 100.0
+    assert diversity([["a b c d"]]) is None  # one candidate: no pairs, undefined rather than 0
+    mixed = diversity([["a b c d", "a b c d"], ["a b c d", "e f g h"]])
+    assert mixed == 50.0
+    assert diversity([["a@@ b c d", "ab c d"]]) == 0.0  # BPE is joined before comparing
+
+
+def _point(updates: int, bleu: float, ll: float, group: str, final: bool = False, **extra: object) -> dict:
+    return {"updates": updates, "final": final, "bleu": bleu, "ll_per_token": ll, "group": group,
+            "tokenized_bleu": bleu, "estimator": "exact", "bleu_signature": "sig", **extra}
+
+
+def _results() -> dict:
+    ar = [_point(1, 10, -3.0, "ar"), _point(2, 20, -2.0, "ar"), _point(3, 30, -1.0, "ar", True)]
+    ar_d = [_point(1, 10, -3.5, "ar"), _point(2, 25, -3.0, "ar"), _point(3, 31, -2.5, "ar", True)]
+    refine = [{"steps": 0, "bleu": 5.0, "output_elbo_per_token": -1.2, "diversity": 40.0},
+              {"steps": 4, "bleu": 6.0, "output_elbo_per_token": -0.9, "diversity": 30.0}]
+    fl = [_point(1, 4, -2.0, "latent-flow"), _point(2, 6, -1.5, "latent-flow"),
+          _point(3, 8, -0.5, "latent-flow", True, refinement=refine)]
+    fl_d = [_point(3, 12, -2.6, "latent-flow", True)]
+    runs = [{"model": "tr", "arch": "a", "data": "raw", "points": ar}, {"model": "fl", "arch": "f", "data": "raw", "points": fl},
+            {"model": "tr", "arch": "a", "data": "dist", "points": ar_d}, {"model": "fl", "arch": "f", "data": "dist", "points": fl_d}]
+    tc = {"raw": {"C_hat_per_sentence": 0.8, "C_hat_per_token": 0.1, "ar": "tr", "nat": "n", "estimator": "e"},
+          "dist": {"C_hat_per_sentence": 0.3, "C_hat_per_token": 0.05, "ar": "tr", "nat": "n", "estimator": "e"},
+          "glat_proxy": {"skipped": "no glat"}}
+    return {"name": "t", "runs": runs, "total_correlation": tc, "data": {"sentences": {"test": 3}, "kind": "synth"},
+            "hardware": {}, "seconds_this_run": 1.0}
+
+
+def test_correlations_and_findings_on_known_numbers() -> None:
+    res = _results()
+    corr = correlations(res["runs"])
+    assert corr["per_model"]["tr"]["raw"]["r"] == pytest.approx(1.0)
+    assert corr["per_model"]["fl"]["dist"]["r"] is None and corr["per_model"]["fl"]["dist"]["points"] == 1
+    assert corr["per_family"]["latent-flow"]["raw"]["r"] == pytest.approx(pearson([4, 6, 8], [-2.0, -1.5, -0.5]))
+    assert corr["across_families"]["raw"]["points"] == 2 and corr["across_families"]["raw"]["r"] is None
+    got = {f["claim"]: f["holds"] for f in findings(res["runs"], res["total_correlation"])}
+    assert got["Raw data: the flow-prior model has the best LL of all models (Lee et al. 2020)"] is True
+    assert got["Raw data: an AR model has the best BLEU"] is True
+    assert got["Distillation lowers the LL of the real references, for every model"] is True
+    assert got["Distillation raises the BLEU of non-autoregressive models"] is True
+    assert got["fl (raw): refinement raises the ELBO of the outputs"] is True
+    assert got["Distilled data has a lower Ĉ than raw data (Huang et al. 2022)"] is True
+    assert got["The GLAT proxy has a lower Ĉ than raw data"] is None  # skipped: not testable, not "no"
+    assert got["BLEU and LL do not correlate across families (raw)"] is None  # 2 points: r undefined
+    md = markdown(res)
+    assert "| tr | a | ar | 30.00 | 31.00 |" in md
+    assert "| fl | raw | ELBO(ŷ)/token | -1.20 | -0.90 |" in md
+    assert "| glat_proxy | n/a | n/a | | no glat |" in md
+    assert not any(math.isnan(v) for v in (corr["per_model"]["tr"]["dist"]["r"],))
+
+
+def test_text_data_is_bpe_encoded_reversibly_and_binarised(tmp_path: Path) -> None:
+    from fairseq_nat_study.analysis.bleu import remove_bpe
+    from fairseq_nat_study.cli.fairseq_runner import run_fairseq
+    from fairseq_nat_study.study.data_prep import prepare_data
+
+    rng = np.random.default_rng(0)
+    words = ["haus", "hausboot", "bootshaus", "baum", "baumhaus", "garten", "gartenhaus", "tür"]
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    src = [" ".join(rng.choice(words, size=rng.integers(2, 6))) for _ in range(90)]
+    (corpus / "all.en").write_text("".join(s + "\n" for s in src))
+    (corpus / "all.de").write_text("".join(s.upper() + "\n" for s in src))
+    cfg = from_dict({"models": [TEACHER], "teacher": "tr", "data": {
+        "kind": "text", "dir": str(corpus), "src": "en", "tgt": "de", "train": "all", "valid": "all", "test": "all",
+        "valid_lines": [0, 7], "test_lines": [7, 20], "max_train": 50, "bpe_merges": 20}}).data
+    summary = prepare_data(cfg, 1, tmp_path / "data", run_fairseq, progress=lambda s: None)
+    assert summary["sentences"] == {"train": 50, "valid": 7, "test": 13}
+    data = tmp_path / "data"
+    for split in ("train", "valid", "test"):
+        for lang in ("en", "de"):
+            text = (data / "text" / f"{split}.{lang}").read_text().splitlines()
+            bpe = (data / "bpe" / f"{split}.{lang}").read_text().splitlines()
+            assert [remove_bpe(b) for b in bpe] == text  # BPE is undone exactly
+        assert (data / "bin" / f"{split}.en-de.de.bin").is_file()
+    assert any("@@" in line for line in (data / "bpe" / "train.en").read_text().splitlines())
+    assert (data / "text" / "test.en").read_text().splitlines()[0] == (corpus / "all.en").read_text().splitlines()[7]
