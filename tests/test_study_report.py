@@ -137,6 +137,9 @@ def test_correlations_and_findings_on_known_numbers() -> None:
     assert got["Distilled data has a lower Ĉ than raw data (Huang et al. 2022)"] is True
     assert got["The GLAT proxy has a lower Ĉ than raw data"] is None  # skipped: not testable, not "no"
     assert got["BLEU and LL do not correlate across families (raw)"] is None  # 2 points: r undefined
+    assert got["Raw data: BLEU and LL correlate positively within a model (over its checkpoints; the slides' Pearson table)"] is True
+    # distilled: tr's r is +1 (3 points) and fl has one point (undefined): the claim does not hold
+    assert got["Distilled data: BLEU and LL correlate negatively within a model (over its checkpoints; the slides' Pearson table)"] is False
     md = markdown(res)
     assert "| tr | a | ar | 30.00 | 31.00 |" in md
     assert "| fl | raw | ELBO(ŷ)/token | -1.20 | -0.90 |" in md

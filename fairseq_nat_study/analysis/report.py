@@ -88,6 +88,13 @@ def findings(runs: list[dict[str, Any]], tc: dict[str, Any]) -> list[dict[str, A
         up = [m for a, b, m in non_ar if b["bleu"] > a["bleu"]]
         claim("Distillation raises the BLEU of non-autoregressive models", len(up) == len(non_ar) if non_ar else None,
               f"higher for {len(up)}/{len(non_ar)}: {', '.join(up) or 'none'}")
+    per_model = correlations(runs)["per_model"]
+    for cond, sign, word in (("raw", 1, "positively"), ("dist", -1, "negatively")):
+        rs = {m: d[cond]["r"] for m, d in per_model.items() if d.get(cond, {}).get("r") is not None}
+        agree = [m for m, r in rs.items() if sign * r > 0]
+        claim(f"{'Raw' if cond == 'raw' else 'Distilled'} data: BLEU and LL correlate {word} within a model "
+              "(over its checkpoints; the slides' Pearson table)", len(agree) == len(rs) if rs else None,
+              f"{len(agree)}/{len(rs)}: " + ", ".join(f"{m} {r:.2f}" for m, r in rs.items()))
     corr = correlations(runs)["across_families"]
     claim("BLEU and LL do not correlate across families (raw)",
           None if corr["raw"]["r"] is None else abs(corr["raw"]["r"]) < 0.5, f"r = {_fmt(corr['raw']['r'], 3)}")
