@@ -35,15 +35,20 @@ def test_iwae_is_at_least_the_elbo_for_every_sentence(latent) -> None:
 
 
 def test_iwae_grows_with_the_number_of_samples(latent) -> None:
+    """E[IWAE_K] grows with K. One draw per K over a few sentences can invert the order by Monte Carlo noise
+    (seen: K=1 above K=5 on 32 sentences), so each K is averaged over 20 independent seeds and 64 sentences."""
     model, task, dataset = latent
-    sample = _batch(task, dataset, 32)
+    sample = _batch(task, dataset, 64)
     means = []
     for k in (1, 5, 50):
-        gen = torch.Generator().manual_seed(0)
-        log_w, length_lp = latent_log_weights(model, sample, k, gen)
-        iwae = length_lp + torch.logsumexp(log_w, 1) - torch.log(torch.tensor(float(k), dtype=torch.float64))
-        means.append(iwae.mean().item())
-    assert means[0] < means[1] < means[2] + 1e-3, means
+        runs = []
+        for seed in range(20):
+            gen = torch.Generator().manual_seed(seed)
+            log_w, length_lp = latent_log_weights(model, sample, k, gen)
+            iwae = length_lp + torch.logsumexp(log_w, 1) - torch.log(torch.tensor(float(k), dtype=torch.float64))
+            runs.append(iwae.mean().item())
+        means.append(sum(runs) / len(runs))
+    assert means[0] < means[1] < means[2], means
 
 
 def test_padding_invariance_of_the_deterministic_terms(latent, two_mode) -> None:
