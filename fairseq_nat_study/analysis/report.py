@@ -88,18 +88,18 @@ def findings(runs: list[dict[str, Any]], tc: dict[str, Any]) -> list[dict[str, A
         up = [m for a, b, m in non_ar if b["bleu"] > a["bleu"]]
         claim("Distillation raises the BLEU of non-autoregressive models", len(up) == len(non_ar) if non_ar else None,
               f"higher for {len(up)}/{len(non_ar)}: {', '.join(up) or 'none'}")
-    per_model = correlations(runs)["per_model"]
+    corr = correlations(runs)
+    per_model = corr["per_model"]
     for cond, sign, word in (("raw", 1, "positively"), ("dist", -1, "negatively")):
         rs = {m: d[cond]["r"] for m, d in per_model.items() if d.get(cond, {}).get("r") is not None}
         agree = [m for m, r in rs.items() if sign * r > 0]
         claim(f"{'Raw' if cond == 'raw' else 'Distilled'} data: BLEU and LL correlate {word} within a model "
               "(over its checkpoints; the slides' Pearson table)", len(agree) == len(rs) if rs else None,
               f"{len(agree)}/{len(rs)}: " + ", ".join(f"{m} {r:.2f}" for m, r in rs.items()))
-    corr = correlations(runs)["across_families"]
+    across = corr["across_families"]["raw"]["r"]
     claim("BLEU and LL do not correlate across families (raw)",
-          None if corr["raw"]["r"] is None else abs(corr["raw"]["r"]) < 0.5, f"r = {_fmt(corr['raw']['r'], 3)}")
-    ref = [(r, e) for r, p in [(r, p) for r, p in final.values()] for e in [p.get("refinement")] if e]
-    for r, table in ref:
+          None if across is None else abs(across) < 0.5, f"r = {_fmt(across, 3)}")
+    for r, table in [(r, p["refinement"]) for r, p in final.values() if p.get("refinement")]:
         k0, kmax = table[0], table[-1]
         e0, e1 = k0["output_elbo_per_token"], kmax["output_elbo_per_token"]
         claim(f"{r['model']} ({r['data']}): refinement raises the ELBO of the outputs",

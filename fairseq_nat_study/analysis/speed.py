@@ -32,19 +32,27 @@ class SpeedRow:
     bleu: float
 
 
-def decoders_for(model: Any, task: Any, beam: int, refine_steps: list[int]) -> list[tuple[str, Any]]:
-    """(label, generator) pairs to time for one model."""
+def build_generator(model: Any, task: Any, steps: int, beam: int) -> Any:
+    """AR: beam search of width ``beam`` (length cap ``AR_MAX_LEN_A·|x| + AR_MAX_LEN_B``); NAT: one pass over
+    ``beam`` length candidates; latent: ``steps`` delta-posterior steps over ``beam`` length candidates."""
     from argparse import Namespace
 
-    family = model_family(model)
-    if family == "ar":
+    if model_family(model) == "ar":
         from fairseq.sequence_generator import SequenceGenerator
 
-        return [(f"beam {beam}", SequenceGenerator([model], task.target_dictionary, beam_size=beam,
-                                                   max_len_a=AR_MAX_LEN_A, max_len_b=AR_MAX_LEN_B))]
+        return SequenceGenerator([model], task.target_dictionary, beam_size=beam, max_len_a=AR_MAX_LEN_A,
+                                 max_len_b=AR_MAX_LEN_B)
+    return task.build_generator([model], Namespace(iter_decode_max_iter=steps, iter_decode_with_beam=beam))
+
+
+def decoders_for(model: Any, task: Any, beam: int, refine_steps: list[int]) -> list[tuple[str, Any]]:
+    """(label, generator) pairs to time for one model."""
+    family = model_family(model)
+    if family == "ar":
+        return [(f"beam {beam}", build_generator(model, task, 0, beam))]
     if family == "nat":
-        return [("1 pass", task.build_generator([model], Namespace(iter_decode_max_iter=0)))]
-    return [(f"K={k}", task.build_generator([model], Namespace(iter_decode_max_iter=k))) for k in refine_steps]
+        return [("1 pass", build_generator(model, task, 0, 1))]
+    return [(f"K={k}", build_generator(model, task, k, 1)) for k in refine_steps]
 
 
 def time_decoder(generator: Any, model: Any, task: Any, dataset: Any, batch_size: int, limit: int | None,
@@ -72,7 +80,7 @@ def time_decoder(generator: Any, model: Any, task: Any, dataset: Any, batch_size
         for sample in batches:
             start = time.perf_counter()
             out = generator.generate([model], sample)
-            if torch.cuda.is_available() and next(model.parameters()).is_cuda:
+            if next(model.parameters()).is_cuda:
                 torch.cuda.synchronize()  # GPU work is asynchronous: time it to completion
             seconds += time.perf_counter() - start
             for i, sid in enumerate(sample["id"].tolist()):

@@ -16,7 +16,6 @@ refinement table, candidate diversity and decoding speed. Everything runs in one
 from __future__ import annotations
 
 import itertools
-from argparse import Namespace
 from typing import Any, Callable, Sequence
 
 import torch
@@ -24,7 +23,7 @@ import torch
 from fairseq_nat_study.analysis.bleu import corpus_bleu, detokenize, remove_bpe
 from fairseq_nat_study.analysis.loglik import (to_model_device, evaluate_dataset, iterate_batches, make_pair_dataset,
                                                model_family, model_max_positions)
-from fairseq_nat_study.analysis.speed import AR_MAX_LEN_A, AR_MAX_LEN_B, time_decoder
+from fairseq_nat_study.analysis.speed import build_generator, time_decoder
 from fairseq_nat_study.study.config import EvalConfig
 
 
@@ -34,17 +33,6 @@ def model_group(model: Any) -> str:
     if family == "latent":
         return f"latent-{getattr(model.cfg, 'prior', 'gaussian')}"
     return family
-
-
-def build_generator(model: Any, task: Any, steps: int, beam: int) -> Any:
-    """AR: beam search (``beam``, length cap as in ``analysis.speed``); NAT: one pass with a length beam;
-    latent: ``steps`` delta-posterior steps over ``beam`` length candidates."""
-    if model_family(model) == "ar":
-        from fairseq.sequence_generator import SequenceGenerator
-
-        return SequenceGenerator([model], task.target_dictionary, beam_size=beam, max_len_a=AR_MAX_LEN_A,
-                                 max_len_b=AR_MAX_LEN_B)
-    return task.build_generator([model], Namespace(iter_decode_max_iter=steps, iter_decode_with_beam=beam))
 
 
 @torch.no_grad()
@@ -149,10 +137,9 @@ def evaluate_checkpoint(model: Any, task: Any, dataset: Any, refs: Sequence[str]
 
 def speed(model: Any, task: Any, dataset: Any, refs: Sequence[str], ev: EvalConfig, steps: int, beam: int) -> dict[str, Any]:
     """Latency (batch 1) and throughput (``bench_batch``) of the default decoder, fastest of two passes."""
-    gen = build_generator(model, task, steps, beam)
-    refs_bpe = list(refs)  # BLEU of the timed outputs is not used here; refs only satisfy the interface
-    sec1, n1, _ = time_decoder(gen, model, task, dataset, 1, ev.bench_sentences, refs_bpe, repeats=2)
-    secb, nb, _ = time_decoder(gen, model, task, dataset, ev.bench_batch, None, refs_bpe, repeats=2)
+    gen, refs = build_generator(model, task, steps, beam), list(refs)
+    sec1, n1, _ = time_decoder(gen, model, task, dataset, 1, ev.bench_sentences, refs, repeats=2)
+    secb, nb, _ = time_decoder(gen, model, task, dataset, ev.bench_batch, None, refs, repeats=2)
     return {"latency_ms": round(1000 * sec1 / n1, 3), "throughput": round(nb / secb, 2),
             "decoder": "beam 4" if beam == 4 else (f"K={steps}" if model_family(model) == "latent" else "1 pass"),
             "threads": torch.get_num_threads()}

@@ -73,8 +73,9 @@ class Study:
         self._check_config()
         wall = time.time()
         self.stage("data", lambda: prepare_data(self.cfg.data, self.cfg.seed, self.data_dir, run_fairseq, self.say))
-        for i, (spec, data) in enumerate(self.cfg.runs()):
-            if data == "dist" and self.cfg.runs()[i - 1][1] == "raw":  # once, before the first distilled run
+        runs = self.cfg.runs()
+        for i, (spec, data) in enumerate(runs):
+            if data == "dist" and runs[i - 1][1] == "raw":  # once, before the first distilled run
                 self.stage("distill", self._distill)
             self.stage(f"train-{spec.name}-{data}", lambda: self._train(spec, data))
             self.stage(f"eval-{spec.name}-{data}", lambda: self._evaluate(spec, data))
