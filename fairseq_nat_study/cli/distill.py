@@ -20,8 +20,9 @@ def add_args(parser: argparse.ArgumentParser) -> None:
                         help="shards decoded at once, one fairseq-generate process each (one GPU each with CUDA)")
     parser.add_argument("--max-tokens", type=int, default=8192, help="tokens per batch of fairseq-generate")
     parser.add_argument("--cpu", action="store_true", help="decode on the CPU even if CUDA is available")
-    parser.add_argument("--generate-args", default="",
-                        help="further fairseq-generate flags, one string, e.g. \"--max-len-a 1.2 --max-len-b 10\"")
+    parser.add_argument("--generate-args", action="append", default=[],
+                        help="further fairseq-generate flags as one string, e.g. \"--max-len-a 1.2 --max-len-b 10\"; "
+                             "may be repeated (--generate-args=--max-len-a=1.2 --generate-args=--max-len-b=10)")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -29,7 +30,7 @@ def main(args: argparse.Namespace) -> int:
 
     cfg = DistillConfig(teacher=args.teacher, data=args.data, out=args.out, subset=args.subset, beam=args.beam,
                         shard_size=args.shard_size, workers=args.workers, max_tokens=args.max_tokens, cpu=args.cpu,
-                        generate_args=args.generate_args.split())
+                        generate_args=" ".join(args.generate_args).split())
     try:
         distill(cfg)
     except DistillError as err:

@@ -13,11 +13,14 @@ import sys
 #: subcommand -> (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("fairseq_nat_study.cli.synth", "write the synthetic corpus with exact entropies and C"),
+    "prepare": ("fairseq_nat_study.cli.prepare", "raw parallel text → sacremoses → joint BPE → fairseq-preprocess"),
     "distill": ("fairseq_nat_study.cli.distill", "decode a split with an AR teacher (beam 4) and re-binarise it"),
     "bleu": ("fairseq_nat_study.analysis.bleu", "sacreBLEU with signature, tokenized and compound-split BLEU"),
     "loglik": ("fairseq_nat_study.cli.loglik", "per-sentence / per-token log-likelihood of a split's references"),
     "total-correlation": ("fairseq_nat_study.cli.total_correlation", "conditional total correlation Ĉ = NLL(NAT) - NLL(AR)"),
     "bench": ("fairseq_nat_study.cli.bench", "decoding latency (batch 1) and throughput (large batch), side by side"),
+    "evaluate": ("fairseq_nat_study.cli.evaluate", "BLEU, LL, refinement, diversity and speed of a run's checkpoints"),
+    "collect": ("fairseq_nat_study.cli.collect", "a recipe's eval.json and Ĉ files → results.json and the report"),
     "report": ("fairseq_nat_study.analysis.report", "the study's tables, Pearson r, plots and findings from results.json"),
     "study": ("fairseq_nat_study.cli.study", "the whole study: data, teacher, distillation, model grid, evaluation, report"),
 }

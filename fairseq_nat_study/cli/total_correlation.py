@@ -92,6 +92,7 @@ def main(args: argparse.Namespace) -> int:
         if exact is not None:
             report["C_exact_per_sentence"] = exact["C"]
             line += f"; exact C of the split: {exact['C']:.4f} nats/sentence"
+    report.update(ar_checkpoint=args.ar, nat_checkpoint=args.nat, data=args.data)
     with open(args.out, "w") as f:
         json.dump(report, f, indent=1)
     print(line + f" -> {args.out}")

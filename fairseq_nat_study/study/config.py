@@ -8,7 +8,9 @@ to a default)::
      "data": {"kind": "synth", "num_train": 6000}                      # or
      "data": {"kind": "text", "dir": "../shared/data/multi30k", "src": "en", "tgt": "de",
               "train": "train.lc.norm.tok", "valid": "val.lc.norm.tok", "test": "val.lc.norm.tok",
-              "test_lines": [500, 1014], "valid_lines": [0, 500], "max_train": 0, "bpe_merges": 8000},
+              "test_lines": [500, 1014], "valid_lines": [0, 500], "max_train": 0, "bpe_merges": 8000,
+              "tokenize": false, "lowercase": false, "romanian": false, "clean_max_len": 0, "clean_ratio": 0,
+              "workers": 1},                                               # tokenize: raw text → sacremoses
      "train": {"flags": ["--max-tokens", "8192"]},                      # fairseq flags shared by every model
      "teacher": "tr_tiny", "distill": {"beam": 4, "shard_size": 4000},
      "models": [{"name": "tr_tiny", "family": "ar", "arch": "nat_study_tr_tiny", "max_update": 500,
@@ -56,6 +58,12 @@ class DataConfig:
     test_lines: list[int] = field(default_factory=list)
     max_train: int = 0
     bpe_merges: int = 8000
+    tokenize: bool = False
+    lowercase: bool = False
+    romanian: bool = False
+    clean_max_len: int = 0
+    clean_ratio: float = 0.0
+    workers: int = 1
 
 
 @dataclass
@@ -119,12 +127,23 @@ def from_dict(raw: dict[str, Any], base_dir: Path | None = None) -> StudyConfig:
     return cfg
 
 
+def validate_data(d: DataConfig) -> None:
+    """Raises ``StudyConfigError`` naming the first problem of a data section."""
+    if d.kind not in ("synth", "text"):
+        raise StudyConfigError(f"data.kind: {d.kind!r} is neither 'synth' nor 'text'")
+    if d.kind == "text" and not d.dir:
+        raise StudyConfigError("data.dir: required for data.kind 'text'")
+    if d.bpe_merges < 1 or d.workers < 1 or d.clean_max_len < 0 or d.max_train < 0:
+        raise StudyConfigError("data: bpe_merges and workers must be >= 1, clean_max_len and max_train >= 0")
+    if d.clean_ratio and d.clean_ratio < 1:
+        raise StudyConfigError(f"data.clean_ratio: {d.clean_ratio} must be 0 (off) or >= 1")
+    if (d.lowercase or d.romanian) and not d.tokenize:
+        raise StudyConfigError("data.lowercase / data.romanian apply while tokenizing: set data.tokenize too")
+
+
 def validate(cfg: StudyConfig) -> None:
     """Raises ``StudyConfigError`` naming the first problem."""
-    if cfg.data.kind not in ("synth", "text"):
-        raise StudyConfigError(f"data.kind: {cfg.data.kind!r} is neither 'synth' nor 'text'")
-    if cfg.data.kind == "text" and not cfg.data.dir:
-        raise StudyConfigError("data.dir: required for data.kind 'text'")
+    validate_data(cfg.data)
     if not cfg.models:
         raise StudyConfigError("models: the grid is empty")
     names = [m.name for m in cfg.models]

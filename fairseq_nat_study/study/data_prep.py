@@ -1,4 +1,5 @@
-"""The study's data stage: the synthetic corpus, or tokenized parallel text → joint BPE (subword-nmt) →
+"""The study's (and the recipes') data stage: the synthetic corpus, or parallel text → (optionally) Moses
+normalisation and tokenisation with sacremoses and cleaning of the training pairs → joint BPE (subword-nmt) →
 ``fairseq-preprocess`` with a joined dictionary.
 
 Layout under ``OUT/data``: ``text/{train,valid,test}.{src,tgt}`` (tokenized, no BPE: the references BLEU is
@@ -17,7 +18,16 @@ from fairseq_nat_study.study.config import DataConfig, StudyConfigError
 SPLITS = ("train", "valid", "test")
 
 
-def _read_pair(cfg: DataConfig, split: str) -> tuple[list[str], list[str]]:
+def _tokenize(cfg: DataConfig, src: list[str], tgt: list[str], split: str) -> tuple[list[str], list[str]]:
+    from fairseq_nat_study.data.text_prep import TokenizeOptions, tokenize_lines
+
+    return tuple(tokenize_lines(lines, TokenizeOptions(lang, cfg.lowercase, cfg.romanian and lang == "ro"),
+                                cfg.workers) for lines, lang in ((src, cfg.src), (tgt, cfg.tgt)))
+
+
+def _read_pair(cfg: DataConfig, split: str, dropped: dict[str, int] | None = None) -> tuple[list[str], list[str]]:
+    """The split's pairs, sliced, tokenized and (train only) cleaned; ``dropped[split]`` counts what cleaning
+    removed (empty training pairs are cleaned away and counted; empty valid/test lines are an error)."""
     stem = getattr(cfg, split)
     paths = [Path(cfg.dir) / f"{stem}.{lang}" for lang in (cfg.src, cfg.tgt)]
     for p in paths:
@@ -33,6 +43,15 @@ def _read_pair(cfg: DataConfig, split: str) -> tuple[list[str], list[str]]:
         src, tgt = src[window[0]:window[1]], tgt[window[0]:window[1]]
     if split == "train" and cfg.max_train:
         src, tgt = src[: cfg.max_train], tgt[: cfg.max_train]
+    if cfg.tokenize:
+        src, tgt = _tokenize(cfg, src, tgt, split)
+    if split == "train" and (cfg.clean_max_len or cfg.clean_ratio or cfg.tokenize):
+        from fairseq_nat_study.data.text_prep import clean_pairs
+
+        keep = clean_pairs(src, tgt, cfg.clean_max_len, cfg.clean_ratio)
+        if dropped is not None:
+            dropped[split] = len(src) - len(keep)
+        src, tgt = [src[i] for i in keep], [tgt[i] for i in keep]
     empty = [i for i, (s, t) in enumerate(zip(src, tgt)) if not s.strip() or not t.strip()]
     if empty:
         raise StudyConfigError(f"data.{split}: {len(empty)} empty lines in {paths[0].name}/{paths[1].name} "
@@ -79,11 +98,15 @@ def prepare_data(cfg: DataConfig, seed: int, out: Path, run: Callable[..., None]
         src, tgt, source = "src", "tgt", text
     else:
         src, tgt = cfg.src, cfg.tgt
+        dropped: dict[str, int] = {}
         for split in SPLITS:
-            s, t = _read_pair(cfg, split)
+            if cfg.tokenize:
+                progress(f"{split}: normalising and tokenizing with sacremoses ({cfg.src}, {cfg.tgt}) ...")
+            s, t = _read_pair(cfg, split, dropped)
             (text / f"{split}.{src}").write_text("".join(l + "\n" for l in s), encoding="utf-8")
             (text / f"{split}.{tgt}").write_text("".join(l + "\n" for l in t), encoding="utf-8")
-            progress(f"{split}: {len(s)} sentence pairs")
+            progress(f"{split}: {len(s)} sentence pairs"
+                     + (f" ({dropped[split]} removed by cleaning)" if dropped.get(split) else ""))
         source = out / "bpe"
         source.mkdir(exist_ok=True)
         _learn_and_apply_bpe(text, source, cfg.bpe_merges, src, tgt, progress)
@@ -94,6 +117,9 @@ def prepare_data(cfg: DataConfig, seed: int, out: Path, run: Callable[..., None]
     ], out / "preprocess.log")
     counts = {split: sum(1 for _ in open(text / f"{split}.{src}", encoding="utf-8")) for split in SPLITS}
     summary = {"src": src, "tgt": tgt, "sentences": counts, "kind": cfg.kind}
+    if cfg.kind == "text":
+        summary.update(dropped_by_cleaning=dropped, tokenized_here=cfg.tokenize, lowercase=cfg.lowercase,
+                       bpe_merges=cfg.bpe_merges)
     if cfg.kind == "synth":
         summary["stats"] = json.loads((text / "stats.json").read_text())
     (out / "data.json").write_text(json.dumps(summary, indent=1))

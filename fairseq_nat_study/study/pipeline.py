@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import platform
-import re
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -128,26 +127,14 @@ class Study:
         return (self.data_dir / "text" / f"test.{tgt}").read_text(encoding="utf-8").splitlines()
 
     def _evaluate(self, spec: ModelSpec, data: str) -> None:
-        from fairseq_nat_study.cli.models import load_model_and_task, load_split
-        from fairseq_nat_study.study.evaluate import evaluate_checkpoint
+        from fairseq_nat_study.study.run_eval import evaluate_run
 
-        run_dir, refs = self.run_dir(spec, data), self._references()
         lang = self.cfg.data.tgt if self.cfg.data.kind == "text" else "en"
-        points = []
-        for updates, ckpt in checkpoints_of(run_dir):
-            model, task = load_model_and_task(str(ckpt), str(self.bin["raw"]), cpu=self.cpu)
-            final = ckpt.name == "checkpoint_last.pt"
-            self.say(f"[study] evaluating {spec.name}-{data} at {updates} updates{' (final)' if final else ''}")
-            row = evaluate_checkpoint(model, task, load_split(task, str(self.bin["raw"]), "test"), refs,
-                                      self.cfg.eval, lang=lang, compound=self.cfg.eval.compound_split, full=final,
-                                      seed=self.cfg.seed, progress=lambda s: self.say(f"  {spec.name}-{data}: {s}"))
-            if spec.family == "glat":  # a GLAT model is a NAT model to the tools; the study keeps its family apart
-                row["group"] = "glat"
-            points.append({"updates": updates, "final": final, **row})
-        record = {"model": spec.name, "family": spec.family, "arch": spec.arch, "data": data,
-                  "max_update": spec.max_update, "train_seconds": self.timings.get(f"train-{spec.name}-{data}"),
-                  "points": points}
-        (run_dir / "eval.json").write_text(json.dumps(record, indent=1))
+        evaluate_run(self.run_dir(spec, data), self.bin["raw"], self._references(), self.cfg.eval, name=spec.name,
+                     data=data, lang=lang, compound=self.cfg.eval.compound_split, family=spec.family,
+                     seed=self.cfg.seed, cpu=self.cpu, progress=lambda s: self.say(f"[study] {s}"),
+                     extra={"max_update": spec.max_update,
+                            "train_seconds": self.timings.get(f"train-{spec.name}-{data}")})
 
     def _total_correlation(self) -> None:
         """Ĉ of the raw and of the distilled validation data (AR and NAT-MLE trained on each), and of the
@@ -189,19 +176,3 @@ class Study:
         }
         (self.out / "results.json").write_text(json.dumps(results, indent=1))
         return results
-
-
-_SNAPSHOT = re.compile(r"checkpoint_(?:at_|\d+_)(\d+)\.pt$")  # ours, or fairseq's interval checkpoints
-
-
-def checkpoints_of(run_dir: Path) -> list[tuple[int, Path]]:
-    """(updates, path) of the saved checkpoints before the last one, then ``checkpoint_last.pt``."""
-    import torch
-
-    last = run_dir / "checkpoint_last.pt"
-    if not last.is_file():
-        raise FileNotFoundError(f"{run_dir}: training left no checkpoint_last.pt")
-    state = torch.load(last, map_location="cpu", weights_only=True)
-    final = int(state["optimizer_history"][-1]["num_updates"])
-    saved = sorted({int(m.group(1)): p for p in run_dir.glob("checkpoint_*.pt") if (m := _SNAPSHOT.search(p.name))}.items())
-    return [(u, p) for u, p in saved if u < final] + [(final, last)]

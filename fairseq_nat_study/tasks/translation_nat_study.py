@@ -14,6 +14,8 @@ Extends fairseq's ``translation_lev`` (Gu et al. 2019) and changes what a study 
   models; ``--eval-bleu`` works for all.
 - **The update count for schedules.** ``train_step`` calls ``criterion.set_num_updates(update_num)`` when the
   criterion has it (KL annealing, free bits, GLAT's ratio); fairseq's trainer never tells criterions.
+- **Rank agreement.** ``--param-digest-interval N`` prints, on every data-parallel rank, a SHA-256 digest of
+  the model state every N updates (``utils.digest``): ranks that do not print the same digest have drifted.
 - **Clear pairing errors.** An AR model with a NAT criterion, or a NAT model with an AR criterion, stops
   with an error naming ``--arch`` and ``--criterion``.
 """
@@ -72,6 +74,10 @@ class NatStudyTranslationConfig(TranslationLevenshteinConfig):
     )
     latent_search_temperature: float = field(
         default=1.0, metadata={"help": "latent models: temperature of the prior samples of latent search"}
+    )
+    param_digest_interval: int = field(
+        default=0, metadata={"help": "every N updates, print on every rank a SHA-256 digest of the model state "
+                                     "(data-parallel ranks must print the same digests); 0: never"}
     )
 
 
@@ -135,6 +141,22 @@ class NatStudyTranslationTask(TranslationLevenshteinTask):
         if is_nat_model(model):
             return super().train_step(sample, model, criterion, optimizer, update_num, ignore_grad)
         return TranslationTask.train_step(self, sample, model, criterion, optimizer, update_num, ignore_grad)
+
+    def optimizer_step(self, optimizer: Any, model: Any, update_num: int) -> None:
+        """fairseq's step, then (with ``--param-digest-interval``) this rank's digest of the updated state."""
+        super().optimizer_step(optimizer, model, update_num)
+        every = self.cfg.param_digest_interval
+        if every > 0 and (update_num + 1) % every == 0:
+            import sys
+
+            import torch.distributed as dist
+
+            from fairseq_nat_study.utils.digest import state_digest
+
+            rank = dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+            # printed, not logged: fairseq silences INFO logging on every rank but the first
+            print(f"nat_study param digest | rank {rank} | update {update_num + 1} | "
+                  f"{state_digest(unwrap_model(model).state_dict())}", file=sys.stderr, flush=True)
 
     def valid_step(self, sample: dict[str, Any], model: Any, criterion: Any) -> Any:
         """Validation loss (and, with ``--eval-bleu``, BLEU) for AR and NAT models alike."""

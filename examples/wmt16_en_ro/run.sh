@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# WMT'16 English↔Romanian: prepare → AR teacher (Tr-B) → distillation → model grid (raw and distilled) →
+# evaluation → Ĉ → report, as in Lee et al. 2020 (Tr-S/B, Ga-B/L, Fl-S/B) plus NAT-MLE and GLAT.
+#
+#   examples/wmt16_en_ro/run.sh                     # En→Ro; downloads from statmt.org, OPUS and sacrebleu
+#   SRC=ro TGT=en examples/wmt16_en_ro/run.sh       # Ro→En
+#   DATA_DIR=../shared/data/wmt16-en-ro TRAIN_PREFIX=train-toy-europarl10k VALID_PREFIX=valid.newsdev2016 \
+#     TEST_PREFIX=valid.newsdev2016 VALID_LINES=1:1000 TEST_LINES=1001:1999 examples/wmt16_en_ro/run.sh
+#   DRY_RUN=1 examples/wmt16_en_ro/run.sh           # print every command, run none
+# Every variable below can be set from the environment. BLEU protocol: tokenized BLEU on Moses-tokenized
+# text with the Romanian side normalised (ș/ț) and stripped of diacritics (the WMT'16 En-Ro convention of
+# the NAT papers); sacreBLEU on detokenised text with its signature beside it.
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+source "$HERE/../common/recipe.sh"
+
+# ==== the pair and where its files go ======================================================================
+PAIR=wmt16_en_ro
+SRC="${SRC:-en}"
+TGT="${TGT:-ro}"
+NAME="${NAME:-"WMT'16 $SRC→$TGT"}"
+WORK="${WORK:-$ROOT/runs/wmt16_${SRC}_${TGT}}"
+DATA_DIR="${DATA_DIR:-}"              # raw parallel text PREFIX.{en,ro}; empty: download into $WORK/raw
+TRAIN_PREFIX="${TRAIN_PREFIX:-train}"
+VALID_PREFIX="${VALID_PREFIX:-valid}" # newsdev2016
+TEST_PREFIX="${TEST_PREFIX:-test}"    # newstest2016
+VALID_LINES="${VALID_LINES:-}"
+TEST_LINES="${TEST_LINES:-}"
+MAX_TRAIN="${MAX_TRAIN:-0}"
+SEED="${SEED:-1}"
+
+# ==== data preparation (fairseq-nat-study prepare) =========================================================
+BPE_MERGES="${BPE_MERGES:-40000}"
+words PREPARE_FLAGS "${PREPARE_FLAGS:---tokenize --romanian --clean-max-len 250 --clean-ratio 1.5 --workers 16}"
+
+# ==== models: NAME:FAMILY:ARCH:UPDATES (family ar | nat | glat | latent) ===================================
+TEACHER="${TEACHER:-tr_base}"         # Tr-B, beam 4 (Lee et al. 2020)
+GRID="${GRID:-tr_small:ar:nat_study_tr_small:100000 tr_base:ar:nat_study_tr_base:100000
+  nat_base:nat:nat_study_nat_base:300000 glat_base:glat:nat_study_glat_base:300000
+  ga_base:latent:nat_study_ga_base:300000 ga_large:latent:nat_study_ga_large:300000
+  fl_small:latent:nat_study_fl_small:300000 fl_base:latent:nat_study_fl_base:300000}"
+
+# ==== fairseq-train flags ==================================================================================
+# -- optimisation (MAX_TOKENS per GPU; raise UPDATE_FREQ on fewer GPUs to keep the batch)
+MAX_TOKENS="${MAX_TOKENS:-8192}"
+UPDATE_FREQ="${UPDATE_FREQ:-1}"
+words OPTIM_FLAGS "${OPTIM_FLAGS:---optimizer adam --adam-betas (0.9,0.98) --lr 5e-4 --lr-scheduler inverse_sqrt
+  --warmup-updates 4000 --clip-norm 1.0 --max-tokens $MAX_TOKENS --update-freq $UPDATE_FREQ}"
+# -- regularisation
+words REG_FLAGS "${REG_FLAGS:---dropout 0.1 --weight-decay 0.0001}"
+# -- latent models: KL annealing and free bits against posterior collapse
+words LATENT_FLAGS "${LATENT_FLAGS:---kl-weight-start 0.1 --kl-anneal-updates 50000 --free-bits 1.0
+  --free-bits-anneal-updates 100000}"
+# -- checkpoints (interval checkpoints give the within-model BLEU/LL correlation its points) and logging
+words CKPT_FLAGS "${CKPT_FLAGS:---save-interval-updates 20000 --keep-interval-updates -1 --no-epoch-checkpoints
+  --log-format simple --log-interval 100}"
+# -- validation
+words VALID_FLAGS "${VALID_FLAGS:---validate-interval-updates 20000}"
+
+# ==== distillation and evaluation ==========================================================================
+words DISTILL_FLAGS "${DISTILL_FLAGS:---max-tokens 16384 --shard-size 200000 --generate-args=--max-len-a=1.2
+  --generate-args=--max-len-b=10}"
+words EVAL_FLAGS "${EVAL_FLAGS:---decode-steps 1 --refine-steps 0 1 2 4 8 --iw-samples 100 --max-checkpoints 5}"
+COMPOUND_SPLIT="${COMPOUND_SPLIT:-0}"
+
+# ==== download (skipped with DATA_DIR) =====================================================================
+# Training: Europarl v8 (statmt.org) and SETIMES2 (OPUS), the WMT'16 constrained En-Ro data; newsdev2016
+# (valid) and newstest2016 (test) through sacrebleu. Research use; see
+# https://www.statmt.org/wmt16/translation-task.html.
+download() {
+  local out="$1" lang
+  run curl -fsSL -o "$out/training-parallel-ep-v8.tgz" \
+    http://data.statmt.org/wmt16/translation-task/training-parallel-ep-v8.tgz
+  run tar -xzf "$out/training-parallel-ep-v8.tgz" -C "$out"
+  run curl -fsSL -o "$out/SETIMES2.en-ro.zip" "https://object.pouta.csc.fi/OPUS-SETIMES/v2/moses/en-ro.txt.zip"
+  run unzip -o "$out/SETIMES2.en-ro.zip" -d "$out/setimes"
+  for lang in en ro; do
+    run_to "$out/train.$lang" cat "$out/training-parallel-ep-v8/europarl-v8.ro-en.$lang" \
+      "$out/setimes/SETIMES.en-ro.$lang"
+  done
+  run_to "$out/valid.en" "$VENV_BIN/sacrebleu" -t wmt16/dev -l en-ro --echo src
+  run_to "$out/valid.ro" "$VENV_BIN/sacrebleu" -t wmt16/dev -l en-ro --echo ref
+  run_to "$out/test.en" "$VENV_BIN/sacrebleu" -t wmt16 -l en-ro --echo src
+  run_to "$out/test.ro" "$VENV_BIN/sacrebleu" -t wmt16 -l en-ro --echo ref
+}
+
+main "$@"

@@ -1,0 +1,78 @@
+"""``fairseq-nat-study collect``: the report of a recipe — the ``eval.json`` of each run directory, the Ĉ files of
+``total-correlation`` and the data summary of ``prepare`` gathered into one ``results.json``, then the same
+tables, Pearson r, findings and plots as the study's report (:mod:`fairseq_nat_study.analysis.report`).
+
+A run directory without ``eval.json`` is an error that names it: a report must not silently leave a model out.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+TC_LABELS = ("raw", "dist", "glat_proxy")
+
+
+def _labelled(item: str) -> tuple[str, str]:
+    label, sep, path = item.partition("=")
+    if not sep or label not in TC_LABELS:
+        raise argparse.ArgumentTypeError(f"{item!r} is not LABEL=FILE with LABEL one of {', '.join(TC_LABELS)}")
+    return label, path
+
+
+def add_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--name", required=True, help="title of the report, e.g. 'WMT16 En-Ro'")
+    parser.add_argument("--data-json", required=True, help="data.json written by prepare")
+    parser.add_argument("--runs", nargs="+", required=True, help="run directories, each with eval.json")
+    parser.add_argument("--total-correlation", nargs="*", type=_labelled, default=[], metavar="LABEL=FILE",
+                        help="Ĉ files of total-correlation: raw=F, dist=F, glat_proxy=F")
+    parser.add_argument("--seconds", type=float, default=0.0, help="wall time of the recipe, for the report")
+    parser.add_argument("--out", required=True, help="folder for report.md, the plots and results.json")
+
+
+def _tc_entry(est: dict[str, Any]) -> dict[str, Any]:
+    """A ``total-correlation`` file as the report shows it: without per-sentence values, with the models named
+    by their run directories (``tr_base-raw``)."""
+    entry = {k: v for k, v in est.items() if k != "sentence_C_hat"}
+    for role in ("ar", "nat"):
+        path = est.get(f"{role}_checkpoint")
+        entry[role] = Path(path).parent.name if path else "?"
+    return entry
+
+
+def gather(name: str, data_json: Path, runs: list[Path], tc_files: dict[str, Path], seconds: float) -> dict[str, Any]:
+    """The ``results.json`` record of a recipe (raises FileNotFoundError naming what is missing)."""
+    import torch
+
+    for path in [data_json, *(r / "eval.json" for r in runs), *tc_files.values()]:
+        if not path.is_file():
+            raise FileNotFoundError(f"no file {path}" + (" (run `fairseq-nat-study evaluate` on it first)"
+                                                         if path.name == "eval.json" else ""))
+    records = [json.loads((r / "eval.json").read_text()) for r in runs]
+    tc = {label: _tc_entry(json.loads(p.read_text())) for label, p in tc_files.items()}
+    for label in TC_LABELS:
+        tc.setdefault(label, {"skipped": "not estimated by this recipe"})
+    return {
+        "name": name, "data": json.loads(data_json.read_text()), "runs": records, "total_correlation": tc,
+        "hardware": {"device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
+                     "processor": platform.processor() or platform.machine(), "torch_threads": torch.get_num_threads()},
+        "stage_seconds": {"recipe": seconds},
+        "seconds_this_run": seconds,
+    }
+
+
+def main(args: argparse.Namespace) -> int:
+    from fairseq_nat_study.analysis.report import write_report
+
+    try:
+        results = gather(args.name, Path(args.data_json), [Path(r) for r in args.runs],
+                         {label: Path(p) for label, p in args.total_correlation}, args.seconds)
+    except FileNotFoundError as err:
+        print(f"fairseq-nat-study collect: error: {err}", file=sys.stderr)
+        return 2
+    write_report(results, Path(args.out))
+    print(f"[collect] {len(results['runs'])} runs -> {Path(args.out) / 'report.md'}")
+    return 0

@@ -1,0 +1,65 @@
+"""``fairseq-nat-study evaluate``: the study's evaluation of one training run directory (the recipes' eval stage).
+
+Every saved checkpoint of ``--run-dir`` (``checkpoint_<epoch>_<updates>.pt`` from fairseq's
+``--save-interval-updates``, or ``checkpoint_at_<updates>.pt``) gets BLEU and the LL of the real test
+references; ``checkpoint_last.pt`` also gets the refinement table, candidate diversity and decoding speed.
+Writes ``RUN_DIR/eval.json``, which ``fairseq-nat-study collect`` turns into the report.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def add_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--run-dir", required=True, help="fairseq --save-dir of the run")
+    parser.add_argument("--data", required=True, help="the raw data-bin (its test split is scored)")
+    parser.add_argument("--refs", required=True, help="tokenized test references, no BPE (prepare's text/test.TGT)")
+    parser.add_argument("--name", required=True, help="the run's name in the report, e.g. ga_base")
+    parser.add_argument("--condition", choices=("raw", "dist"), required=True, help="what the run was trained on")
+    parser.add_argument("--family", choices=("ar", "nat", "glat", "latent"),
+                        help="model family (default: read from the checkpoint)")
+    parser.add_argument("--lang", required=True, help="target language (for detokenising before sacreBLEU)")
+    parser.add_argument("--compound-split", action="store_true", help="also compound-split BLEU (WMT'14 En-De)")
+    parser.add_argument("--decode-steps", type=int, default=1, help="delta-posterior steps of latent models")
+    parser.add_argument("--refine-steps", type=int, nargs="+", default=[0, 1, 2, 4, 8])
+    parser.add_argument("--length-beam", type=int, default=4, help="length candidates for diversity")
+    parser.add_argument("--iw-samples", type=int, default=20, help="importance samples for latent-model LL")
+    parser.add_argument("--max-checkpoints", type=int, default=0,
+                        help="evaluate at most this many saved checkpoints, evenly spread (0: all)")
+    parser.add_argument("--bench-sentences", type=int, default=100, help="sentences timed at batch size 1")
+    parser.add_argument("--bench-batch", type=int, default=128, help="batch size of the throughput figure")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--cpu", action="store_true", help="stay on the CPU even if CUDA is available")
+
+
+def main(args: argparse.Namespace) -> int:
+    from fairseq_nat_study.analysis.loglik import UnsupportedModelError
+    from fairseq_nat_study.study.config import EvalConfig
+    from fairseq_nat_study.study.run_eval import evaluate_run
+
+    refs_path = Path(args.refs)
+    if not refs_path.is_file():
+        print(f"fairseq-nat-study evaluate: error: --refs: no file {refs_path}", file=sys.stderr)
+        return 2
+    if args.decode_steps < 0 or args.iw_samples < 1 or args.length_beam < 1 or min(args.refine_steps) < 0:
+        print("fairseq-nat-study evaluate: error: steps must be >= 0, --iw-samples and --length-beam >= 1",
+              file=sys.stderr)
+        return 2
+    ev = EvalConfig(refine_steps=args.refine_steps, decode_steps=args.decode_steps, iw_samples=args.iw_samples,
+                    length_beam=args.length_beam, bench_sentences=args.bench_sentences, bench_batch=args.bench_batch,
+                    compound_split=args.compound_split)
+    refs = refs_path.read_text(encoding="utf-8").splitlines()
+    try:
+        record = evaluate_run(Path(args.run_dir), Path(args.data), refs, ev, name=args.name, data=args.condition,
+                              lang=args.lang, compound=args.compound_split, family=args.family, seed=args.seed,
+                              cpu=args.cpu, max_checkpoints=args.max_checkpoints,
+                              progress=lambda s: print(f"[evaluate] {s}", flush=True))
+    except (FileNotFoundError, ValueError, UnsupportedModelError) as err:
+        print(f"fairseq-nat-study evaluate: error: {err}", file=sys.stderr)
+        return 2
+    final = record["points"][-1]
+    print(f"[evaluate] {args.name}-{args.condition}: BLEU {final['bleu']}, LL {final['ll_per_token']} nats/token "
+          f"({len(record['points'])} checkpoints) -> {Path(args.run_dir) / 'eval.json'}")
+    return 0

@@ -1,0 +1,69 @@
+"""``fairseq-nat-study prepare``: parallel text → sacremoses normalisation/tokenisation → cleaning of the
+training pairs → joint BPE (subword-nmt) → ``fairseq-preprocess`` with a joined dictionary.
+
+The recipes' data stage; the same code as the study's (:mod:`fairseq_nat_study.study.data_prep`). Writes
+``OUT/text`` (tokenized text without BPE: the references BLEU is computed against), ``OUT/bpe`` (with the
+BPE ``codes``), ``OUT/bin`` (the data-bin) and ``OUT/data.json`` (sentence counts, pairs removed by cleaning).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _slice(text: str) -> list[int]:
+    """``FIRST:END`` (1-based first line, inclusive end line, as ``sed -n FIRST,ENDp`` would print)."""
+    try:
+        first, end = (int(v) for v in text.split(":"))
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"{text!r} is not FIRST:END") from err
+    return [first - 1, end]
+
+
+def add_args(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("input text")
+    g.add_argument("--dir", required=True, help="folder with the parallel text files PREFIX.SRC / PREFIX.TGT")
+    g.add_argument("--src", required=True, help="source language code (file suffix, Moses language)")
+    g.add_argument("--tgt", required=True, help="target language code")
+    g.add_argument("--train", default="train", help="prefix of the training files (default: train)")
+    g.add_argument("--valid", default="valid", help="prefix of the validation files (default: valid)")
+    g.add_argument("--test", default="test", help="prefix of the test files (default: test)")
+    g.add_argument("--valid-lines", type=_slice, default=[], metavar="FIRST:END",
+                   help="use only these lines of the validation files (1-based, inclusive)")
+    g.add_argument("--test-lines", type=_slice, default=[], metavar="FIRST:END",
+                   help="use only these lines of the test files, e.g. when test and valid share a file")
+    g.add_argument("--max-train", type=int, default=0, help="keep only the first N training pairs (0: all)")
+    g = parser.add_argument_group("normalisation and tokenisation (sacremoses)")
+    g.add_argument("--tokenize", action="store_true", help="the input is raw text: normalise and tokenize it")
+    g.add_argument("--lowercase", action="store_true", help="lower-case after tokenizing")
+    g.add_argument("--romanian", action="store_true",
+                   help="on the ro side: cedilla ş/ţ → ș/ț, then remove diacritics (WMT'16 En-Ro convention)")
+    g.add_argument("--clean-max-len", type=int, default=0, help="drop training pairs longer than N tokens")
+    g.add_argument("--clean-ratio", type=float, default=0.0, help="drop training pairs with a length ratio > R")
+    g.add_argument("--workers", type=int, default=1, help="processes for tokenizing")
+    g = parser.add_argument_group("subwords and binarisation")
+    g.add_argument("--bpe-merges", type=int, default=32000, help="joint BPE merge operations (default: 32000)")
+    parser.add_argument("--out", required=True, help="output folder (text/, bpe/, bin/, data.json)")
+
+
+def main(args: argparse.Namespace) -> int:
+    from fairseq_nat_study.cli.fairseq_runner import run_fairseq
+    from fairseq_nat_study.study.config import DataConfig, StudyConfigError, validate_data
+    from fairseq_nat_study.study.data_prep import prepare_data
+
+    cfg = DataConfig(kind="text", dir=args.dir, src=args.src, tgt=args.tgt, train=args.train, valid=args.valid,
+                     test=args.test, valid_lines=args.valid_lines, test_lines=args.test_lines,
+                     max_train=args.max_train, bpe_merges=args.bpe_merges, tokenize=args.tokenize,
+                     lowercase=args.lowercase, romanian=args.romanian, clean_max_len=args.clean_max_len,
+                     clean_ratio=args.clean_ratio, workers=args.workers)
+    out = Path(args.out)
+    try:
+        validate_data(cfg)
+        out.mkdir(parents=True, exist_ok=True)
+        summary = prepare_data(cfg, 1, out, run_fairseq, lambda s: print(f"[prepare] {s}", flush=True))
+    except (StudyConfigError, RuntimeError) as err:
+        print(f"fairseq-nat-study prepare: error: {err}", file=sys.stderr)
+        return 2
+    print(f"[prepare] {summary['sentences']} sentence pairs binarised into {out / 'bin'}")
+    return 0

@@ -1,0 +1,90 @@
+"""Evaluating one training run directory: every saved checkpoint (BLEU and LL, for the within-model Pearson r)
+and the final one in full (refinement, diversity, speed), written to ``RUN/eval.json``.
+
+Used by the study pipeline and by ``fairseq-nat-study evaluate`` (the recipes' evaluation stage); the record is
+what ``report`` and ``collect`` read.
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from fairseq_nat_study.study.config import EvalConfig
+
+_SNAPSHOT = re.compile(r"checkpoint_(?:at_|\d+_)(\d+)\.pt$")  # ours, or fairseq's interval checkpoints
+
+
+def checkpoints_of(run_dir: Path) -> list[tuple[int, Path]]:
+    """(updates, path) of the saved checkpoints before the last one, then ``checkpoint_last.pt``."""
+    last = run_dir / "checkpoint_last.pt"
+    if not last.is_file():
+        raise FileNotFoundError(f"{run_dir}: training left no checkpoint_last.pt")
+    final = checkpoint_info(last)[0]
+    saved = sorted({int(m.group(1)): p for p in run_dir.glob("checkpoint_*.pt") if (m := _SNAPSHOT.search(p.name))}.items())
+    return [(u, p) for u, p in saved if u < final] + [(final, last)]
+
+
+def checkpoint_info(path: Path) -> tuple[int, str, str]:
+    """(updates, criterion name, arch name) of a fairseq checkpoint (``""`` where it does not say)."""
+    import torch
+
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    cfg = state.get("cfg") or {}
+
+    def get(section: str, key: str) -> str:
+        part = cfg.get(section) if isinstance(cfg, dict) else None
+        # fairseq stores the model section as an argparse.Namespace, the others as dicts
+        value = part.get(key) if isinstance(part, dict) else getattr(part, key, None)
+        return str(value or "")
+
+    return int(state["optimizer_history"][-1]["num_updates"]), get("criterion", "_name"), get("model", "arch")
+
+
+def thin(points: list[tuple[int, Path]], keep: int) -> list[tuple[int, Path]]:
+    """At most ``keep`` checkpoints, evenly spread, always with the last one (``keep`` 0: all)."""
+    if keep <= 0 or len(points) <= keep:
+        return points
+    if keep == 1:
+        return points[-1:]
+    step = (len(points) - 1) / (keep - 1)
+    return [points[round(i * step)] for i in range(keep)]
+
+
+def evaluate_run(run_dir: Path, data_bin: Path, refs: Sequence[str], ev: EvalConfig, *, name: str, data: str,
+                 lang: str, compound: bool = False, family: str | None = None, seed: int = 1, cpu: bool = True,
+                 max_checkpoints: int = 0, extra: dict[str, Any] | None = None,
+                 progress: Callable[[str], None] = print) -> dict[str, Any]:
+    """Evaluates the checkpoints of ``run_dir`` on the test split of ``data_bin``; writes ``eval.json``.
+
+    Args:
+        refs: tokenized test references (no BPE), one per test sentence.
+        data: ``raw`` or ``dist`` (what the run was trained on; the test split is always the real one).
+        family: ``ar``/``nat``/``glat``/``latent``; ``None`` reads it from the checkpoint (GLAT = a NAT model
+            trained with the ``nat_study_glat`` criterion).
+        max_checkpoints: evaluate at most this many checkpoints, evenly spread (0: all).
+    """
+    from fairseq_nat_study.analysis.loglik import model_family
+    from fairseq_nat_study.cli.models import load_model_and_task, load_split
+    from fairseq_nat_study.study.evaluate import evaluate_checkpoint
+
+    if data not in ("raw", "dist"):
+        raise ValueError(f"data must be 'raw' or 'dist', got {data!r}")
+    points = []
+    for updates, ckpt in thin(checkpoints_of(run_dir), max_checkpoints):
+        model, task = load_model_and_task(str(ckpt), str(data_bin), cpu=cpu)
+        final = ckpt.name == "checkpoint_last.pt"
+        _, criterion, arch = checkpoint_info(ckpt)
+        if family is None:
+            family = "glat" if criterion == "nat_study_glat" else model_family(model)
+        progress(f"evaluating {name}-{data} at {updates} updates{' (final)' if final else ''}")
+        row = evaluate_checkpoint(model, task, load_split(task, str(data_bin), "test"), refs, ev, lang=lang,
+                                  compound=compound, full=final, seed=seed,
+                                  progress=lambda s: progress(f"  {name}-{data}: {s}"))
+        if family == "glat":  # a GLAT model is a NAT model to the tools; the study keeps its family apart
+            row["group"] = "glat"
+        points.append({"updates": updates, "final": final, **row})
+    record = {"model": name, "family": family, "arch": arch, "data": data, **(extra or {}), "points": points}
+    (run_dir / "eval.json").write_text(json.dumps(record, indent=1))
+    return record
