@@ -185,6 +185,7 @@ def test_multi30k_recipe_end_to_end_on_a_tiny_corpus(tmp_path: Path) -> None:
         for p in run["points"]:
             assert 0.0 <= p["bleu"] <= 100.0 and p["ll_per_token"] < 0 and p["num_sentences"] == 40
     groups = {r["model"]: r["points"][-1]["group"] for r in results["runs"]}
+    assert results["hardware"]["device"] == "cpu" and all(r["device"] == "cpu" for r in results["runs"])
     assert groups == {"tr_tiny": "ar", "nat_tiny": "nat", "glat_tiny": "glat", "ga_tiny": "latent-gaussian",
                       "fl_tiny": "latent-flow"}
     assert {r["arch"] for r in results["runs"]} == {m.split(":")[2] for m in TINY_GRID.split()}

@@ -173,3 +173,26 @@ def test_text_data_is_bpe_encoded_reversibly_and_binarised(tmp_path: Path) -> No
         assert (data / "bin" / f"{split}.en-de.de.bin").is_file()
     assert any("@@" in line for line in (data / "bpe" / "train.en").read_text().splitlines())
     assert (data / "text" / "test.en").read_text().splitlines()[0] == (corpus / "all.en").read_text().splitlines()[7]
+
+
+def test_report_hardware_comes_from_the_run_records() -> None:
+    from fairseq_nat_study.study.run_eval import hardware
+
+    assert hardware([{"device": "cpu"}, {"device": "cpu"}])["device"] == "cpu"
+    assert hardware([{"device": "NVIDIA H100"}, {"device": "cpu"}])["device"] == "NVIDIA H100, cpu"
+    assert hardware([{"model": "old record"}])["device"] == "not recorded"
+
+
+def test_evaluate_cli_checks_its_settings_as_a_config_would(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from fairseq_nat_study.cli.main import main as cli
+
+    refs = tmp_path / "refs.txt"
+    refs.write_text("a b\n")
+    base = ["evaluate", "--run-dir", str(tmp_path), "--data", str(tmp_path), "--refs", str(refs), "--name", "m",
+            "--condition", "raw", "--lang", "en"]
+    assert cli([*base, "--iw-samples", "0"]) == 2
+    assert "iw_samples must be >= 1" in capsys.readouterr().err
+    assert cli([*base, "--refine-steps", "0", "-1"]) == 2
+    assert "refine_steps: steps must be >= 0" in capsys.readouterr().err
+    assert cli(base) == 2  # valid settings, but no training in the run directory
+    assert "training left no checkpoint_last.pt" in capsys.readouterr().err

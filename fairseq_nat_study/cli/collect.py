@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 from pathlib import Path
 from typing import Any
@@ -45,7 +44,7 @@ def _tc_entry(est: dict[str, Any]) -> dict[str, Any]:
 
 def gather(name: str, data_json: Path, runs: list[Path], tc_files: dict[str, Path], seconds: float) -> dict[str, Any]:
     """The ``results.json`` record of a recipe (raises FileNotFoundError naming what is missing)."""
-    import torch
+    from fairseq_nat_study.study.run_eval import hardware
 
     for path in [data_json, *(r / "eval.json" for r in runs), *tc_files.values()]:
         if not path.is_file():
@@ -57,8 +56,7 @@ def gather(name: str, data_json: Path, runs: list[Path], tc_files: dict[str, Pat
         tc.setdefault(label, {"skipped": "not estimated by this recipe"})
     return {
         "name": name, "data": json.loads(data_json.read_text()), "runs": records, "total_correlation": tc,
-        "hardware": {"device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
-                     "processor": platform.processor() or platform.machine(), "torch_threads": torch.get_num_threads()},
+        "hardware": hardware(records),
         "stage_seconds": {"recipe": seconds},
         "seconds_this_run": seconds,
     }

@@ -36,20 +36,21 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from fairseq_nat_study.analysis.loglik import UnsupportedModelError
-    from fairseq_nat_study.study.config import EvalConfig
+    from fairseq_nat_study.study.config import EvalConfig, StudyConfigError, validate_eval
     from fairseq_nat_study.study.run_eval import evaluate_run
 
     refs_path = Path(args.refs)
     if not refs_path.is_file():
         print(f"fairseq-nat-study evaluate: error: --refs: no file {refs_path}", file=sys.stderr)
         return 2
-    if args.decode_steps < 0 or args.iw_samples < 1 or args.length_beam < 1 or min(args.refine_steps) < 0:
-        print("fairseq-nat-study evaluate: error: steps must be >= 0, --iw-samples and --length-beam >= 1",
-              file=sys.stderr)
-        return 2
     ev = EvalConfig(refine_steps=args.refine_steps, decode_steps=args.decode_steps, iw_samples=args.iw_samples,
                     length_beam=args.length_beam, bench_sentences=args.bench_sentences, bench_batch=args.bench_batch,
                     compound_split=args.compound_split)
+    try:
+        validate_eval(ev)
+    except StudyConfigError as err:
+        print(f"fairseq-nat-study evaluate: error: {err}", file=sys.stderr)
+        return 2
     refs = refs_path.read_text(encoding="utf-8").splitlines()
     try:
         record = evaluate_run(Path(args.run_dir), Path(args.data), refs, ev, name=args.name, data=args.condition,

@@ -166,7 +166,11 @@ def validate(cfg: StudyConfig) -> None:
     unknown = sorted(set(cfg.train) - {"flags"})
     if unknown or not isinstance(cfg.train.get("flags", []), list):
         raise StudyConfigError(f"train: only a 'flags' list is allowed (got keys {sorted(cfg.train)})")
-    ev = cfg.eval
+    validate_eval(cfg.eval)
+
+
+def validate_eval(ev: EvalConfig) -> None:
+    """Raises ``StudyConfigError`` naming the first problem of an evaluation section."""
     if ev.checkpoints < 1 or ev.length_beam < 1 or ev.iw_samples < 1 or ev.decode_steps < 0:
         raise StudyConfigError("eval: checkpoints, length_beam, iw_samples must be >= 1 and decode_steps >= 0")
     if any(k < 0 for k in ev.refine_steps):

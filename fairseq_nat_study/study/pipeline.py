@@ -9,7 +9,6 @@ a different config is refused: ``OUT/config.json`` records the one the study was
 from __future__ import annotations
 
 import json
-import platform
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -161,7 +160,7 @@ class Study:
 
     def collect(self, seconds: float) -> dict[str, Any]:
         """``results.json``: config, data, every run's evaluation, Ĉ, distillation, hardware and timings."""
-        import torch
+        from fairseq_nat_study.study.run_eval import hardware
 
         runs = [json.loads((self.run_dir(m, d) / "eval.json").read_text()) for m, d in self.cfg.runs()]
         results = {
@@ -170,9 +169,7 @@ class Study:
             "total_correlation": json.loads((self.out / "total_correlation.json").read_text()),
             "distill": {s: json.loads(p.read_text()) for s in ("train", "valid")
                         if (p := self.out / f"distill-{s}.json").exists()},
-            "hardware": {"device": "cpu" if self.cpu or not torch.cuda.is_available() else torch.cuda.get_device_name(),
-                         "processor": platform.processor() or platform.machine(), "torch_threads": torch.get_num_threads()},
-            "stage_seconds": self.timings, "seconds_this_run": round(seconds, 1),
+            "hardware": hardware(runs), "stage_seconds": self.timings, "seconds_this_run": round(seconds, 1),
         }
         (self.out / "results.json").write_text(json.dumps(results, indent=1))
         return results

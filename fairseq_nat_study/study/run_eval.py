@@ -16,12 +16,17 @@ from fairseq_nat_study.study.config import EvalConfig
 _SNAPSHOT = re.compile(r"checkpoint_(?:at_|\d+_)(\d+)\.pt$")  # ours, or fairseq's interval checkpoints
 
 
-def checkpoints_of(run_dir: Path) -> list[tuple[int, Path]]:
-    """(updates, path) of the saved checkpoints before the last one, then ``checkpoint_last.pt``."""
+def last_checkpoint(run_dir: Path) -> Path:
+    """``run_dir/checkpoint_last.pt`` (FileNotFoundError naming the run when training left none)."""
     last = run_dir / "checkpoint_last.pt"
     if not last.is_file():
         raise FileNotFoundError(f"{run_dir}: training left no checkpoint_last.pt")
-    final = checkpoint_info(last)[0]
+    return last
+
+
+def checkpoints_of(run_dir: Path, final: int) -> list[tuple[int, Path]]:
+    """(updates, path) of the saved checkpoints before ``final`` updates, then ``checkpoint_last.pt``."""
+    last = last_checkpoint(run_dir)
     saved = sorted({int(m.group(1)): p for p in run_dir.glob("checkpoint_*.pt") if (m := _SNAPSHOT.search(p.name))}.items())
     return [(u, p) for u, p in saved if u < final] + [(final, last)]
 
@@ -40,6 +45,25 @@ def checkpoint_info(path: Path) -> tuple[int, str, str]:
         return str(value or "")
 
     return int(state["optimizer_history"][-1]["num_updates"]), get("criterion", "_name"), get("model", "arch")
+
+
+def device_name(model: Any) -> str:
+    """Where ``model``'s parameters are: the GPU's name, or ``cpu``."""
+    import torch
+
+    p = next(model.parameters())
+    return torch.cuda.get_device_name(p.device) if p.is_cuda else "cpu"
+
+
+def hardware(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The hardware of a report: the devices the runs were evaluated on (from their records), the processor
+    and the torch threads of this process."""
+    import platform
+
+    import torch
+
+    return {"device": ", ".join(sorted({r.get("device", "not recorded") for r in records})),
+            "processor": platform.processor() or platform.machine(), "torch_threads": torch.get_num_threads()}
 
 
 def thin(points: list[tuple[int, Path]], keep: int) -> list[tuple[int, Path]]:
@@ -71,11 +95,14 @@ def evaluate_run(run_dir: Path, data_bin: Path, refs: Sequence[str], ev: EvalCon
 
     if data not in ("raw", "dist"):
         raise ValueError(f"data must be 'raw' or 'dist', got {data!r}")
-    points = []
-    for updates, ckpt in thin(checkpoints_of(run_dir), max_checkpoints):
+    # one read of the last checkpoint's metadata serves the whole run: every checkpoint of a run shares
+    # its arch and criterion
+    final_updates, criterion, arch = checkpoint_info(last_checkpoint(run_dir))
+    points, device = [], "cpu"
+    for updates, ckpt in thin(checkpoints_of(run_dir, final_updates), max_checkpoints):
         model, task = load_model_and_task(str(ckpt), str(data_bin), cpu=cpu)
+        device = device_name(model)
         final = ckpt.name == "checkpoint_last.pt"
-        _, criterion, arch = checkpoint_info(ckpt)
         if family is None:
             family = "glat" if criterion == "nat_study_glat" else model_family(model)
         progress(f"evaluating {name}-{data} at {updates} updates{' (final)' if final else ''}")
@@ -85,6 +112,7 @@ def evaluate_run(run_dir: Path, data_bin: Path, refs: Sequence[str], ev: EvalCon
         if family == "glat":  # a GLAT model is a NAT model to the tools; the study keeps its family apart
             row["group"] = "glat"
         points.append({"updates": updates, "final": final, **row})
-    record = {"model": name, "family": family, "arch": arch, "data": data, **(extra or {}), "points": points}
+    record = {"model": name, "family": family, "arch": arch, "data": data, "device": device, **(extra or {}),
+              "points": points}
     (run_dir / "eval.json").write_text(json.dumps(record, indent=1))
     return record
