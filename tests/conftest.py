@@ -48,10 +48,13 @@ def two_mode(tmp_path_factory: pytest.TempPathFactory) -> TrainedModels:
     # --eval-bleu: validation BLEU runs, and the checkpoint holds fairseq's numpy BLEU meters
     run_train(root / "bin", root / "nat", ["--arch", "nat_study_nat_tiny", "--criterion", "nat_study_mle",
                                            "--max-update", "500", "--eval-bleu", *COMMON])
+    # KL-weight annealing without the KL budget: on this corpus and budget of updates it captures the a0
+    # dependency far better than the per-position budget default (share of the mixed outputs 0.12 against
+    # 0.30, NAT-MLE 0.49; validation ELBO −0.180 against −0.266 nats/token, docs/BENCHMARKS.md); the defaults are measured by
+    # examples/benchmarks/latent_usage.sh
     run_train(root / "bin", root / "latent", ["--arch", "nat_study_ga_tiny", "--criterion", "nat_study_elbo",
-                                              "--kl-weight-start", "0.1", "--kl-anneal-updates", "200",
-                                              "--free-bits", "0.5", "--free-bits-anneal-updates", "300",
-                                              "--max-update", "500", *COMMON])
+                                              "--kl-budget", "0", "--kl-weight-start", "0.1",
+                                              "--kl-anneal-updates", "200", "--max-update", "500", *COMMON])
     return TrainedModels(root / "raw", root / "bin", root / "ar" / "checkpoint_last.pt",
                          root / "nat" / "checkpoint_last.pt", root / "latent" / "checkpoint_last.pt")
 
@@ -99,6 +102,5 @@ def two_mode_flow(two_mode: TrainedModels) -> Path:
     """A tiny flow-prior latent model on the two-mode corpus (the ELBO stops training on any NaN/inf)."""
     save = two_mode.data.parent / "flow"
     run_train(two_mode.data, save, ["--arch", "nat_study_fl_tiny", "--criterion", "nat_study_elbo",
-                                    "--kl-weight-start", "0.1", "--kl-anneal-updates", "150", "--free-bits", "0.5",
-                                    "--free-bits-anneal-updates", "200", "--max-update", "300", *COMMON])
+                                    "--max-update", "300", *COMMON])
     return save / "checkpoint_last.pt"

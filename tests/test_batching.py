@@ -5,7 +5,7 @@ from __future__ import annotations
 from fairseq.tasks.translation import TranslationTask
 
 from conftest import NUM_VALID
-from fairseq_nat_study.cli.models import load_model_and_task, load_split
+from fairseq_nat_study.analysis.loading import load_model_and_task, load_split
 
 
 def _ids(task, dataset, multiple: int) -> set[int]:

@@ -13,7 +13,7 @@ import torch
 from conftest import NUM_TEST
 from fairseq_helpers import PLUGIN_DIR, run_generate
 from fairseq_nat_study.analysis.loglik import evaluate_dataset, iterate_batches
-from fairseq_nat_study.cli.models import load_model_and_task, load_split
+from fairseq_nat_study.analysis.loading import load_model_and_task, load_split
 from fairseq_nat_study.distill.extract import parse_hypotheses
 
 

@@ -8,7 +8,7 @@ import torch
 from conftest import NUM_TEST
 from fairseq_helpers import run_generate
 from fairseq_nat_study.analysis.loglik import evaluate_dataset
-from fairseq_nat_study.cli.models import load_model_and_task, load_split
+from fairseq_nat_study.analysis.loading import load_model_and_task, load_split
 from fairseq_nat_study.distill.extract import parse_hypotheses
 from fairseq_nat_study.modules.flows.actnorm import ActNorm
 from fairseq_nat_study.modules.priors.flow import FlowPrior

@@ -9,7 +9,7 @@ import torch
 from conftest import NUM_TEST
 from fairseq_helpers import run_generate
 from fairseq_nat_study.analysis.loglik import iterate_batches
-from fairseq_nat_study.cli.models import load_model_and_task, load_split
+from fairseq_nat_study.analysis.loading import load_model_and_task, load_split
 from fairseq_nat_study.criterions.glat import GlatCriterion, glat_ratio
 from fairseq_nat_study.criterions.mle import NatMleCriterion
 from fairseq_nat_study.distill.extract import parse_hypotheses

@@ -53,10 +53,12 @@ def test_linear_anneal() -> None:
 
 
 class _Fixed:
+    training = True
+
     def __init__(self, terms):
         self.terms = terms
 
-    def __call__(self, *args):
+    def __call__(self, *args, **kwargs):
         return self.terms
 
 
@@ -66,11 +68,14 @@ def _elbo_case(kl_value: float):
     return {
         "word_ins": {"out": logits, "tgt": target, "mask": torch.tensor([[True, False]])},
         "length": {"out": torch.log(torch.tensor([[0.5, 0.5]])), "tgt": torch.tensor([0]), "factor": 1.0},
-        "kl": {"kl": torch.tensor([kl_value]), "num_positions": torch.tensor([2])},
+        "kl": {"kl": torch.tensor([kl_value]), "kl_positions": torch.tensor([[kl_value, 0.0]]),
+               "valid": torch.tensor([[True, True]]), "num_positions": torch.tensor([2]),
+               "standard_mean": torch.zeros(1, 2, 3)},
     }, {"net_input": {"src_tokens": None, "src_lengths": None}, "prev_target": None, "target": target}
 
 
 def _crit(**kw) -> ElboCriterion:
+    kw.setdefault("kl_budget", 0.0)
     return ElboCriterion(SimpleNamespace(target_dictionary=SimpleNamespace(pad=lambda: 1)), **kw)
 
 
@@ -83,12 +88,15 @@ def test_elbo_loss_is_reconstruction_plus_weighted_kl_plus_length() -> None:
     assert size == 2 and log["kl"].item() == pytest.approx(0.3)
 
 
-def test_free_bits_budget_per_position_and_its_annealing() -> None:
-    terms, sample = _elbo_case(0.3)
-    crit = _crit(free_bits=0.5, free_bits_anneal_updates=100)  # budget 0.5 nats × 2 positions = 1.0 > KL
+def test_kl_budget_per_position_and_its_annealing() -> None:
+    terms, sample = _elbo_case(0.3)  # KL 0.3 at the first position, 0 at the second (EOS) position
+    crit = _crit(kl_budget=0.5, kl_budget_hold_updates=10, kl_budget_anneal_updates=100)
     loss, _, log = crit(_Fixed(terms), sample)
-    assert log["kl_used"].item() == pytest.approx(1.0)
-    crit.set_num_updates(100)  # budget annealed to 0
+    assert log["kl_used"].item() == pytest.approx(1.0)  # max(0.3, 0.5) + max(0, 0.5)
+    crit.set_num_updates(60)  # budget 0.5 · (1 − 50/100) = 0.25
+    loss, _, log = crit(_Fixed(terms), sample)
+    assert log["kl_used"].item() == pytest.approx(0.3 + 0.25) and log["kl_budget"] == pytest.approx(0.25)
+    crit.set_num_updates(110)  # budget annealed to 0
     loss, _, log = crit(_Fixed(terms), sample)
     assert log["kl_used"].item() == pytest.approx(0.3)
 

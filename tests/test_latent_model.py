@@ -12,7 +12,7 @@ from conftest import NUM_TEST
 from fairseq_helpers import run_generate
 from fairseq_nat_study.analysis.iwae import latent_log_weights
 from fairseq_nat_study.analysis.loglik import UnsupportedModelError, evaluate_dataset, make_pair_dataset, model_family
-from fairseq_nat_study.cli.models import load_model_and_task, load_split
+from fairseq_nat_study.analysis.loading import load_model_and_task, load_split
 from fairseq_nat_study.distill.extract import parse_hypotheses
 from fairseq_nat_study.generation.latent_refinement import LatentRefinementGenerator
 
@@ -164,6 +164,12 @@ def test_loglik_cli_reports_iwae_and_elbo(two_mode, tmp_path) -> None:
     assert r["estimator"] == "iwae-8" and r["num_sentences"] == 101
     assert r["ll_per_token"] >= r["elbo_per_token"]
     assert r["ll_per_token"] == pytest.approx(sum(r["sentence_ll"]) / r["num_tokens"])
+    usage = r["latent_usage"]  # KL per dim, active units and the KL beside IWAE and ELBO
+    assert usage["latent_dims"] == 8 and len(usage["kl_per_dim_per_token"]) == 8
+    assert sum(usage["kl_per_dim_per_token"]) == pytest.approx(usage["kl_per_token"])
+    assert usage["kl_per_token"] == pytest.approx(sum(r["sentence_kl"]) / r["num_tokens"]) and usage["kl_per_token"] > 0
+    assert usage["active_units"] == sum(v > 0.01 for v in usage["posterior_mean_variance"])
+    assert not any(k.startswith("sentence__") for k in r)
 
 
 def test_empty_target_and_other_families(latent) -> None:
@@ -176,3 +182,53 @@ def test_empty_target_and_other_families(latent) -> None:
         model_family(NATransformerModel.__new__(NATransformerModel))
     with pytest.raises(UnsupportedModelError):
         model_family(torch.nn.Linear(2, 2))
+
+
+def _lengths(hypos) -> list[int]:
+    return [len(h[0]["tokens"]) for h in hypos]
+
+
+@pytest.mark.parametrize("prior", ["gaussian", "flow"])
+def test_length_beam_keeps_the_right_predicted_length(prior, two_mode, two_mode_flow) -> None:
+    """On the two-mode corpus the length predictor's argmax is the reference length for nearly every test
+    sentence (all 101 for the Gaussian fixture); ranked by log p(ŷ|z,x) + log p(T|x), a length beam of 4 keeps
+    that length for every one of them (the density log p(z|x), which favours short candidates, is not part of
+    the score)."""
+    path = two_mode.latent if prior == "gaussian" else two_mode_flow
+    model, task = load_model_and_task(str(path), str(two_mode.data))
+    dataset = load_split(task, str(two_mode.data), "test")
+    sample = dataset.collater([dataset[i] for i in range(len(dataset))])
+    refs = sample["target"].ne(model.pad).sum(1).tolist()
+    top1 = _lengths(_generate(model, task, sample, max_iter=1, beam_size=1))
+    right = [i for i, (a, b) in enumerate(zip(top1, refs)) if a == b]
+    assert len(right) >= 0.9 * NUM_TEST, f"fixture: the predicted length is right for only {len(right)}"
+    beam4 = _generate(model, task, sample, max_iter=1, beam_size=4)
+    assert all(len(h) == 4 for h in beam4)
+    chosen = _lengths(beam4)
+    assert [chosen[i] for i in right] == [refs[i] for i in right]
+
+
+def test_elbo_ranking_is_seeded_and_ranks_every_candidate(latent) -> None:
+    model, task, dataset = latent
+    sample = _batch(task, dataset, 8)
+    first = _generate(model, task, sample, max_iter=1, beam_size=3, rank="elbo", seed=5)
+    again = _generate(model, task, sample, max_iter=1, beam_size=3, rank="elbo", seed=5)
+    likelihood = _generate(model, task, sample, max_iter=1, beam_size=3)
+    for h, h2, hl in zip(first, again, likelihood):
+        scores = [float(x["score"]) for x in h]
+        assert scores == sorted(scores, reverse=True) and scores == [float(x["score"]) for x in h2]
+        assert {tuple(x["tokens"].tolist()) for x in h} == {tuple(x["tokens"].tolist()) for x in hl}
+        assert scores != [float(x["score"]) for x in hl]
+    with pytest.raises(ValueError, match="--latent-rank"):
+        LatentRefinementGenerator(task.target_dictionary, rank="density")
+
+
+def test_seed_controls_latent_search_under_fairseq_generate(two_mode) -> None:
+    def candidates(seed: str) -> list[str]:
+        out = run_generate(two_mode.data, two_mode.latent, [
+            "--latent-search-samples", "4", "--latent-search-temperature", "1.5", "--nbest", "4", "--seed", seed])
+        return [line for line in out.splitlines() if line.startswith("H-")]
+
+    one, same, other = candidates("1"), candidates("1"), candidates("2")
+    assert len(one) == 4 * NUM_TEST
+    assert one == same and one != other

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from fairseq_nat_study.analysis.loglik import evaluate_dataset, make_pair_dataset
-from fairseq_nat_study.cli.models import load_model_and_task
+from fairseq_nat_study.analysis.loading import load_model_and_task
 from fairseq_nat_study.tasks.translation_nat_study import check_model_criterion_pairing
 
 
@@ -62,8 +62,31 @@ def test_pairing_errors_name_arch_and_criterion(nat, two_mode) -> None:
 
     model, task = nat
     ar_model, _ = load_model_and_task(str(two_mode.ar), str(two_mode.data))
-    with pytest.raises(ValueError, match="--arch gives a non-autoregressive model .* --criterion"):
+    from fairseq_nat_study.criterions.elbo import ElboCriterion
+    from fairseq_nat_study.criterions.glat import GlatCriterion
+
+    latent, _ = load_model_and_task(str(two_mode.latent), str(two_mode.data))
+    with pytest.raises(ValueError, match="--arch gives a non-autoregressive model .* --criterion is LabelSmoothedCrossEntropy"):
         check_model_criterion_pairing(model, LabelSmoothedCrossEntropyCriterion(task, False, 0.1))
     with pytest.raises(ValueError, match="--arch gives an autoregressive model"):
         check_model_criterion_pairing(ar_model, NatMleCriterion(task))
-    check_model_criterion_pairing(model, NatMleCriterion(task))  # the right pairing passes
+    elbo = ElboCriterion(task, max_update=10)
+    for wrong in (NatMleCriterion(task), GlatCriterion(task)):  # would drop the KL / glance at nothing
+        with pytest.raises(ValueError, match="a latent model trains only with nat_study_elbo"):
+            check_model_criterion_pairing(latent, wrong)
+    with pytest.raises(ValueError, match="use nat_study_mle or nat_study_glat"):
+        check_model_criterion_pairing(model, elbo)
+    check_model_criterion_pairing(model, NatMleCriterion(task))  # the right pairings pass
+    check_model_criterion_pairing(latent, elbo)
+
+
+@pytest.mark.parametrize("arch, criterion", [("nat_study_ga_tiny", "nat_study_mle"),
+                                             ("nat_study_fl_tiny", "nat_study_glat"),
+                                             ("nat_study_nat_tiny", "nat_study_elbo")])
+def test_fairseq_train_refuses_a_criterion_of_another_family_before_training(arch, criterion, two_mode, tmp_path) -> None:
+    from fairseq_helpers import run_train
+
+    with pytest.raises(ValueError, match="--arch gives an? .* model .* --criterion is"):
+        run_train(two_mode.data, tmp_path, ["--arch", arch, "--criterion", criterion, "--max-update", "5",
+                                            "--max-tokens", "1024"])
+    assert not list(tmp_path.glob("*.pt"))

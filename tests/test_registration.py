@@ -65,8 +65,11 @@ def test_gaussian_latent_archs() -> None:
     tiny, base, large = (_arch_args(f"nat_study_ga_{s}") for s in ("tiny", "base", "large"))
     assert tiny.prior == base.prior == large.prior == "gaussian"
     assert tiny.latent_dim == base.latent_dim == 8
-    assert (base.encoder_embed_dim, base.prior_layers, base.posterior_layers) == (512, 3, 3)
+    assert (base.encoder_embed_dim, base.prior_layers, base.posterior_layers) == (512, 3, 6)
     assert (large.encoder_embed_dim, large.encoder_attention_heads) == (1024, 16)
+    for a in (tiny, base, large):  # LaNMT's proportions: q deeper than the prior; z in every decoder layer
+        assert a.posterior_layers > a.prior_layers and a.no_latent_skip is False
+    assert all(_arch_args(f"nat_study_fl_{s}").no_latent_skip is False for s in ("tiny", "small", "base", "large"))
 
 
 def test_user_values_win_over_arch_defaults() -> None:
@@ -86,3 +89,14 @@ def test_console_script_lists_subcommands() -> None:
 def test_subcommand_help(name: str) -> None:
     out = subprocess.run([sys.executable, "-m", "fairseq_nat_study.cli.main", name, "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "--out" in out.stdout
+
+
+def test_user_dir_subcommand_prints_the_plugin_directory_from_anywhere(tmp_path) -> None:
+    import fairseq_nat_study
+
+    out = subprocess.run([sys.executable, "-m", "fairseq_nat_study.cli.main", "user-dir"], capture_output=True,
+                         text=True, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-1000:]
+    from pathlib import Path
+
+    assert Path(out.stdout.strip()) == Path(fairseq_nat_study.__file__).resolve().parent

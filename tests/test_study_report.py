@@ -28,7 +28,15 @@ def test_quick_config_is_valid_and_trains_raw_before_distilled() -> None:
     ({"models": [TEACHER], "teacher": "tr", "bogus": 1}, "unknown key(s) ['bogus']"),
     ({"models": [{**TEACHER, "max_updates": 3}], "teacher": "tr"}, "models[0]: unknown key(s) ['max_updates']"),
     ({"models": [TEACHER], "teacher": "nat"}, "teacher: 'nat' must name an AR model"),
-    ({"models": [TEACHER, {**TEACHER, "family": "nat", "name": "n"}], "teacher": "n"}, "teacher: 'n'"),
+    ({"models": [TEACHER, {**TEACHER, "family": "nat", "name": "n", "arch": "nat_study_nat_tiny"}], "teacher": "n"},
+     "teacher: 'n'"),
+    ({"models": [TEACHER, {**TEACHER, "family": "nat", "name": "n", "arch": "nat_study_ga_tiny"}], "teacher": "tr"},
+     "models[n]: family 'nat' but arch 'nat_study_ga_tiny' builds a latent-variable model"),
+    ({"models": [TEACHER, {**TEACHER, "family": "latent", "name": "g", "arch": "nat_study_glat_tiny"}],
+      "teacher": "tr"}, "models[g]: family 'latent' but arch 'nat_study_glat_tiny' builds a non-autoregressive model"),
+    ({"models": [{**TEACHER, "family": "nat"}], "teacher": "tr"}, "builds an autoregressive model"),
+    ({"models": [{**TEACHER, "arch": "nat_study_tr_tiniest"}], "teacher": "tr"},
+     "'nat_study_tr_tiniest' is not a registered fairseq architecture"),
     ({"models": [TEACHER, TEACHER], "teacher": "tr"}, "duplicate names"),
     ({"models": [{**TEACHER, "family": "rnn"}], "teacher": "tr"}, "family: 'rnn'"),
     ({"models": [{**TEACHER, "data": ["raw", "kd"]}], "teacher": "tr"}, "data: ['raw', 'kd']"),
@@ -43,7 +51,7 @@ def test_bad_configs_name_the_problem(raw: dict, message: str) -> None:
     assert message in str(err.value)
 
 
-def test_config_files(tmp_path: Path) -> None:
+def test_config_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(StudyConfigError, match="no file"):
         load_config(str(tmp_path / "missing.json"))
     (tmp_path / "bad.json").write_text("{not json")
@@ -53,6 +61,7 @@ def test_config_files(tmp_path: Path) -> None:
                                                   "data": {"kind": "text", "dir": "corpus"}}))
     assert load_config(str(tmp_path / "ok.json")).data.dir == str((tmp_path / "corpus").resolve())
     shipped = Path(__file__).resolve().parents[1] / "examples" / "study"
+    monkeypatch.setenv("NAT_STUDY_DATA", str(tmp_path))
     for path in shipped.glob("*.json"):  # every shipped config validates
         assert load_config(str(path)).models
 
@@ -149,7 +158,7 @@ def test_correlations_and_findings_on_known_numbers() -> None:
 
 def test_text_data_is_bpe_encoded_reversibly_and_binarised(tmp_path: Path) -> None:
     from fairseq_nat_study.analysis.bleu import remove_bpe
-    from fairseq_nat_study.cli.fairseq_runner import run_fairseq
+    from fairseq_nat_study.utils.fairseq_runner import run_fairseq
     from fairseq_nat_study.study.data_prep import prepare_data
 
     rng = np.random.default_rng(0)
@@ -196,3 +205,21 @@ def test_evaluate_cli_checks_its_settings_as_a_config_would(tmp_path: Path, caps
     assert "refine_steps: steps must be >= 0" in capsys.readouterr().err
     assert cli(base) == 2  # valid settings, but no training in the run directory
     assert "training left no checkpoint_last.pt" in capsys.readouterr().err
+
+
+def test_a_stated_family_must_be_the_checkpoints() -> None:
+    from fairseq_nat_study.study.run_eval import check_family
+
+    check_family("glat", "nat", Path("nat.pt"))  # GLAT is a NAT model trained by glancing
+    check_family("latent", "latent", Path("ga.pt"))
+    with pytest.raises(ValueError, match="--family ar: nat.pt holds a nat model"):
+        check_family("ar", "nat", Path("nat.pt"))
+
+
+def test_config_data_dir_names_an_environment_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    raw = {"models": [TEACHER], "teacher": "tr", "data": {"kind": "text", "dir": "$NAT_STUDY_DATA/multi30k"}}
+    monkeypatch.delenv("NAT_STUDY_DATA", raising=False)
+    with pytest.raises(StudyConfigError, match="environment variable NAT_STUDY_DATA is not set"):
+        from_dict(raw)
+    monkeypatch.setenv("NAT_STUDY_DATA", "/data/sets")
+    assert from_dict(raw).data.dir == "/data/sets/multi30k"

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from fairseq_nat_study.cli.models import load_model_and_task
-from fairseq_nat_study.cli.total_correlation import estimate
+from fairseq_nat_study.analysis.loading import load_model_and_task
+from fairseq_nat_study.analysis.total_correlation import estimate
 
 
 def _estimate(ar_path, nat_path, data, subset="test", ratio=0.0):

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from fairseq_nat_study.analysis.loglik import evaluate_dataset, make_pair_dataset
-from fairseq_nat_study.cli.models import load_model_and_task
+from fairseq_nat_study.analysis.loading import load_model_and_task
 from conftest import TWO_MODE
 from fairseq_nat_study.data.synthetic import build_phrase_table
 

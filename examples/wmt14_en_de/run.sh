@@ -50,9 +50,8 @@ words OPTIM_FLAGS "${OPTIM_FLAGS:---optimizer adam --adam-betas (0.9,0.98) --lr 
   --warmup-updates 4000 --clip-norm 1.0 --max-tokens $MAX_TOKENS --update-freq $UPDATE_FREQ}"
 # -- regularisation
 words REG_FLAGS "${REG_FLAGS:---dropout 0.1 --weight-decay 0.0001}"
-# -- latent models: KL annealing and free bits against posterior collapse
-words LATENT_FLAGS "${LATENT_FLAGS:---kl-weight-start 0.1 --kl-anneal-updates 50000 --free-bits 1.0
-  --free-bits-anneal-updates 100000}"
+# -- latent models: LaNMT's KL budget of 1 nat per target position, held for half of --max-update, then to 0
+words LATENT_FLAGS "${LATENT_FLAGS:---kl-budget 1.0}"
 # -- checkpoints (interval checkpoints give the within-model BLEU/LL correlation its points) and logging
 words CKPT_FLAGS "${CKPT_FLAGS:---save-interval-updates 20000 --keep-interval-updates -1 --no-epoch-checkpoints
   --log-format simple --log-interval 100}"

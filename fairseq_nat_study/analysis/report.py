@@ -114,6 +114,24 @@ def findings(runs: list[dict[str, Any]], tc: dict[str, Any]) -> list[dict[str, A
     return out
 
 
+def latent_usage_table(final: dict[tuple[str, str], dict[str, Any]]) -> list[str]:
+    """Markdown lines: how much each latent model uses z (KL per position, active units; IWAE beside the ELBO)."""
+    rows = [(m, d, p) for (m, d), p in final.items() if p.get("latent_usage")]
+    if not rows:
+        return []
+    lines = ["## Latent usage (test references)", "",
+             "| model | data | KL nats/position | active dims | KL per dim (nats/position) | ELBO/token | IWAE/token |",
+             "|---|---|---|---|---|---|---|"]
+    for m, d, p in rows:
+        u = p["latent_usage"]
+        per_dim = ", ".join(f"{v:.3f}" for v in u["kl_per_dim_per_token"]) if u["kl_per_dim_per_token"] else "n/a"
+        lines.append(f"| {m} | {d} | {_fmt(u['kl_per_token'], 4)} | {u['active_units']} of {u['latent_dims']} | "
+                     f"{per_dim} | {_fmt(p.get('elbo_per_token'), 3)} | {_fmt(p.get('ll_per_token'), 3)} |")
+    return lines + ["", "Active dims: latent dims whose posterior mean varies across the test data (variance > 0.01, "
+                    "Burda et al. 2016). KL per dim: Gaussian prior only (a flow prior does not factorise over dims); "
+                    "the flow's KL is the Monte Carlo estimate over the importance samples.", ""]
+
+
 def markdown(results: dict[str, Any]) -> str:
     runs, tc = results["runs"], results.get("total_correlation", {})
     models = list(dict.fromkeys(r["model"] for r in runs))
@@ -144,6 +162,7 @@ def markdown(results: dict[str, Any]) -> str:
     lines.append(f"| across families: final checkpoints | {cell(corr['across_families'], 'raw')} | "
                  f"{cell(corr['across_families'], 'dist')} |")
     lines += ["", "n/a: fewer than 3 points or a constant variable (r undefined).", ""]
+    lines += latent_usage_table(final)
     refinement = [(m, d, final[(m, d)]["refinement"]) for (m, d) in final if final[(m, d)].get("refinement")]
     if refinement:
         steps = [e["steps"] for e in refinement[0][2]]

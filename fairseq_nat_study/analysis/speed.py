@@ -32,9 +32,10 @@ class SpeedRow:
     bleu: float
 
 
-def build_generator(model: Any, task: Any, steps: int, beam: int) -> Any:
+def build_generator(model: Any, task: Any, steps: int, beam: int, seed: int = 1) -> Any:
     """AR: beam search of width ``beam`` (length cap ``AR_MAX_LEN_A·|x| + AR_MAX_LEN_B``); NAT: one pass over
-    ``beam`` length candidates; latent: ``steps`` delta-posterior steps over ``beam`` length candidates."""
+    ``beam`` length candidates; latent: ``steps`` delta-posterior steps over ``beam`` length candidates (latent
+    search and the ELBO ranking seeded by ``seed``)."""
     from argparse import Namespace
 
     if model_family(model) == "ar":
@@ -42,7 +43,7 @@ def build_generator(model: Any, task: Any, steps: int, beam: int) -> Any:
 
         return SequenceGenerator([model], task.target_dictionary, beam_size=beam, max_len_a=AR_MAX_LEN_A,
                                  max_len_b=AR_MAX_LEN_B)
-    return task.build_generator([model], Namespace(iter_decode_max_iter=steps, iter_decode_with_beam=beam))
+    return task.build_generator([model], Namespace(iter_decode_max_iter=steps, iter_decode_with_beam=beam, seed=seed))
 
 
 def decoders_for(model: Any, task: Any, beam: int, refine_steps: list[int]) -> list[tuple[str, Any]]:

@@ -29,7 +29,7 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from fairseq_nat_study.analysis.speed import benchmark, speedups
-    from fairseq_nat_study.cli.models import load_model_and_task, load_split
+    from fairseq_nat_study.analysis.loading import load_model_and_task, load_split
 
     try:
         models = [(path, *load_model_and_task(path, args.data, cpu=args.cpu)) for path in args.path]
@@ -45,7 +45,7 @@ def main(args: argparse.Namespace) -> int:
         args.beam, args.latency_sentences, progress=lambda line: print(line, file=sys.stderr, flush=True),
         repeats=args.repeats,
     ))
-    hardware = {"device": "cuda" if (not args.cpu and torch.cuda.is_available()) else "cpu",
+    hardware = {"device": str(next(models[0][1].parameters()).device),
                 "torch_threads": torch.get_num_threads(), "processor": platform.processor() or platform.machine()}
     print(f"\nhardware: {hardware}; AR length cap 1.2·|x| + 10; subset {args.subset} ({len(refs)} sentences); "
           f"fastest of {args.repeats} passes\n")

@@ -28,7 +28,7 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from fairseq_nat_study.analysis.loglik import UnsupportedModelError, evaluate_dataset
-    from fairseq_nat_study.cli.models import load_model_and_task, load_split
+    from fairseq_nat_study.analysis.loading import load_model_and_task, load_split
 
     try:
         model, task = load_model_and_task(args.path, args.data, cpu=args.cpu)
@@ -45,6 +45,11 @@ def main(args: argparse.Namespace) -> int:
         print(f"fairseq-nat-study loglik: error: {err}", file=sys.stderr)
         return 2
     report = loglik_report(result, args.path, args.subset)
+    if "latent_usage" in report:
+        u = report["latent_usage"]
+        print(f"latent: ELBO {report['elbo_per_token']:.4f} nats/token beside IWAE {report['ll_per_token']:.4f}; "
+              f"KL {u['kl_per_token']:.4f} nats/position; {u['active_units']} of {u['latent_dims']} dims active",
+              file=sys.stderr)
     report["seconds"] = round(time.time() - start, 2)
     with open(args.out, "w") as f:
         json.dump(report, f, indent=1)
@@ -57,7 +62,10 @@ def main(args: argparse.Namespace) -> int:
 
 
 def loglik_report(result: "LoglikResult", path: str, subset: str) -> dict:  # noqa: F821
-    """The JSON record of a log-likelihood evaluation."""
+    """The JSON record of a log-likelihood evaluation (latent models: ``latent_usage`` beside IWAE and ELBO)."""
+    from fairseq_nat_study.analysis.iwae import latent_usage
+
+    usage = {"latent_usage": latent_usage(result.extra, sum(result.num_tokens))} if "elbo" in result.extra else {}
     return {
         "checkpoint": path,
         "subset": subset,
@@ -69,7 +77,8 @@ def loglik_report(result: "LoglikResult", path: str, subset: str) -> dict:  # no
         "token_count_convention": "|y| + 1 (target tokens plus EOS) for every model family",
         **({"elbo_per_token": result.per_token("elbo"), "elbo_per_sentence": sum(result.extra["elbo"]) / max(len(result.ll), 1)}
            if "elbo" in result.extra else {}),
+        **usage,
         "sentence_ll": result.ll,
         "sentence_num_tokens": result.num_tokens,
-        **{f"sentence_{k}": v for k, v in result.extra.items()},
+        **{f"sentence_{k}": v for k, v in result.extra.items() if not k.startswith("_")},
     }

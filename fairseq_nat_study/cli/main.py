@@ -19,6 +19,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "loglik": ("fairseq_nat_study.cli.loglik", "per-sentence / per-token log-likelihood of a split's references"),
     "total-correlation": ("fairseq_nat_study.cli.total_correlation", "conditional total correlation Ĉ = NLL(NAT) - NLL(AR)"),
     "bench": ("fairseq_nat_study.cli.bench", "decoding latency (batch 1) and throughput (large batch), side by side"),
+    "user-dir": ("fairseq_nat_study.cli.user_dir", "print the plugin's directory for fairseq's --user-dir"),
+    "average": ("fairseq_nat_study.cli.average", "average the parameters of a run's last checkpoints (every family)"),
     "evaluate": ("fairseq_nat_study.cli.evaluate", "BLEU, LL, refinement, diversity and speed of a run's checkpoints"),
     "collect": ("fairseq_nat_study.cli.collect", "a recipe's eval.json and Ĉ files → results.json and the report"),
     "report": ("fairseq_nat_study.analysis.report", "the study's tables, Pearson r, plots and findings from results.json"),

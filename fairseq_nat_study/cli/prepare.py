@@ -48,7 +48,7 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from fairseq_nat_study.cli.fairseq_runner import run_fairseq
+    from fairseq_nat_study.utils.fairseq_runner import run_fairseq
     from fairseq_nat_study.study.config import DataConfig, StudyConfigError, validate_data
     from fairseq_nat_study.study.data_prep import prepare_data
 

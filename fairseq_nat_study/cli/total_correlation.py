@@ -9,8 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
-
 
 def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ar", required=True, help="autoregressive checkpoint")
@@ -25,56 +23,10 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cpu", action="store_true")
 
 
-def estimate(ar: Any, ar_task: Any, nat: Any, nat_task: Any, data: str, subset: str, glat_ratio: float = 0.0,
-             seed: int = 1, max_tokens: int = 4096) -> dict[str, Any]:
-    """Ĉ of one split as a JSON-ready dict (raises ValueError on mismatched models)."""
-    import torch
-
-    from fairseq_nat_study.analysis.loglik import evaluate_dataset, iterate_batches, model_family, model_max_positions
-    from fairseq_nat_study.analysis.total_correlation import glat_proxy_terms, same_dictionaries
-    from fairseq_nat_study.cli.models import load_split
-
-    if model_family(ar) != "ar":
-        raise ValueError(f"--ar: {type(ar).__name__} is not an autoregressive model")
-    if model_family(nat) != "nat":
-        raise ValueError(f"--nat: {type(nat).__name__} is not a nat_study_nat/nat_study_glat model")
-    if not same_dictionaries(ar_task, nat_task):
-        raise ValueError("--ar and --nat use different dictionaries; both must be trained on the same binarised data")
-    if not 0.0 <= glat_ratio <= 1.0:
-        raise ValueError(f"--glat-ratio must be in [0, 1], got {glat_ratio}")
-    dataset = load_split(nat_task, data, subset)
-    n = len(dataset)
-    if glat_ratio == 0.0:
-        ll_ar = evaluate_dataset(ar, ar_task, dataset, max_tokens)
-        ll_nat = evaluate_dataset(nat, nat_task, dataset, max_tokens)
-        lar, lnat, ntok = ll_ar.ll, ll_nat.ll, ll_ar.num_tokens
-        estimator, tokens_counted = "raw: NLL_NAT - NLL_AR over y </s> (length/EOS included)", "|y| + 1"
-    else:
-        lar, lnat, ntok = [0.0] * n, [0.0] * n, [0] * n
-        gen = torch.Generator().manual_seed(seed)
-        positions = model_max_positions(nat, nat_task)
-        for sample in iterate_batches(nat_task, dataset, max_tokens, max_positions=positions):
-            if not sample:
-                continue
-            a, b, k = glat_proxy_terms(nat, ar, sample, glat_ratio, gen)
-            for i, sid in enumerate(sample["id"].tolist()):
-                lnat[sid], lar[sid], ntok[sid] = float(a[i]), float(b[i]), int(k[i])
-        estimator, tokens_counted = f"glat-proxy r={glat_ratio}: unrevealed tokens only", "unrevealed tokens"
-    c_hat = [a - b for a, b in zip(lar, lnat)]
-    return {
-        "subset": subset, "estimator": estimator, "num_sentences": n, "num_tokens": sum(ntok),
-        "tokens_counted": tokens_counted,
-        "C_hat_per_sentence": sum(c_hat) / n, "C_hat_per_token": sum(c_hat) / max(sum(ntok), 1),
-        "nll_ar_per_sentence": -sum(lar) / n, "nll_nat_per_sentence": -sum(lnat) / n,
-        "note": "difference of two upper bounds (NLL_NAT >= H + C, NLL_AR >= H in expectation): "
-                "close to C only when both models fit the data",
-        "sentence_C_hat": c_hat,
-    }
-
-
 def main(args: argparse.Namespace) -> int:
+    from fairseq_nat_study.analysis.loading import load_model_and_task
     from fairseq_nat_study.analysis.loglik import UnsupportedModelError
-    from fairseq_nat_study.cli.models import load_model_and_task
+    from fairseq_nat_study.analysis.total_correlation import estimate
 
     try:
         ar, ar_task = load_model_and_task(args.ar, args.data, cpu=args.cpu)

@@ -1,42 +1,64 @@
 """``nat_study_elbo``: the evidence lower bound of the latent NAT (Lee et al. 2020; Shu et al. 2020).
 
-    ELBO = log p(T|x) + E_q[log p(y|z,x)] − KL(q(z|x,y) ‖ p(z|x))
+    ELBO = log p(T|x) + E_q[log p(y|z,x)] − Σ_t KL_t(q(z_t|x,y) ‖ p(z|x))
 
-estimated with one reparameterised sample of z. The training loss is
+estimated with one reparameterised sample of z (KL_t in closed form for the Gaussian prior, the per-position
+Monte Carlo estimate for the flow). The training loss is
 
-    −log p(T|x) + Σ_t smoothed NLL(y_t|z,x) + β · max(KL, b · T),
+    −log p(T|x) + Σ_t smoothed NLL(y_t|z,x) + β · Σ_t max(KL_t, b),
 
-with a KL weight β annealed linearly from ``--kl-weight-start`` to 1 over ``--kl-anneal-updates`` updates
-and a free-bits budget b (nats per target position) annealed linearly to 0 over
-``--free-bits-anneal-updates`` updates (Kingma et al. 2016; LaNMT's budget). Each term, β, b and the true
-ELBO per token (β = 1, no budget, no smoothing) are logged. The update count reaches the criterion through
-``set_num_updates``, which ``nat_study_translation`` calls before every training step. A non-finite term
-stops training with an error that names it.
+LaNMT's KL budget: b nats **per target position** (``--kl-budget``, default 1), held for the first half of the
+run and then annealed linearly to 0, so that the run ends on the true ELBO (``--kl-budget-hold-updates`` and
+``--kl-budget-anneal-updates`` default to the halves of ``--max-update``, or of ``--run-updates`` for a run
+trained in segments). While a position's KL is under
+its budget, the hinge gives q no gradient there, but the prior still receives the gradient of KL_t with q held
+fixed: the budget never stops the prior from fitting the posterior. KL-weight annealing (β from
+``--kl-weight-start`` to 1 over ``--kl-anneal-updates``) stays available.
+
+Logged: every term; ``elbo_per_token`` (the true ELBO: β = 1, no budget, no smoothing); ``kl`` in nats per target
+position; ``active_dims``, the latent dims whose posterior mean varies across the data (Cov > 0.01, Burda et al.
+2016), with the mean read in the prior's standard coordinates (``utils.latent_usage``), over every position of the
+validation split (of the batches of a log interval in training); β and b. The update
+count reaches the criterion through ``set_num_updates``, which ``nat_study_translation`` calls before every
+training step. A non-finite term stops training with an error that names it.
 """
 # No `from __future__ import annotations`: fairseq reads dataclass field types at runtime.
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Optional
 
 import torch
 from fairseq import metrics
 from fairseq.criterions import FairseqCriterion, register_criterion
 from fairseq.dataclass import FairseqDataclass
+from omegaconf import II
 
 from fairseq_nat_study.criterions.mle import require_nat_output
+from fairseq_nat_study.utils.latent_usage import active_dims, posterior_mean_moments
 from fairseq_nat_study.utils.losses import length_nll, token_nll
-from fairseq_nat_study.utils.schedules import linear_anneal
+from fairseq_nat_study.utils.schedules import hold_then_anneal, linear_anneal
 
 
 @dataclass
 class ElboCriterionConfig(FairseqDataclass):
-    kl_weight_start: float = field(default=1.0, metadata={"help": "KL weight β at update 0 (annealed to 1)"})
+    kl_weight_start: float = field(default=1.0, metadata={"help": "KL weight β at update 0 (annealed to 1 over "
+                                                                  "--kl-anneal-updates)"})
     kl_anneal_updates: int = field(default=0, metadata={"help": "updates to anneal β to 1 (0: β = 1 throughout)"})
-    free_bits: float = field(default=0.0, metadata={"help": "free-bits budget b in nats per target position"})
-    free_bits_anneal_updates: int = field(
-        default=0, metadata={"help": "updates to anneal the budget to 0 (0: constant budget)"}
+    kl_budget: float = field(default=1.0, metadata={"help": "KL budget b in nats per target position: the loss "
+                                                            "uses Σ_t max(KL_t, b) (LaNMT); 0 turns it off"})
+    kl_budget_hold_updates: Optional[int] = field(
+        default=None, metadata={"help": "updates the budget is held at b (default: half of --max-update)"}
+    )
+    kl_budget_anneal_updates: Optional[int] = field(
+        default=None, metadata={"help": "updates over which the budget then falls linearly to 0 (default: the "
+                                        "rest of --max-update)"}
     )
     label_smoothing: float = field(default=0.0, metadata={"help": "label smoothing of the reconstruction NLL"})
+    run_updates: int = field(
+        default=0, metadata={"help": "updates of the whole run, for a run trained in segments that each stop at a "
+                                     "lower --max-update and resume (0: the run is --max-update updates)"}
+    )
+    max_update: int = II("optimization.max_update")
 
 
 def check_finite(criterion: str, **terms: torch.Tensor) -> None:
@@ -49,19 +71,54 @@ def check_finite(criterion: str, **terms: torch.Tensor) -> None:
             )
 
 
+def budget_schedule(kl_budget: float, hold: int | None, anneal: int | None, max_update: int) -> tuple[int, int]:
+    """(hold, anneal) update counts of the KL budget for a run of ``max_update`` updates (0: unbounded); raises
+    ``ValueError`` naming the flags when they cannot work."""
+    if kl_budget < 0:
+        raise ValueError(f"--kl-budget must be >= 0 (nats per target position), got {kl_budget}")
+    if kl_budget == 0:
+        return 0, 0
+    if (hold is None or anneal is None) and max_update <= 0:
+        raise ValueError("nat_study_elbo: the KL budget's schedule follows the run, but the run has no --max-update; "
+                         "give --max-update, or --kl-budget-hold-updates and --kl-budget-anneal-updates, "
+                         "or --kl-budget 0")
+    hold = max_update // 2 if hold is None else hold
+    anneal = max_update - hold if anneal is None else anneal
+    if hold < 0 or anneal < 0:
+        raise ValueError(f"--kl-budget-hold-updates ({hold}) and --kl-budget-anneal-updates ({anneal}) must be >= 0")
+    if max_update > 0 and hold + anneal > max_update:
+        raise ValueError(f"nat_study_elbo: the KL budget schedule (hold {hold} + anneal {anneal} updates) is longer "
+                         f"than the run ({max_update} updates, --max-update or --run-updates): training would end "
+                         "with a budget above 0, not on the ELBO")
+    return hold, anneal
+
+
 @register_criterion("nat_study_elbo", dataclass=ElboCriterionConfig)
 class ElboCriterion(FairseqCriterion):
-    """Negative ELBO with KL annealing and free bits; per-term logging."""
+    """Negative ELBO with LaNMT's per-position KL budget, optional KL annealing; per-term logging."""
 
-    def __init__(self, task: Any, kl_weight_start: float = 1.0, kl_anneal_updates: int = 0, free_bits: float = 0.0,
-                 free_bits_anneal_updates: int = 0, label_smoothing: float = 0.0) -> None:
+    def __init__(self, task: Any, kl_weight_start: float = 1.0, kl_anneal_updates: int = 0, kl_budget: float = 1.0,
+                 kl_budget_hold_updates: int | None = None, kl_budget_anneal_updates: int | None = None,
+                 label_smoothing: float = 0.0, run_updates: int = 0, max_update: int = 0) -> None:
         super().__init__(task)
-        if free_bits < 0 or kl_weight_start < 0:
-            raise ValueError("--free-bits and --kl-weight-start must be >= 0")
+        if kl_weight_start < 0:
+            raise ValueError(f"--kl-weight-start must be >= 0, got {kl_weight_start}")
+        if kl_weight_start != 1.0 and kl_anneal_updates <= 0:
+            raise ValueError(f"--kl-weight-start {kl_weight_start} needs --kl-anneal-updates N > 0 (the updates over "
+                             "which β reaches 1); without it β would be 1 from the first update")
+        if run_updates < 0:
+            raise ValueError(f"--run-updates must be >= 0, got {run_updates}")
+        if run_updates > 0 and 0 < max_update and run_updates < max_update:
+            raise ValueError(f"--run-updates {run_updates} is shorter than this segment's --max-update {max_update}")
+        total = run_updates or max_update or 0
+        if total > 0 and kl_anneal_updates > total:
+            raise ValueError(f"--kl-anneal-updates {kl_anneal_updates} is longer than the run ({total} updates): "
+                             "training would end with β < 1, not on the ELBO")
         self.kl_weight_start = kl_weight_start
         self.kl_anneal_updates = kl_anneal_updates
-        self.free_bits = free_bits
-        self.free_bits_anneal_updates = free_bits_anneal_updates
+        self.kl_budget = kl_budget
+        self.budget_hold, self.budget_anneal = budget_schedule(
+            kl_budget, kl_budget_hold_updates, kl_budget_anneal_updates, total)
         self.label_smoothing = label_smoothing
         self.num_updates = 0
 
@@ -73,39 +130,42 @@ class ElboCriterion(FairseqCriterion):
         return linear_anneal(self.num_updates, self.kl_weight_start, 1.0, self.kl_anneal_updates)
 
     def budget(self) -> float:
-        if self.free_bits_anneal_updates <= 0:
-            return self.free_bits
-        return linear_anneal(self.num_updates, self.free_bits, 0.0, self.free_bits_anneal_updates)
+        """b at the current update: ``--kl-budget`` while held, then linearly to 0 (evaluation: the current b)."""
+        return hold_then_anneal(self.num_updates, self.kl_budget, self.budget_hold, self.budget_anneal)
 
     def forward(self, model: Any, sample: dict[str, Any], reduce: bool = True) -> tuple[torch.Tensor, int, dict[str, Any]]:
         net_input = sample["net_input"]
+        beta, budget = self.kl_weight(), self.budget()
         out = require_nat_output(
-            model(net_input["src_tokens"], net_input["src_lengths"], sample["prev_target"], sample["target"]),
+            model(net_input["src_tokens"], net_input["src_lengths"], sample["prev_target"], sample["target"],
+                  prior_fit=budget > 0 and model.training),
             "nat_study_elbo",
         )
         if "kl" not in out:
             raise TypeError("--criterion nat_study_elbo needs a latent model (--arch nat_study_ga_*/nat_study_fl_*)")
-        words = out["word_ins"]
+        words, kl_out = out["word_ins"], out["kl"]
         rec_loss, rec_nll = token_nll(words["out"], words["tgt"], words["mask"], self.label_smoothing)
         len_nll = length_nll(out["length"]["out"], out["length"]["tgt"])
-        kl, positions = out["kl"]["kl"], out["kl"]["num_positions"]
+        kl_pos, valid = kl_out["kl_positions"], kl_out["valid"]
+        kl = kl_pos.sum(-1)
         check_finite("nat_study_elbo", reconstruction=rec_nll, kl=kl, length=len_nll)
-        beta, budget = self.kl_weight(), self.budget()
-        kl_used = torch.maximum(kl, budget * positions.type_as(kl)) if budget > 0 else kl
+        kl_used = budgeted_kl(kl_pos, valid, budget, kl_out.get("kl_prior_fit"))
         loss = rec_loss.sum() + beta * kl_used.sum() + len_nll.sum()
         nsentences = sample["target"].size(0)
-        sample_size = int(words["mask"].sum()) + nsentences  # |y| + 1 per sentence
+        sample_size = int(words["mask"].sum()) + nsentences  # |y| + 1 per sentence = the latent positions
         logging_output = {
             "loss": loss.data, "reconstruction": rec_nll.sum().data, "kl": kl.sum().data,
             "kl_used": kl_used.sum().data, "length_nll": len_nll.sum().data,
-            "kl_weight": beta * nsentences, "free_bits": budget * nsentences,
+            "kl_weight": beta * nsentences, "kl_budget": budget * nsentences,
             "ntokens": sample_size, "nsentences": nsentences, "sample_size": sample_size,
+            **posterior_mean_moments(kl_out["standard_mean"], valid),
         }
         return loss, sample_size, logging_output
 
     @staticmethod
     def reduce_metrics(logging_outputs: list[dict[str, Any]]) -> None:
-        """loss in bits per token (fairseq's convention); the terms in nats per token; β and b averaged."""
+        """loss in bits per token (fairseq's convention); the terms in nats per target position; β and b averaged;
+        active latent dims from the posterior-mean moments summed over the aggregation (hidden ``_zm*`` sums)."""
         total = lambda key: sum(float(log.get(key, 0)) for log in logging_outputs)  # noqa: E731
         size, nsent = total("sample_size"), total("nsentences")
         if size == 0:
@@ -113,13 +173,45 @@ class ElboCriterion(FairseqCriterion):
         rec, kl, length = total("reconstruction"), total("kl"), total("length_nll")
         metrics.log_scalar("loss", total("loss") / size / math.log(2), size, round=3)
         metrics.log_scalar("reconstruction", rec / size, size, round=3)
-        metrics.log_scalar("kl", kl / size, size, round=3)
+        metrics.log_scalar("kl", kl / size, size, round=4)
         metrics.log_scalar("kl_used", total("kl_used") / size, size, round=3)
         metrics.log_scalar("length_nll", length / max(nsent, 1), nsent, round=3)
         metrics.log_scalar("elbo_per_token", -(rec + kl + length) / size, size, round=4)
         metrics.log_scalar("kl_weight", total("kl_weight") / max(nsent, 1), nsent, round=3)
-        metrics.log_scalar("free_bits", total("free_bits") / max(nsent, 1), nsent, round=3)
+        metrics.log_scalar("kl_budget", total("kl_budget") / max(nsent, 1), nsent, round=3)
+        keys = sorted({k for log in logging_outputs for k in log if k.startswith("_zm")})
+        for key in keys:
+            metrics.log_scalar_sum(key, total(key))
+        if keys:
+            metrics.log_derived("active_dims", active_dims_from_meters)
 
     @staticmethod
     def logging_outputs_can_be_summed() -> bool:
         return True
+
+
+def budgeted_kl(kl_pos: torch.Tensor, valid: torch.Tensor, budget: float,
+                kl_prior_fit: torch.Tensor | None = None) -> torch.Tensor:
+    """Σ_t max(KL_t, b) per sentence [B], with the prior's gradient kept where the budget holds.
+
+    Args:
+        kl_pos: [B, T] KL per position (gradient to q and p); valid: [B, T] bool; budget: b (nats per position).
+        kl_prior_fit: [B, T] the same KL with q detached, or None. Where KL_t ≤ b its gradient (to the prior
+            only) is added, its value is not: the loss value stays Σ_t max(KL_t, b).
+
+    Returns:
+        [B] budgeted KL.
+    """
+    if budget <= 0:
+        return kl_pos.sum(-1)
+    over = kl_pos.detach() > budget
+    used = torch.where(over, kl_pos, torch.full_like(kl_pos, budget)) * valid
+    if kl_prior_fit is not None:
+        held = valid & ~over
+        used = used + (kl_prior_fit - kl_prior_fit.detach()) * held
+    return used.sum(-1)
+
+
+def active_dims_from_meters(meters: Any) -> int:
+    """``active_dims`` over fairseq's summed ``_zm*`` meters."""
+    return active_dims({k: float(meters[k].sum) for k in meters if k.startswith("_zm")})

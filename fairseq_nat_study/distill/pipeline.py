@@ -108,7 +108,7 @@ def _write_shard_bin(data: Path, dest: Path, subset: str, src: str, tgt: str, lo
 def _generate_shard(cfg: DistillConfig, work: Path, shard: int, num_shards: int, n: int, src: str, tgt: str) -> None:
     """fairseq-generate on one shard -> ``shard-<i>.txt`` with corpus-wide ids (written whole, then renamed)
     and its ``.done`` marker."""
-    from fairseq_nat_study.cli.fairseq_runner import run_fairseq
+    from fairseq_nat_study.utils.fairseq_runner import run_fairseq
 
     lo, hi = shard * cfg.shard_size, min(n, (shard + 1) * cfg.shard_size)
     shard_bin = work / f"shard-{shard}-bin"

@@ -6,10 +6,13 @@ For each source x and each candidate (top-L lengths T from p(T|x) × S latent st
     ŷ_0 = argmax_y p(y | z_0, x)
     for k = 1..K:  z_k = E_q[z | x, ŷ_{k−1}],  ŷ_k = argmax_y p(y | z_k, x);  stop when ŷ_k = ŷ_{k−1}
 
-Candidates are ranked by log p(ŷ|z,x) + log p(z|x) + log p(T|x), or, with an AR teacher
-(``--iter-decode-with-external-reranker``, teacher last in ``--path``), by the teacher's log p(ŷ|x).
-Every candidate is returned, best first (``--nbest`` prints them). With S = 1 decoding is deterministic
-(the prior mode); latent search draws from a ``torch.Generator`` seeded by ``--seed``.
+Candidates are ranked by log p(ŷ|z,x) + log p(T|x) (``--latent-rank likelihood``, the default), by an
+estimate of the ELBO of ŷ (``--latent-rank elbo``: log p(T|x) + log p(ŷ|z',x) − KL(q(z|x,ŷ) ‖ p(z|x)) with one
+seeded sample z' of q), or, with an AR teacher (``--iter-decode-with-external-reranker``, teacher last in
+``--path``), by the teacher's log p(ŷ|x). Never by the density log p(z|x): it sums over T·d_z dims (about
+−d_z nats per position) and so favours short candidates. Every candidate is returned, best first
+(``--nbest`` prints them). With S = 1 decoding is deterministic (the prior mode); latent search and the ELBO
+ranking draw from a ``torch.Generator`` seeded by ``--seed``.
 All index tensors are built on the input's device: CPU and CUDA take the same path.
 """
 from __future__ import annotations
@@ -19,7 +22,11 @@ from typing import Any, Sequence
 import torch
 from fairseq.iterative_refinement_generator import IterativeRefinementGenerator
 
+from fairseq_nat_study.utils.distributions import reparameterize
 from fairseq_nat_study.utils.tensor import lengths_to_valid_mask
+
+#: How candidates are ranked without an AR teacher.
+RANKINGS = ("likelihood", "elbo")
 
 
 class LatentRefinementGenerator(IterativeRefinementGenerator):
@@ -27,14 +34,21 @@ class LatentRefinementGenerator(IterativeRefinementGenerator):
 
     def __init__(self, tgt_dict: Any, max_iter: int = 1, beam_size: int = 1, adaptive: bool = True,
                  retain_history: bool = False, reranking: bool = False, latent_samples: int = 1,
-                 temperature: float = 1.0, seed: int = 1, **kwargs: Any) -> None:
+                 temperature: float = 1.0, seed: int = 1, rank: str = "likelihood", **kwargs: Any) -> None:
         super().__init__(tgt_dict, max_iter=max_iter, beam_size=beam_size, adaptive=adaptive,
                          retain_history=retain_history, reranking=reranking, **kwargs)
-        if max_iter < 0 or beam_size < 1 or latent_samples < 1:
-            raise ValueError("--iter-decode-max-iter must be >= 0; length beam and latent samples >= 1")
+        if max_iter < 0:
+            raise ValueError(f"--iter-decode-max-iter must be >= 0, got {max_iter}")
+        if beam_size < 1:
+            raise ValueError(f"--iter-decode-with-beam must be >= 1, got {beam_size}")
+        if latent_samples < 1:
+            raise ValueError(f"--latent-search-samples must be >= 1, got {latent_samples}")
+        if rank not in RANKINGS:
+            raise ValueError(f"--latent-rank must be one of {RANKINGS}, got {rank!r}")
         self.latent_samples = latent_samples
         self.temperature = temperature
         self.seed = seed
+        self.rank = rank
 
     @torch.no_grad()
     def generate(self, models: Sequence[Any], sample: dict[str, Any], prefix_tokens: Any = None,
@@ -82,9 +96,12 @@ class LatentRefinementGenerator(IterativeRefinementGenerator):
             if not active.any():
                 break
 
-        score = token_lp.sum(1) + model.prior.log_prob(z, valid, encoder_out) + length_lp
         if teacher is not None:
             score = self._teacher_log_prob(teacher, src_tokens, src_lengths, rows, tokens)
+        elif self.rank == "elbo":
+            score = self._elbo(model, tokens, valid, encoder_out, length_lp)
+        else:
+            score = token_lp.sum(1) + length_lp
         return self._finalize(bsz, n_cand, tokens, token_lp, score, steps, history)
 
     def _initial_latent(self, model: Any, valid: torch.Tensor, encoder_out: dict[str, Any], device: torch.device) -> torch.Tensor:
@@ -108,6 +125,19 @@ class LatentRefinementGenerator(IterativeRefinementGenerator):
         tokens = tokens.masked_fill(is_eos, self.eos).masked_fill(~valid, self.pad)
         token_lp = token_lp.masked_fill(is_eos | ~valid, 0.0)
         return tokens, token_lp
+
+    def _elbo(self, model: Any, tokens: torch.Tensor, valid: torch.Tensor, encoder_out: dict[str, Any],
+              length_lp: torch.Tensor) -> torch.Tensor:
+        """One-sample ELBO of each candidate ŷ: log p(T|x) + log p(ŷ|z',x) − KL(q(z|x,ŷ) ‖ p(z|x)), z' ~ q(z|x,ŷ)
+        drawn with the ``--seed`` generator -> [N]."""
+        gen = torch.Generator(device=tokens.device).manual_seed(self.seed)
+        mean_q, logvar_q = model.posterior_params(tokens, encoder_out)
+        z = reparameterize(mean_q, logvar_q, generator=gen) * valid.unsqueeze(-1)
+        log_probs = model.decode(z, valid, encoder_out, normalize=True)
+        words = valid & tokens.ne(self.eos)
+        log_py = log_probs.gather(-1, tokens.unsqueeze(-1)).squeeze(-1).masked_fill(~words, 0.0).sum(1)
+        kl = model.kl(z, mean_q, logvar_q, valid, encoder_out)
+        return length_lp + log_py - kl
 
     def _teacher_log_prob(self, teacher: Any, src_tokens: torch.Tensor, src_lengths: torch.Tensor,
                           rows: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:

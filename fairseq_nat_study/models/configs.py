@@ -18,6 +18,10 @@ class LatentConfig(FairseqDataclass):
     prior: PRIOR_CHOICES = field(default="gaussian", metadata={"help": "prior p(z|x): diagonal gaussian or flow"})
     prior_layers: int = field(default=2, metadata={"help": "Transformer layers of the prior (gaussian)"})
     posterior_layers: int = field(default=2, metadata={"help": "Transformer layers of the posterior q(z|x,y)"})
+    no_latent_skip: bool = field(
+        default=False, metadata={"help": "feed z only to the decoder's first layer (ablation; by default z reaches "
+                                         "every decoder layer through skip connections, as in LaNMT)"}
+    )
     length_max_offset: int = field(default=64, metadata={"help": "length predictor classes: T - |x| in [-M, M]"})
 
 

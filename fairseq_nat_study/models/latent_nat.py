@@ -8,7 +8,7 @@ position, trained by the ELBO with a diagonal Gaussian posterior q(z|x,y):
 
 Parts: fairseq's Transformer encoder; a length predictor (2-layer MLP, offsets); a prior (``--prior``:
 a diagonal Gaussian or a multi-scale normalizing flow, FlowSeq-style); a posterior; a factorised decoder
-reading Linear(z). Targets use the ``y </s>``
+reading Linear(z) at its input and, through skip connections, at every layer (LaNMT). Targets use the ``y </s>``
 layout, and z covers the T = |y| + 1 target positions. Decoding (delta posterior, see
 ``generation/latent_refinement.py``) uses ``prior_mode``, ``posterior_mean`` and ``decode``.
 """
@@ -104,22 +104,24 @@ class LatentNATModel(FairseqNATModel):
            encoder_out: dict[str, list[torch.Tensor]]) -> torch.Tensor:
         """KL(q‖p) per sentence [B]: closed form when the prior has one, else the one-sample Monte Carlo
         estimate log q(z) − log p(z|x) at the reparameterised z."""
-        if self.prior.closed_form_kl:
-            return self.prior.kl(mean_q, logvar_q, valid, encoder_out).sum(-1)
-        return self.log_q(z, mean_q, logvar_q, valid) - self.prior.log_prob(z, valid, encoder_out)
+        return self.prior.kl_positions(z, mean_q, logvar_q, valid, encoder_out, standard_mean=False).kl.sum(-1)
 
     # ---- training -----------------------------------------------------------------------------------
     def forward(self, src_tokens: torch.Tensor, src_lengths: torch.Tensor, prev_output_tokens: torch.Tensor,
-                tgt_tokens: torch.Tensor, **kwargs: Any) -> dict[str, dict[str, Any]]:
+                tgt_tokens: torch.Tensor, prior_fit: bool = False, **kwargs: Any) -> dict[str, dict[str, Any]]:
         """One reparameterised sample of the ELBO terms.
 
         Args:
             src_tokens: [B, S]; src_lengths: [B]; prev_output_tokens: unused (z replaces decoder inputs);
             tgt_tokens: [B, T] reference ``y </s>``.
+            prior_fit: also return the per-position KL with q detached (gradient to the prior only), which a
+                KL budget needs so that the prior keeps fitting q where the budget holds.
 
         Returns:
             ``word_ins`` (logits of p(y|z,x), targets, real-token mask), ``length`` (logits of p(T|x), class,
-            factor 1), ``kl`` (``kl`` [B] nats, ``num_positions`` [B]).
+            factor 1), ``kl``: ``kl`` [B] nats, ``kl_positions`` [B, T], ``kl_prior_fit`` [B, T] or None,
+            ``valid`` [B, T] (the T = |y| + 1 latent positions), ``num_positions`` [B], ``standard_mean``
+            [B, T, D_z] (the posterior mean in the prior's standard coordinates, detached; for active units).
         """
         encoder_out = self.encode(src_tokens, src_lengths)
         valid = tgt_tokens.ne(self.pad)
@@ -128,15 +130,17 @@ class LatentNATModel(FairseqNATModel):
         logits = self.decode(z, valid, encoder_out)
         length_out, src_len = self.length_logits(encoder_out)
         length_tgt, _ = self.length_predictor.target_class(valid.sum(1), src_len)
+        terms = self.prior.kl_positions(z, mean_q, logvar_q, valid, encoder_out, prior_fit=prior_fit)
         return {
             "word_ins": {"out": logits, "tgt": tgt_tokens, "mask": token_mask(tgt_tokens, self.pad, self.eos)},
             "length": {"out": length_out, "tgt": length_tgt, "factor": 1.0},
-            "kl": {"kl": self.kl(z, mean_q, logvar_q, valid, encoder_out), "num_positions": valid.sum(1)},
+            "kl": {"kl": terms.kl.sum(-1), "kl_positions": terms.kl, "kl_prior_fit": terms.prior_fit, "valid": valid,
+                   "num_positions": valid.sum(1), "standard_mean": terms.standard_mean},
         }
 
 
 def _latent_defaults(args: Namespace) -> None:
-    set_defaults(args, latent_dim=8, prior_layers=2, posterior_layers=2, length_max_offset=64,
+    set_defaults(args, latent_dim=8, prior_layers=2, posterior_layers=2, length_max_offset=64, no_latent_skip=False,
                  share_decoder_input_output_embed=True, flow_levels=3, flow_steps=2, flow_conditioner_layers=1,
                  flow_scale_bound=2.0)
     nat_base_architecture(args)
@@ -144,48 +148,49 @@ def _latent_defaults(args: Namespace) -> None:
 
 @register_model_architecture("nat_study_latent", "nat_study_ga_tiny")
 def nat_study_ga_tiny(args: Namespace) -> None:
-    """Gaussian prior, 2-layer encoder/decoder/prior/posterior, d=64: CPU tests and the quick study."""
-    set_defaults(args, prior="gaussian", **TINY_SIZES)
+    """Gaussian prior, 2-layer encoder/decoder, 1-layer prior, 2-layer posterior, d=64: CPU tests, quick study."""
+    set_defaults(args, prior="gaussian", prior_layers=1, posterior_layers=2, **TINY_SIZES)
     _latent_defaults(args)
 
 
 @register_model_architecture("nat_study_latent", "nat_study_ga_base")
 def nat_study_ga_base(args: Namespace) -> None:
-    """Ga-B: Transformer-base sizes (d 512, 8 heads, 6+6 layers), 3-layer prior and posterior, d_z 8."""
-    set_defaults(args, prior="gaussian", prior_layers=3, posterior_layers=3)
+    """Ga-B: Transformer-base sizes (d 512, 8 heads, 6+6 layers), 3-layer prior, 6-layer posterior (LaNMT), d_z 8."""
+    set_defaults(args, prior="gaussian", prior_layers=3, posterior_layers=6)
     _latent_defaults(args)
 
 
 @register_model_architecture("nat_study_latent", "nat_study_ga_large")
 def nat_study_ga_large(args: Namespace) -> None:
-    """Ga-L: Transformer-big sizes (d 1024, 16 heads, FFN 4096), 3-layer prior and posterior, d_z 8."""
-    set_defaults(args, prior="gaussian", prior_layers=3, posterior_layers=3, **BIG_SIZES)
+    """Ga-L: Transformer-big sizes (d 1024, 16 heads, FFN 4096), 3-layer prior, 6-layer posterior, d_z 8."""
+    set_defaults(args, prior="gaussian", prior_layers=3, posterior_layers=6, **BIG_SIZES)
     _latent_defaults(args)
 
 
 @register_model_architecture("nat_study_latent", "nat_study_fl_tiny")
 def nat_study_fl_tiny(args: Namespace) -> None:
-    """Flow prior, 3 levels × 2 steps, 1-layer conditioners, d=64: CPU tests and the quick study."""
+    """Flow prior, 3 levels × 2 steps, 1-layer conditioners, 2-layer posterior, d=64: CPU tests, quick study."""
     set_defaults(args, prior="flow", **TINY_SIZES)
     _latent_defaults(args)
 
 
 @register_model_architecture("nat_study_latent", "nat_study_fl_small")
 def nat_study_fl_small(args: Namespace) -> None:
-    """Fl-S: Transformer-base sizes, flow of 3 levels × 2 steps with 1-layer conditioners."""
-    set_defaults(args, prior="flow", flow_steps=2, flow_conditioner_layers=1, posterior_layers=3)
+    """Fl-S: Transformer-base sizes, flow of 3 levels × 2 steps with 1-layer conditioners, 6-layer posterior."""
+    set_defaults(args, prior="flow", flow_steps=2, flow_conditioner_layers=1, posterior_layers=6)
     _latent_defaults(args)
 
 
 @register_model_architecture("nat_study_latent", "nat_study_fl_base")
 def nat_study_fl_base(args: Namespace) -> None:
-    """Fl-B: Transformer-base sizes, flow of 3 levels × 4 steps with 2-layer conditioners."""
-    set_defaults(args, prior="flow", flow_steps=4, flow_conditioner_layers=2, posterior_layers=3)
+    """Fl-B: Transformer-base sizes, flow of 3 levels × 4 steps with 2-layer conditioners, 6-layer posterior."""
+    set_defaults(args, prior="flow", flow_steps=4, flow_conditioner_layers=2, posterior_layers=6)
     _latent_defaults(args)
 
 
 @register_model_architecture("nat_study_latent", "nat_study_fl_large")
 def nat_study_fl_large(args: Namespace) -> None:
-    """Fl-L: Transformer-big sizes (d 1024, 16 heads, FFN 4096), flow of 3 levels × 4 steps, 2-layer conditioners."""
-    set_defaults(args, prior="flow", flow_steps=4, flow_conditioner_layers=2, posterior_layers=3, **BIG_SIZES)
+    """Fl-L: Transformer-big sizes (d 1024, 16 heads, FFN 4096), flow of 3 levels × 4 steps, 2-layer conditioners,
+    6-layer posterior."""
+    set_defaults(args, prior="flow", flow_steps=4, flow_conditioner_layers=2, posterior_layers=6, **BIG_SIZES)
     _latent_defaults(args)

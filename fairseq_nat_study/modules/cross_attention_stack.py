@@ -20,13 +20,17 @@ class CrossAttentionStack(nn.Module):
         normalize_before = getattr(args, "decoder_normalize_before", False)
         self.layer_norm = LayerNorm(args.decoder_embed_dim) if normalize_before else None
 
-    def forward(self, x: torch.Tensor, valid: torch.Tensor, encoder_out: dict[str, list[torch.Tensor]]) -> torch.Tensor:
-        """Args: x [B, T, D]; valid [B, T] bool; encoder_out fairseq's dict (``encoder_out`` [S, B, D]).
+    def forward(self, x: torch.Tensor, valid: torch.Tensor, encoder_out: dict[str, list[torch.Tensor]],
+                layer_inputs: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """Args: x [B, T, D]; valid [B, T] bool; encoder_out fairseq's dict (``encoder_out`` [S, B, D]);
+        layer_inputs: optional [B, T, D] tensors added to the input of layers 1, 2, … (skip connections).
         Returns: [B, T, D], zero at invalid positions."""
         enc = encoder_out["encoder_out"][0]
         enc_pad = encoder_out["encoder_padding_mask"][0] if len(encoder_out["encoder_padding_mask"]) > 0 else None
         h = x.transpose(0, 1)
-        for layer in self.layers:
+        for i, layer in enumerate(self.layers):
+            if layer_inputs and i > 0:
+                h = h + layer_inputs[i - 1].transpose(0, 1)
             h, _, _ = layer(h, enc, enc_pad, self_attn_mask=None, self_attn_padding_mask=~valid)
         if self.layer_norm is not None:
             h = self.layer_norm(h)

@@ -6,7 +6,7 @@ to a default)::
 
     {"name": "...", "seed": 1,
      "data": {"kind": "synth", "num_train": 6000}                      # or
-     "data": {"kind": "text", "dir": "../shared/data/multi30k", "src": "en", "tgt": "de",
+     "data": {"kind": "text", "dir": "$NAT_STUDY_DATA/multi30k", "src": "en", "tgt": "de",
               "train": "train.lc.norm.tok", "valid": "val.lc.norm.tok", "test": "val.lc.norm.tok",
               "test_lines": [500, 1014], "valid_lines": [0, 500], "max_train": 0, "bpe_merges": 8000,
               "tokenize": false, "lowercase": false, "romanian": false, "clean_max_len": 0, "clean_ratio": 0,
@@ -19,7 +19,8 @@ to a default)::
               "length_beam": 4, "bench_sentences": 100, "bench_batch": 128,
               "compound_split": false}}
 
-Relative paths in ``data.dir`` are resolved against the config file's folder.
+``data.dir`` may name environment variables (the shipped configs read ``$NAT_STUDY_DATA/multi30k``);
+relative paths are resolved against the config file's folder.
 """
 from __future__ import annotations
 
@@ -121,10 +122,26 @@ def from_dict(raw: dict[str, Any], base_dir: Path | None = None) -> StudyConfig:
     ev = _build(EvalConfig, raw.pop("eval", {}), "eval")
     models = [_build(ModelSpec, m, f"models[{i}]") for i, m in enumerate(raw.pop("models", []))]
     cfg = _build(StudyConfig, {**raw, "data": data, "eval": ev, "models": models}, "config")
+    if data.kind == "text" and data.dir:
+        data.dir = expand_data_dir(data.dir)
     if data.kind == "text" and base_dir is not None and data.dir and not Path(data.dir).is_absolute():
         data.dir = str((base_dir / data.dir).resolve())
     validate(cfg)
     return cfg
+
+
+def expand_data_dir(path: str) -> str:
+    """``data.dir`` with environment variables expanded (configs name their data as ``$NAT_STUDY_DATA/<set>``
+    instead of a machine path); an unset variable is an error that names it."""
+    import os
+    import re
+
+    expanded = os.path.expandvars(path)
+    unset = re.findall(r"\$\{?(\w+)", expanded)
+    if unset:
+        raise StudyConfigError(f"data.dir {path!r}: environment variable {unset[0]} is not set "
+                               f"(e.g. export {unset[0]}=/path/to/your/data)")
+    return expanded
 
 
 def validate_data(d: DataConfig) -> None:
@@ -141,6 +158,21 @@ def validate_data(d: DataConfig) -> None:
         raise StudyConfigError("data.lowercase / data.romanian apply while tokenizing: set data.tokenize too")
 
 
+def arch_kind(arch: str) -> str | None:
+    """``ar``, ``nat`` or ``latent``: the kind of model a registered arch builds (None: no such arch)."""
+    from fairseq.models import ARCH_MODEL_REGISTRY
+    from fairseq.models.nat import FairseqNATModel
+
+    import fairseq_nat_study  # noqa: F401  (registers the plugin's archs)
+
+    model_cls = ARCH_MODEL_REGISTRY.get(arch)
+    if model_cls is None:
+        return None
+    if getattr(model_cls, "is_latent_model", False):
+        return "latent"
+    return "nat" if issubclass(model_cls, FairseqNATModel) else "ar"
+
+
 def validate(cfg: StudyConfig) -> None:
     """Raises ``StudyConfigError`` naming the first problem."""
     validate_data(cfg.data)
@@ -152,6 +184,15 @@ def validate(cfg: StudyConfig) -> None:
     for m in cfg.models:
         if m.family not in FAMILIES:
             raise StudyConfigError(f"models[{m.name}].family: {m.family!r} not in {FAMILIES}")
+        from fairseq_nat_study.tasks.translation_nat_study import KIND_NAMES
+
+        kind = arch_kind(m.arch)
+        if kind is None:
+            raise StudyConfigError(f"models[{m.name}].arch: {m.arch!r} is not a registered fairseq architecture")
+        if kind != {"glat": "nat"}.get(m.family, m.family):
+            raise StudyConfigError(f"models[{m.name}]: family {m.family!r} but arch {m.arch!r} builds "
+                                   f"{KIND_NAMES[kind]} model (family {m.family!r} trains with "
+                                   f"{CRITERIA[m.family][1]})")
         if m.max_update <= 0:
             raise StudyConfigError(f"models[{m.name}].max_update must be positive")
         bad = sorted(set(m.data) - {"raw", "dist"})

@@ -64,7 +64,7 @@ class Study:
 
     # -- stages ------------------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
-        from fairseq_nat_study.cli.fairseq_runner import run_fairseq
+        from fairseq_nat_study.utils.fairseq_runner import run_fairseq
         from fairseq_nat_study.study.data_prep import prepare_data
 
         self.out.mkdir(parents=True, exist_ok=True)
@@ -89,17 +89,19 @@ class Study:
         """Trains in ``eval.checkpoints`` segments, each resuming fairseq's ``checkpoint_last.pt`` with a
         higher ``--max-update``, and keeps a copy of the checkpoint at the end of each segment
         (``checkpoint_at_<updates>.pt``): fairseq's own interval checkpoints are not written when the
-        interval falls at the end of an epoch."""
+        interval falls at the end of an epoch. Latent runs get ``--run-updates``, so that the ELBO's KL-budget
+        schedule follows the whole run, not the segment."""
         import shutil
 
-        from fairseq_nat_study.cli.fairseq_runner import run_fairseq
+        from fairseq_nat_study.utils.fairseq_runner import run_fairseq
 
         run_dir = self.run_dir(spec, data)
         run_dir.mkdir(parents=True, exist_ok=True)
         n = self.cfg.eval.checkpoints
         targets = sorted({max(1, spec.max_update * (i + 1) // n) for i in range(n)})
         flags = [*BASE_TRAIN_FLAGS, *self.cfg.train.get("flags", []), "--arch", spec.arch, *CRITERIA[spec.family],
-                 "--seed", str(self.cfg.seed), "--save-dir", run_dir, *(["--cpu"] if self.cpu else []), *spec.flags]
+                 "--seed", str(self.cfg.seed), "--save-dir", run_dir, *(["--cpu"] if self.cpu else []),
+                 *(["--run-updates", str(spec.max_update)] if spec.family == "latent" else []), *spec.flags]
         for i, target in enumerate(targets):
             snapshot = run_dir / f"checkpoint_at_{target}.pt"
             if snapshot.exists():
@@ -138,8 +140,8 @@ class Study:
     def _total_correlation(self) -> None:
         """Ĉ of the raw and of the distilled validation data (AR and NAT-MLE trained on each), and of the
         GLAT proxy, with the first AR, NAT and GLAT models of the grid."""
-        from fairseq_nat_study.cli.models import load_model_and_task
-        from fairseq_nat_study.cli.total_correlation import estimate
+        from fairseq_nat_study.analysis.loading import load_model_and_task
+        from fairseq_nat_study.analysis.total_correlation import estimate
 
         pick = {fam: next((m for m in self.cfg.models if m.family == fam), None) for fam in ("ar", "nat", "glat")}
         result: dict[str, Any] = {}

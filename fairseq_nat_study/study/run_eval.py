@@ -66,6 +66,14 @@ def hardware(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
             "processor": platform.processor() or platform.machine(), "torch_threads": torch.get_num_threads()}
 
 
+def check_family(family: str, actual: str, ckpt: Path) -> None:
+    """Raises ``ValueError`` when a run's stated family is not the family of its checkpoint (GLAT is a NAT
+    model trained by glancing)."""
+    if (family if family != "glat" else "nat") != actual:
+        raise ValueError(f"--family {family}: {ckpt} holds a {actual} model; give --family {actual} "
+                         f"(or glat for a NAT model trained by glancing), or leave it out")
+
+
 def thin(points: list[tuple[int, Path]], keep: int) -> list[tuple[int, Path]]:
     """At most ``keep`` checkpoints, evenly spread, always with the last one (``keep`` 0: all)."""
     if keep <= 0 or len(points) <= keep:
@@ -90,7 +98,7 @@ def evaluate_run(run_dir: Path, data_bin: Path, refs: Sequence[str], ev: EvalCon
         max_checkpoints: evaluate at most this many checkpoints, evenly spread (0: all).
     """
     from fairseq_nat_study.analysis.loglik import model_family
-    from fairseq_nat_study.cli.models import load_model_and_task, load_split
+    from fairseq_nat_study.analysis.loading import load_model_and_task, load_split
     from fairseq_nat_study.study.evaluate import evaluate_checkpoint
 
     if data not in ("raw", "dist"):
@@ -105,6 +113,7 @@ def evaluate_run(run_dir: Path, data_bin: Path, refs: Sequence[str], ev: EvalCon
         final = ckpt.name == "checkpoint_last.pt"
         if family is None:
             family = "glat" if criterion == "nat_study_glat" else model_family(model)
+        check_family(family, model_family(model), ckpt)
         progress(f"evaluating {name}-{data} at {updates} updates{' (final)' if final else ''}")
         row = evaluate_checkpoint(model, task, load_split(task, str(data_bin), "test"), refs, ev, lang=lang,
                                   compound=compound, full=final, seed=seed,

@@ -13,11 +13,12 @@ Extends fairseq's ``translation_lev`` (Gu et al. 2019) and changes what a study 
   models, fairseq's iterative-refinement generator to other NAT models and fairseq's beam search to AR
   models; ``--eval-bleu`` works for all.
 - **The update count for schedules.** ``train_step`` calls ``criterion.set_num_updates(update_num)`` when the
-  criterion has it (KL annealing, free bits, GLAT's ratio); fairseq's trainer never tells criterions.
+  criterion has it (KL annealing, the KL budget, GLAT's ratio); fairseq's trainer never tells criterions.
 - **Rank agreement.** ``--param-digest-interval N`` prints, on every data-parallel rank, a SHA-256 digest of
   the model state every N updates (``utils.digest``): ranks that do not print the same digest have drifted.
-- **Clear pairing errors.** An AR model with a NAT criterion, or a NAT model with an AR criterion, stops
-  with an error naming ``--arch`` and ``--criterion``.
+- **Clear pairing errors.** Every model refuses a criterion of another family when the criterion is built
+  (before any update): AR models take AR criterions, NAT and GLAT models ``nat_study_mle``/``nat_study_glat``
+  (or fairseq's NAT loss), latent models only ``nat_study_elbo``; the error names ``--arch`` and ``--criterion``.
 """
 
 import logging
@@ -27,14 +28,27 @@ from typing import Any, Sequence
 
 import torch
 from fairseq.models.nat import FairseqNATModel
+from fairseq.dataclass import ChoiceEnum
 from fairseq.tasks import register_task
 from fairseq.tasks.translation import TranslationTask
 from fairseq.tasks.translation_lev import NOISE_CHOICES, TranslationLevenshteinConfig, TranslationLevenshteinTask
 
 logger = logging.getLogger(__name__)
 
-#: Criterions that train non-autoregressive models (ours, and fairseq's own NAT loss).
-NAT_CRITERIONS = ("NatMleCriterion", "GlatCriterion", "ElboCriterion", "LabelSmoothedDualImitationCriterion")
+LATENT_RANK_CHOICES = ChoiceEnum(["likelihood", "elbo"])
+
+#: Criterions each kind of model trains with (class names); an AR model takes any criterion not listed here.
+NAT_CRITERIONS = ("NatMleCriterion", "GlatCriterion", "LabelSmoothedDualImitationCriterion")
+LATENT_CRITERIONS = ("ElboCriterion",)
+KIND_NAMES = {"ar": "an autoregressive", "nat": "a non-autoregressive", "latent": "a latent-variable"}
+CRITERION_FLAGS = {"latent": "nat_study_elbo", "nat": "nat_study_mle or nat_study_glat",
+                   "ar": "an autoregressive criterion, e.g. label_smoothed_cross_entropy"}
+WHY_NOT = {
+    "latent": "a latent model trains only with nat_study_elbo: another criterion drops the KL, lets the posterior "
+              "see the target, and logs no likelihood",
+    "nat": "a non-autoregressive model needs a NAT criterion",
+    "ar": "an autoregressive model needs an autoregressive criterion",
+}
 
 
 def unwrap_model(model: Any) -> Any:
@@ -49,17 +63,35 @@ def is_nat_model(model: Any) -> bool:
     return isinstance(unwrap_model(model), FairseqNATModel)
 
 
+def model_kind(model: Any) -> str:
+    """``latent`` (``nat_study_latent``), ``nat`` (any other fairseq NAT model) or ``ar``."""
+    if getattr(unwrap_model(model), "is_latent_model", False):
+        return "latent"
+    return "nat" if is_nat_model(model) else "ar"
+
+
+def criterion_kind(criterion: Any) -> str:
+    """The kind of model a criterion trains: ``latent``, ``nat`` or ``ar``."""
+    name = type(criterion).__name__
+    return "latent" if name in LATENT_CRITERIONS else "nat" if name in NAT_CRITERIONS else "ar"
+
+
 def check_model_criterion_pairing(model: Any, criterion: Any) -> None:
     """Raises ``ValueError`` naming ``--arch`` and ``--criterion`` when they cannot train together."""
-    nat_model = is_nat_model(model)
-    nat_criterion = type(criterion).__name__ in NAT_CRITERIONS
-    if nat_model != nat_criterion:
-        kind = "a non-autoregressive" if nat_model else "an autoregressive"
-        wanted = "nat_study_mle, nat_study_glat or nat_study_elbo" if nat_model else "e.g. label_smoothed_cross_entropy"
+    kind = model_kind(model)
+    if criterion_kind(criterion) != kind:
         raise ValueError(
-            f"--arch gives {kind} model ({type(unwrap_model(model)).__name__}) but --criterion is "
-            f"{type(criterion).__name__}; use {wanted}"
+            f"--arch gives {KIND_NAMES[kind]} model ({type(unwrap_model(model)).__name__}) but --criterion is "
+            f"{type(criterion).__name__}: {WHY_NOT[kind]}; use {CRITERION_FLAGS[kind]}"
         )
+
+
+def decoding_seed(args: Any) -> int:
+    """The seed of latent search: ``args.seed`` when the caller's options carry one; otherwise torch's initial
+    seed, which ``fairseq-generate`` and ``fairseq-interactive`` set from ``--seed`` (they pass only the
+    generation options to ``build_generator``)."""
+    seed = getattr(args, "seed", None)
+    return int(seed) if seed is not None else int(torch.initial_seed()) % 2**63
 
 
 @dataclass
@@ -74,6 +106,11 @@ class NatStudyTranslationConfig(TranslationLevenshteinConfig):
     )
     latent_search_temperature: float = field(
         default=1.0, metadata={"help": "latent models: temperature of the prior samples of latent search"}
+    )
+    latent_rank: LATENT_RANK_CHOICES = field(
+        default="likelihood", metadata={"help": "latent models: rank length candidates and latent samples by "
+                                                "log p(ŷ|z,x) + log p(T|x) (likelihood) or by the ELBO of ŷ (elbo); "
+                                                "an AR teacher (--iter-decode-with-external-reranker) overrides both"}
     )
     param_digest_interval: int = field(
         default=0, metadata={"help": "every N updates, print on every rank a SHA-256 digest of the model state "
@@ -122,11 +159,26 @@ class NatStudyTranslationTask(TranslationLevenshteinTask):
                 reranking=getattr(args, "iter_decode_with_external_reranker", False),
                 latent_samples=self.cfg.latent_search_samples,
                 temperature=self.cfg.latent_search_temperature,
-                seed=getattr(args, "seed", 1),
+                seed=decoding_seed(args),
+                rank=str(self.cfg.latent_rank),
             )
         if is_nat_model(models[0]):
             return super().build_generator(models, args, **kwargs)
         return TranslationTask.build_generator(self, models, args, **kwargs)
+
+    def build_model(self, cfg: Any, from_checkpoint: bool = False) -> Any:
+        """fairseq's model, remembered so that ``build_criterion`` can refuse a criterion of another family."""
+        model = super().build_model(cfg, from_checkpoint)
+        self._built_model = model
+        return model
+
+    def build_criterion(self, cfg: Any) -> Any:
+        """fairseq's criterion, checked against the model built before it (fairseq-train builds the model first)."""
+        criterion = super().build_criterion(cfg)
+        model = getattr(self, "_built_model", None)
+        if model is not None:
+            check_model_criterion_pairing(model, criterion)
+        return criterion
 
     def _check_pairing(self, model: Any, criterion: Any) -> None:
         if not self._checked_pairing:

@@ -47,15 +47,17 @@ class ActNorm(Flow):
         self.initialized.fill_(True)
 
     def _logdet(self, valid: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-        """−Σ_d log_scale_d per valid position -> [B]."""
-        return -self.log_scale.to(dtype).sum() * valid.sum(1).to(dtype)
+        """−Σ_d log_scale_d at every valid position -> [B, T]."""
+        return -self.log_scale.to(dtype).sum() * valid.to(dtype)
 
-    def forward(self, z: torch.Tensor, valid: torch.Tensor, ctx: Context = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward_positions(self, z: torch.Tensor, valid: torch.Tensor,
+                          ctx: Context = None) -> tuple[torch.Tensor, torch.Tensor]:
         if self.training and not bool(self.initialized):
             self.initialize(z, valid)
         eps = (z - self.bias.to(z.dtype)) * torch.exp(-self.log_scale.to(z.dtype))
         return mask_positions(eps, valid), self._logdet(valid, z.dtype)
 
-    def inverse(self, eps: torch.Tensor, valid: torch.Tensor, ctx: Context = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def inverse_positions(self, eps: torch.Tensor, valid: torch.Tensor,
+                          ctx: Context = None) -> tuple[torch.Tensor, torch.Tensor]:
         z = eps * torch.exp(self.log_scale.to(eps.dtype)) + self.bias.to(eps.dtype)
         return mask_positions(z, valid), -self._logdet(valid, eps.dtype)

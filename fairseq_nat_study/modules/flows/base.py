@@ -4,6 +4,11 @@
 over the valid positions of each sentence; ``inverse(eps, valid, ctx) -> (z, -logdet)`` maps noise back. There is
 no per-instance direction flag: ``InverseFlow`` swaps the two. Every flow keeps padded positions at exactly zero,
 and padded input values never change outputs or log-dets.
+
+Each flow implements ``forward_positions`` / ``inverse_positions``, which return the log-det split over target
+positions ([B, T]; the Jacobian of every flow here is block-triangular over positions, so the sentence log-det is
+the sum of per-position diagonal-block terms). The per-position split lets the latent model attribute
+log p(z|x) to positions (LaNMT's per-position KL budget); ``forward`` / ``inverse`` sum it.
 """
 from __future__ import annotations
 
@@ -25,6 +30,16 @@ def mask_positions(x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
 class Flow(nn.Module):
     """An invertible map z [B, T, D] -> eps [B, T, D], conditioned on ``ctx``, applied at valid positions."""
 
+    def forward_positions(self, z: torch.Tensor, valid: torch.Tensor,
+                          ctx: Context = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``forward`` with the log-det per position: -> (eps [B, T, D], logdet [B, T], 0 at padding)."""
+        raise NotImplementedError
+
+    def inverse_positions(self, eps: torch.Tensor, valid: torch.Tensor,
+                          ctx: Context = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``inverse`` with the log-det per position: -> (z [B, T, D], logdet [B, T], 0 at padding)."""
+        raise NotImplementedError
+
     def forward(self, z: torch.Tensor, valid: torch.Tensor, ctx: Context = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Latent to noise.
 
@@ -36,7 +51,8 @@ class Flow(nn.Module):
         Returns:
             eps [B, T, D] (zero at padded positions) and logdet [B] = log|det ∂eps/∂z| over valid positions.
         """
-        raise NotImplementedError
+        eps, logdet = self.forward_positions(z, valid, ctx)
+        return eps, logdet.sum(1)
 
     def inverse(self, eps: torch.Tensor, valid: torch.Tensor, ctx: Context = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Noise to latent.
@@ -49,7 +65,8 @@ class Flow(nn.Module):
         Returns:
             z [B, T, D] (zero at padded positions) and logdet [B] = log|det ∂z/∂eps| (minus the forward one).
         """
-        raise NotImplementedError
+        z, logdet = self.inverse_positions(eps, valid, ctx)
+        return z, logdet.sum(1)
 
 
 class SequentialFlow(Flow):
@@ -59,17 +76,19 @@ class SequentialFlow(Flow):
         super().__init__()
         self.flows = nn.ModuleList(flows)
 
-    def forward(self, z: torch.Tensor, valid: torch.Tensor, ctx: Context = None) -> tuple[torch.Tensor, torch.Tensor]:
-        total = z.new_zeros(z.size(0))
+    def forward_positions(self, z: torch.Tensor, valid: torch.Tensor,
+                          ctx: Context = None) -> tuple[torch.Tensor, torch.Tensor]:
+        total = z.new_zeros(valid.shape)
         for flow in self.flows:
-            z, logdet = flow(z, valid, ctx)
+            z, logdet = flow.forward_positions(z, valid, ctx)
             total = total + logdet
         return z, total
 
-    def inverse(self, eps: torch.Tensor, valid: torch.Tensor, ctx: Context = None) -> tuple[torch.Tensor, torch.Tensor]:
-        total = eps.new_zeros(eps.size(0))
+    def inverse_positions(self, eps: torch.Tensor, valid: torch.Tensor,
+                          ctx: Context = None) -> tuple[torch.Tensor, torch.Tensor]:
+        total = eps.new_zeros(valid.shape)
         for flow in reversed(self.flows):
-            eps, logdet = flow.inverse(eps, valid, ctx)
+            eps, logdet = flow.inverse_positions(eps, valid, ctx)
             total = total + logdet
         return eps, total
 
@@ -81,8 +100,10 @@ class InverseFlow(Flow):
         super().__init__()
         self.flow = flow
 
-    def forward(self, z: torch.Tensor, valid: torch.Tensor, ctx: Context = None) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.flow.inverse(z, valid, ctx)
+    def forward_positions(self, z: torch.Tensor, valid: torch.Tensor,
+                          ctx: Context = None) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.flow.inverse_positions(z, valid, ctx)
 
-    def inverse(self, eps: torch.Tensor, valid: torch.Tensor, ctx: Context = None) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.flow(eps, valid, ctx)
+    def inverse_positions(self, eps: torch.Tensor, valid: torch.Tensor,
+                          ctx: Context = None) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.flow.forward_positions(eps, valid, ctx)

@@ -6,7 +6,7 @@ The features are split into an identity half z_id and a transformed half z_tr; a
 
     log_s = bound · tanh(raw / bound),   eps_tr = z_tr · exp(log_s) + b,   eps_id = z_id,
 
-so logdet = Σ log_s over the valid positions and |log_s| ≤ bound. The coupling maths (``affine_forward`` /
+so logdet = Σ log_s per valid position and |log_s| ≤ bound. The coupling maths (``affine_forward`` /
 ``affine_inverse``) are plain functions; the conditioner is any module mapping
 (z_id [B, T, D_id], valid [B, T], ctx) -> [B, T, 2·D_tr] (see ``conditioners.py``).
 """
@@ -74,14 +74,16 @@ class AffineCoupling(Flow):
         log_s = bounded_log_scale(raw, self.scale_bound)
         return mask_positions(log_s, valid), mask_positions(shift, valid)
 
-    def forward(self, z: torch.Tensor, valid: torch.Tensor, ctx: Context = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward_positions(self, z: torch.Tensor, valid: torch.Tensor,
+                          ctx: Context = None) -> tuple[torch.Tensor, torch.Tensor]:
         z_id, z_tr = self._split(mask_positions(z, valid))
         log_s, shift = self.scale_shift(z_id, valid, ctx)
         eps = self._merge(z_id, affine_forward(z_tr, log_s, shift))
-        return eps, log_s.sum((1, 2))
+        return eps, log_s.sum(2)
 
-    def inverse(self, eps: torch.Tensor, valid: torch.Tensor, ctx: Context = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def inverse_positions(self, eps: torch.Tensor, valid: torch.Tensor,
+                          ctx: Context = None) -> tuple[torch.Tensor, torch.Tensor]:
         eps_id, eps_tr = self._split(mask_positions(eps, valid))
         log_s, shift = self.scale_shift(eps_id, valid, ctx)
         z = self._merge(eps_id, affine_inverse(eps_tr, log_s, shift))
-        return z, -log_s.sum((1, 2))
+        return z, -log_s.sum(2)

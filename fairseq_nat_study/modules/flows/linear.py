@@ -66,15 +66,17 @@ class InvertibleMultiHeadLinear(Flow):
         return x.reshape(*x.shape[:-1], self.head_dim, self.heads)
 
     def _logdet(self, valid: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-        """H · Σ log_s per valid position -> [B]."""
-        return self.heads * self.log_s.to(dtype).sum() * valid.sum(1).to(dtype)
+        """H · Σ log_s at every valid position -> [B, T]."""
+        return self.heads * self.log_s.to(dtype).sum() * valid.to(dtype)
 
-    def forward(self, z: torch.Tensor, valid: torch.Tensor, ctx: Context = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward_positions(self, z: torch.Tensor, valid: torch.Tensor,
+                          ctx: Context = None) -> tuple[torch.Tensor, torch.Tensor]:
         z = mask_positions(z, valid)
         eps = torch.matmul(self.weight(z.dtype), self._heads(z)).reshape(z.shape)
         return eps, self._logdet(valid, z.dtype)
 
-    def inverse(self, eps: torch.Tensor, valid: torch.Tensor, ctx: Context = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def inverse_positions(self, eps: torch.Tensor, valid: torch.Tensor,
+                          ctx: Context = None) -> tuple[torch.Tensor, torch.Tensor]:
         eps = mask_positions(eps, valid)
         perm, lower, upper = self.factors(eps.dtype)
         # z = U'^{-1} L^{-1} P^T eps, solved on the heads' [h, B·T·H] matrix

@@ -34,14 +34,16 @@ class FactorOut(Flow):
     def extra_repr(self) -> str:
         return f"keep={self.keep}"
 
-    def forward(self, z: torch.Tensor, valid: torch.Tensor, ctx: Context = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward_positions(self, z: torch.Tensor, valid: torch.Tensor,
+                          ctx: Context = None) -> tuple[torch.Tensor, torch.Tensor]:
         inner, out = z.split([self.keep, z.size(-1) - self.keep], dim=-1)
-        inner, logdet = self.flow(inner, valid, ctx)
+        inner, logdet = self.flow.forward_positions(inner, valid, ctx)
         return torch.cat([inner, out.masked_fill(~valid.unsqueeze(-1), 0.0)], dim=-1), logdet
 
-    def inverse(self, eps: torch.Tensor, valid: torch.Tensor, ctx: Context = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def inverse_positions(self, eps: torch.Tensor, valid: torch.Tensor,
+                          ctx: Context = None) -> tuple[torch.Tensor, torch.Tensor]:
         inner, out = eps.split([self.keep, eps.size(-1) - self.keep], dim=-1)
-        inner, logdet = self.flow.inverse(inner, valid, ctx)
+        inner, logdet = self.flow.inverse_positions(inner, valid, ctx)
         return torch.cat([inner, out.masked_fill(~valid.unsqueeze(-1), 0.0)], dim=-1), logdet
 
 

@@ -14,7 +14,7 @@ import torch
 
 from fairseq_nat_study.modules.flows.build import build_flow
 from fairseq_nat_study.modules.priors.base import Prior
-from fairseq_nat_study.utils.distributions import standard_normal_log_prob
+from fairseq_nat_study.utils.distributions import standard_normal_log_prob, standard_normal_log_prob_positions
 
 
 class FlowPrior(Prior):
@@ -28,10 +28,15 @@ class FlowPrior(Prior):
         self.latent_dim = latent_dim
         self.flow = build_flow(args, latent_dim)
 
-    def log_prob(self, z: torch.Tensor, valid: torch.Tensor, encoder_out: dict[str, Any]) -> torch.Tensor:
-        """log p(z|x): z [B, T, D], valid [B, T] -> [B] (in the dtype of z)."""
-        eps, logdet = self.flow(z, valid, encoder_out)
-        return standard_normal_log_prob(eps, valid) + logdet
+    def log_prob_positions(self, z: torch.Tensor, valid: torch.Tensor, encoder_out: dict[str, Any]) -> torch.Tensor:
+        """log p(z|x) split over positions, log N(eps_t) + logdet_t: z [B, T, D], valid [B, T] -> [B, T]."""
+        eps, logdet = self.flow.forward_positions(z, valid, encoder_out)
+        return standard_normal_log_prob_positions(eps, valid) + logdet
+
+    @torch.no_grad()
+    def standardize(self, z: torch.Tensor, valid: torch.Tensor, encoder_out: dict[str, Any]) -> torch.Tensor:
+        """eps = f(z; x), the base-noise coordinates where the prior is N(0, I) -> [B, T, D]."""
+        return self.flow(z, valid, encoder_out)[0]
 
     def _base_noise(self, valid: torch.Tensor, temperature: float, generator: torch.Generator | None) -> torch.Tensor:
         """eps ~ N(0, temperature² I) at the valid positions, zero elsewhere -> [B, T, D] (at least float32)."""

@@ -9,8 +9,8 @@ import torch
 from torch import nn
 
 from fairseq_nat_study.modules.cross_attention_stack import CrossAttentionStack, SinusoidalPositions
-from fairseq_nat_study.modules.priors.base import Prior
-from fairseq_nat_study.utils.distributions import gaussian_kl_per_position, gaussian_log_prob, reparameterize
+from fairseq_nat_study.modules.priors.base import KLTerms, Prior
+from fairseq_nat_study.utils.distributions import gaussian_kl_per_dim, gaussian_log_prob_positions, reparameterize
 
 
 class GaussianPrior(Prior):
@@ -33,19 +33,41 @@ class GaussianPrior(Prior):
         mean, logvar = self.out(h).float().chunk(2, dim=-1)
         return mean, logvar
 
-    def log_prob(self, z: torch.Tensor, valid: torch.Tensor, encoder_out: dict[str, Any]) -> torch.Tensor:
+    def log_prob_positions(self, z: torch.Tensor, valid: torch.Tensor, encoder_out: dict[str, Any]) -> torch.Tensor:
         mean, logvar = self.params(valid, encoder_out)
-        return gaussian_log_prob(z, mean, logvar, valid)
+        return gaussian_log_prob_positions(z, mean, logvar, valid)
 
     def sample(self, valid: torch.Tensor, encoder_out: dict[str, Any], temperature: float = 1.0,
                generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         mean, logvar = self.params(valid, encoder_out)
         z = reparameterize(mean, logvar, temperature, generator) * valid.unsqueeze(-1)
-        return z, gaussian_log_prob(z, mean, logvar, valid)
+        return z, gaussian_log_prob_positions(z, mean, logvar, valid).sum(-1)
 
     def mode(self, valid: torch.Tensor, encoder_out: dict[str, Any]) -> torch.Tensor:
         return self.params(valid, encoder_out)[0] * valid.unsqueeze(-1)
 
-    def kl(self, mean_q: torch.Tensor, logvar_q: torch.Tensor, valid: torch.Tensor, encoder_out: dict[str, Any]) -> torch.Tensor:
+    @torch.no_grad()
+    def standardize(self, z: torch.Tensor, valid: torch.Tensor, encoder_out: dict[str, Any]) -> torch.Tensor:
         mean_p, logvar_p = self.params(valid, encoder_out)
-        return gaussian_kl_per_position(mean_q, logvar_q, mean_p, logvar_p, valid)
+        return _whiten(z, mean_p, logvar_p, valid)
+
+    def kl_positions(self, z: torch.Tensor, mean_q: torch.Tensor, logvar_q: torch.Tensor, valid: torch.Tensor,
+                     encoder_out: dict[str, Any], prior_fit: bool = False, standard_mean: bool = True) -> KLTerms:
+        """Closed form: KL_t = ½ Σ_d [logvar_p − logvar_q + (exp(logvar_q) + (mean_q − mean_p)²) / exp(logvar_p) − 1]
+        (z is not used); one prior pass serves every returned term."""
+        mean_p, logvar_p = self.params(valid, encoder_out)
+        kl = gaussian_kl_per_dim(mean_q, logvar_q, mean_p, logvar_p).sum(-1) * valid
+        fit = None
+        if prior_fit:
+            fit = gaussian_kl_per_dim(mean_q.detach(), logvar_q.detach(), mean_p, logvar_p).sum(-1) * valid
+        return KLTerms(kl, fit, _whiten(mean_q, mean_p, logvar_p, valid).detach())
+
+    def kl_dims(self, mean_q: torch.Tensor, logvar_q: torch.Tensor, valid: torch.Tensor,
+                encoder_out: dict[str, Any]) -> torch.Tensor:
+        mean_p, logvar_p = self.params(valid, encoder_out)
+        return gaussian_kl_per_dim(mean_q, logvar_q, mean_p, logvar_p) * valid.unsqueeze(-1)
+
+
+def _whiten(z: torch.Tensor, mean_p: torch.Tensor, logvar_p: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """(z − mean_p) / σ_p at the valid positions -> [B, T, D]."""
+    return ((z - mean_p) * torch.exp(-0.5 * logvar_p)) * valid.unsqueeze(-1)

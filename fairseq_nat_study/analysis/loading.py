@@ -1,4 +1,4 @@
-"""Loading checkpoints and data splits for the plugin's own tools."""
+"""Loading checkpoints and data splits for the plugin's tools, pipelines and analyses (below the CLI layer)."""
 from __future__ import annotations
 
 import logging
@@ -25,9 +25,14 @@ def load_model_and_task(path: str, data: str, cpu: bool = True) -> tuple[Any, An
         raise FileNotFoundError(f"--data: no binarised data directory at {data}")
     models, _cfg, task = checkpoint_utils.load_model_ensemble_and_task([path], arg_overrides={"data": data})
     model = models[0].eval()
-    if not cpu and torch.cuda.is_available():
-        model = model.cuda()
-    return model, task
+    return model.to(load_device(cpu)), task
+
+
+def load_device(cpu: bool = False) -> "torch.device":
+    """The device the plugin's tools run models on: the first GPU unless ``cpu`` is asked or none exists."""
+    import torch
+
+    return torch.device("cpu" if cpu or torch.cuda.device_count() == 0 else "cuda")
 
 
 def load_split(task: Any, data: str, subset: str) -> Any:
