@@ -22,7 +22,9 @@ def test_floats_are_averaged_and_flags_kept() -> None:
         average_states([a, {"w": b["w"]}], ["a", "b"])
 
 
-@pytest.mark.parametrize("family", ["ar", "nat", "glat", "latent", "flow"])
+# the flow (bool ActNorm buffers) in the default suite; the other families with the slow tests
+@pytest.mark.parametrize("family", [pytest.param(f, marks=pytest.mark.slow) for f in ("ar", "nat", "glat", "latent")]
+                         + ["flow"])
 def test_every_family_averages_and_decodes(family, two_mode, two_mode_glat, two_mode_flow, tmp_path) -> None:
     from fairseq_helpers import run_generate
 
