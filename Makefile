@@ -1,5 +1,5 @@
 # One entry point for set-up, tests and the demo. Everything installs into .venv/ at the checkout root.
-#   make demo   - the quick study on the built-in synthetic corpus (CPU; the README gives the measured time)
+#   make demo   - the quick study on the built-in synthetic corpus (CPU, about 14 minutes on 2 cores)
 #   make test   - the default test suite (CPU, < 15 min on 2 cores)
 #   make test-slow - the tests marked `slow`
 SHELL := /bin/bash
