@@ -15,7 +15,7 @@
 # Devices: NGPU (default: the GPUs nvidia-smi lists). NGPU >= 1: fairseq-train with
 # --distributed-world-size NGPU (fairseq starts one process per GPU). NNODES > 1: torchrun on each node
 # (NODE_RANK, MASTER_ADDR, MASTER_PORT), world size NNODES x NGPU. NGPU = 0: the CPU, one process, or with
-# CPU_PROCS > 1 one process per rank over gloo (the flag set ../shared/STACK.md lists as working on CPUs).
+# CPU_PROCS > 1 one process per rank over gloo (the flag set measured to work on CPUs).
 # Several nodes share one WORK folder (a shared file system): run STAGES=teacher on every node, then
 # STAGES="distill" on node 0, STAGES=grid on every node, STAGES="eval tc report" on node 0; other nodes skip
 # every stage but teacher and grid.

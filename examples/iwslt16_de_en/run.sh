@@ -3,7 +3,7 @@
 # evaluation → Ĉ → report, as in Lee et al. 2020 (Tr-S, Ga-B, Fl-S/B on IWSLT) plus NAT-MLE and GLAT.
 #
 #   examples/iwslt16_de_en/run.sh                   # downloads the WIT3 release (2016-01)
-#   DATA_DIR=../shared/data/iwslt16-de-en TRAIN_PREFIX=train-subset VALID_PREFIX=valid.tst2013 \
+#   DATA_DIR=$DATA/iwslt16-de-en TRAIN_PREFIX=train-subset VALID_PREFIX=valid.tst2013 \
 #     TEST_PREFIX=valid.tst2013 VALID_LINES=1:496 TEST_LINES=497:993 examples/iwslt16_de_en/run.sh
 #   DRY_RUN=1 examples/iwslt16_de_en/run.sh         # print every command, run none
 # Every variable below can be set from the environment. BLEU protocol: tokenized BLEU on Moses-tokenized,

@@ -3,7 +3,7 @@
 # model grid (raw and distilled) → evaluation → Ĉ → report. See examples/README.md.
 #
 #   examples/multi30k_de_en/run.sh                  # downloads the raw corpus into $WORK/raw
-#   DATA_DIR=../shared/data/multi30k VALID_PREFIX=val TEST_PREFIX=val VALID_LINES=1:507 TEST_LINES=508:1014 \
+#   DATA_DIR=$DATA/multi30k VALID_PREFIX=val TEST_PREFIX=val VALID_LINES=1:507 TEST_LINES=508:1014 \
 #     examples/multi30k_de_en/run.sh                # local raw files instead (here: no official test set)
 #   DRY_RUN=1 examples/multi30k_de_en/run.sh        # print every command, run none
 #   STAGES="eval report" examples/multi30k_de_en/run.sh

@@ -4,7 +4,7 @@
 #
 #   examples/wmt16_en_ro/run.sh                     # En→Ro; downloads from statmt.org, OPUS and sacrebleu
 #   SRC=ro TGT=en examples/wmt16_en_ro/run.sh       # Ro→En
-#   DATA_DIR=../shared/data/wmt16-en-ro TRAIN_PREFIX=train-toy-europarl10k VALID_PREFIX=valid.newsdev2016 \
+#   DATA_DIR=$DATA/wmt16-en-ro TRAIN_PREFIX=train-toy-europarl10k VALID_PREFIX=valid.newsdev2016 \
 #     TEST_PREFIX=valid.newsdev2016 VALID_LINES=1:1000 TEST_LINES=1001:1999 examples/wmt16_en_ro/run.sh
 #   DRY_RUN=1 examples/wmt16_en_ro/run.sh           # print every command, run none
 # Every variable below can be set from the environment. BLEU protocol: tokenized BLEU on Moses-tokenized
