@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from fairseq_nat_study.utils.distributions import reparameterize
-from fairseq_nat_study.utils.latent_usage import active_dims, posterior_mean_moments, posterior_mean_variances
+from fairseq_nat_study.utils.latent_usage import active_dims, posterior_mean_variances
 from fairseq_nat_study.utils.losses import token_nll
 from fairseq_nat_study.utils.tensor import token_mask
 
@@ -82,10 +82,12 @@ def sentence_usage(model: Any, mean_q: torch.Tensor, logvar_q: torch.Tensor, val
         out["kl"] = per_dim.sum(1)
         for d in range(per_dim.size(1)):
             out[f"_kl_dim_{d}"] = per_dim[:, d]
-    standard = model.prior.standardize(mean_q, valid, encoder_out)  # the prior's N(0, I) coordinates
-    rows = [posterior_mean_moments(standard[b : b + 1], valid[b : b + 1]) for b in range(mean_q.size(0))]
-    for key in rows[0]:
-        out[key] = torch.tensor([r[key] for r in rows], dtype=torch.float64)
+    # the posterior mean in the prior's N(0, I) coordinates; per-sentence sums of posterior_mean_moments' terms
+    standard = model.prior.standardize(mean_q, valid, encoder_out).double() * valid.unsqueeze(-1)
+    out["_zm_n"] = valid.sum(1).double()
+    for d in range(standard.size(-1)):
+        out[f"_zm1_{d}"] = standard[..., d].sum(1)
+        out[f"_zm2_{d}"] = (standard[..., d] ** 2).sum(1)
     return out
 
 
