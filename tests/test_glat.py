@@ -54,7 +54,7 @@ def test_ratio_zero_is_exactly_mle(nat_batch) -> None:
     model.train()  # the fixture model has dropout 0, so training mode is deterministic
     try:
         mle = NatMleCriterion(task)(model, sample)
-        glat = GlatCriterion(task, glat_ratio_start=0.0, glat_ratio_end=0.0)(model, sample)
+        glat = GlatCriterion(task, glat_ratio_start=0.0, glat_ratio_end=0.0, max_update=10)(model, sample)
     finally:
         model.eval()
     assert glat[0].item() == pytest.approx(mle[0].item(), rel=1e-6)
@@ -63,7 +63,7 @@ def test_ratio_zero_is_exactly_mle(nat_batch) -> None:
 
 def test_glancing_in_training_only_and_revealed_positions_leave_the_loss(nat_batch) -> None:
     model, task, sample = nat_batch
-    crit = GlatCriterion(task, glat_ratio_start=1.0, glat_ratio_end=1.0)
+    crit = GlatCriterion(task, glat_ratio_start=1.0, glat_ratio_end=1.0, max_update=10)
     evaluation = crit(model, sample)  # eval mode: no glancing
     assert evaluation[2]["revealed"] == 0
     model.train()
@@ -88,12 +88,16 @@ def test_task_hands_the_update_count_to_the_criterion(nat_batch) -> None:
         def backward(self, loss):
             loss.backward()
 
-    crit = GlatCriterion(task)
-    task.train_step(dict(sample), model, crit, _Optimizer(), update_num=123)
+    crit = GlatCriterion(task, max_update=1000)  # the ratio's schedule follows the run: 0.5 -> 0.3 over 1000
+    task.train_step(dict(sample), model, crit, _Optimizer(), update_num=250)
     model.zero_grad()
     model.eval()
-    assert crit.num_updates == 123
-    assert crit.ratio() == pytest.approx(glat_ratio(123, 0.5, 0.3, 300000))
+    assert crit.num_updates == 250
+    assert crit.ratio() == pytest.approx(0.45)
+    assert GlatCriterion(task, run_updates=4000, max_update=1000).anneal_updates == 4000  # a segment of a run
+    assert GlatCriterion(task, glat_anneal_updates=300, max_update=1000).anneal_updates == 300
+    with pytest.raises(ValueError, match="no --max-update"):
+        GlatCriterion(task)
 
 
 def test_glat_decodes_through_fairseq_generate(two_mode, two_mode_glat) -> None:

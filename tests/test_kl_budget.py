@@ -110,10 +110,10 @@ def test_schedule_holds_then_anneals_and_follows_the_run() -> None:
     assert budget_schedule(0.0, None, None, 0) == (0, 0)
     values = [hold_then_anneal(u, 1.0, 500, 500) for u in (0, 499, 500, 750, 1000, 2000)]
     assert values == pytest.approx([1.0, 1.0, 1.0, 0.5, 0.0, 0.0])
-    crit = ElboCriterion(TASK, max_update=1000)  # the defaults: b = 1 nat, hold 500, anneal 500
+    crit = ElboCriterion(TASK, max_update=1000).adopt_prior("gaussian")  # defaults: b = 1 nat, hold 500, anneal 500
     crit.set_num_updates(750)
     assert crit.budget() == pytest.approx(0.5)
-    crit = ElboCriterion(TASK, run_updates=2000, max_update=1000)  # a segment of a 2000-update run
+    crit = ElboCriterion(TASK, run_updates=2000, max_update=1000).adopt_prior("gaussian")  # a segment of 2000
     crit.set_num_updates(1500)
     assert crit.budget() == pytest.approx(0.5)
 
@@ -128,7 +128,32 @@ def test_schedule_holds_then_anneals_and_follows_the_run() -> None:
 ])
 def test_inconsistent_flags_are_errors(kwargs, message) -> None:
     with pytest.raises(ValueError, match=message):
-        ElboCriterion(TASK, **kwargs)
+        ElboCriterion(TASK, **kwargs).adopt_prior("gaussian")
+
+
+def test_the_default_objective_follows_the_prior() -> None:
+    """Gaussian: budget b = 1 over halves of the run, β = 1; flow: no budget, β 0.1 -> 1 over a third of the run;
+    a flag the user gives overrides the prior's value, the others keep it."""
+    gauss = ElboCriterion(TASK, max_update=3000).adopt_model(SimpleNamespace(args=Namespace(prior="gaussian")))
+    assert (gauss.kl_budget, gauss.budget_hold, gauss.budget_anneal) == (1.0, 1500, 1500)
+    assert (gauss.kl_weight_start, gauss.kl_anneal_updates) == (1.0, 0)
+    flow = ElboCriterion(TASK, max_update=3000).adopt_model(SimpleNamespace(args=Namespace(prior="flow")))
+    assert (flow.kl_budget, flow.kl_weight_start, flow.kl_anneal_updates) == (0.0, 0.1, 1000)
+    weights = []
+    for update in (0, 500, 1000, 2000):
+        flow.set_num_updates(update)
+        weights.append(flow.kl_weight())
+        assert flow.budget() == 0.0
+    assert weights == pytest.approx([0.1, 0.55, 1.0, 1.0])
+    both = ElboCriterion(TASK, kl_budget=1.0, max_update=3000).adopt_prior("flow")  # explicit budget + flow's β
+    assert (both.kl_budget, both.budget_hold, both.kl_weight_start, both.kl_anneal_updates) == (1.0, 1500, 0.1, 1000)
+    plain = ElboCriterion(TASK, kl_weight_start=1.0, max_update=3000).adopt_prior("flow")
+    plain.set_num_updates(0)
+    assert plain.kl_weight() == 1.0 and plain.budget() == 0.0
+    with pytest.raises(ValueError, match="flow prior's KL-weight annealing follows the run"):
+        ElboCriterion(TASK).adopt_prior("flow")
+    with pytest.raises(TypeError, match="needs a latent model"):
+        ElboCriterion(TASK, max_update=10).adopt_model(SimpleNamespace(args=Namespace()))
 
 
 def test_active_dims_count_dims_whose_posterior_mean_varies() -> None:

@@ -76,7 +76,7 @@ def _elbo_case(kl_value: float):
 
 def _crit(**kw) -> ElboCriterion:
     kw.setdefault("kl_budget", 0.0)
-    return ElboCriterion(SimpleNamespace(target_dictionary=SimpleNamespace(pad=lambda: 1)), **kw)
+    return ElboCriterion(SimpleNamespace(target_dictionary=SimpleNamespace(pad=lambda: 1)), **kw).adopt_prior("gaussian")
 
 
 def test_elbo_loss_is_reconstruction_plus_weighted_kl_plus_length() -> None:

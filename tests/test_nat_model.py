@@ -71,13 +71,23 @@ def test_pairing_errors_name_arch_and_criterion(nat, two_mode) -> None:
     with pytest.raises(ValueError, match="--arch gives an autoregressive model"):
         check_model_criterion_pairing(ar_model, NatMleCriterion(task))
     elbo = ElboCriterion(task, max_update=10)
-    for wrong in (NatMleCriterion(task), GlatCriterion(task)):  # would drop the KL / glance at nothing
+    for wrong in (NatMleCriterion(task), GlatCriterion(task, max_update=10)):  # would drop the KL / glance at nothing
         with pytest.raises(ValueError, match="a latent model trains only with nat_study_elbo"):
             check_model_criterion_pairing(latent, wrong)
     with pytest.raises(ValueError, match="use nat_study_mle or nat_study_glat"):
         check_model_criterion_pairing(model, elbo)
     check_model_criterion_pairing(model, NatMleCriterion(task))  # the right pairings pass
     check_model_criterion_pairing(latent, elbo)
+
+
+def test_the_task_fixes_the_elbo_objective_for_the_model_it_built(two_mode) -> None:
+    """fairseq-train builds the model, then the criterion: the task hands the model's prior to nat_study_elbo."""
+    from fairseq_nat_study.criterions.elbo import ElboCriterionConfig
+
+    latent, task = load_model_and_task(str(two_mode.latent), str(two_mode.data))
+    task._built_model = latent
+    crit = task.build_criterion(ElboCriterionConfig(max_update=400))
+    assert crit.prior == "gaussian" and (crit.kl_budget, crit.budget_hold, crit.budget_anneal) == (1.0, 200, 200)
 
 
 @pytest.mark.parametrize("arch, criterion", [("nat_study_ga_tiny", "nat_study_mle"),

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fairseq_nat_study.analysis.report import correlations, findings, markdown, pearson
+from fairseq_nat_study.analysis.report import correlations, findings, markdown, pearson, pearson_interval
 from fairseq_nat_study.study.config import StudyConfigError, from_dict, load_config, quick_config
 from fairseq_nat_study.study.data_prep import _read_pair
 from fairseq_nat_study.study.evaluate import diversity
@@ -95,6 +95,9 @@ def test_pearson_matches_numpy_and_is_undefined_when_it_should_be() -> None:
     assert pearson([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
     assert pearson([1, 2], [1, 2]) is None  # two points always lie on a line
     assert pearson([1, 1, 1], [1, 2, 3]) is None
+    lo, hi = pearson_interval(0.5, 28)  # Fisher's z: atanh 0.5 = 0.5493 ± 1.96/5
+    assert (lo, hi) == pytest.approx((0.1560, 0.7358), abs=1e-4)
+    assert pearson_interval(0.5, 3) is None and pearson_interval(None, 10) is None
     with pytest.raises(ValueError):
         pearson([1, 2, 3], [1, 2])
 
@@ -114,8 +117,9 @@ def _point(updates: int, bleu: float, ll: float, group: str, final: bool = False
 
 
 def _results() -> dict:
-    ar = [_point(1, 10, -3.0, "ar"), _point(2, 20, -2.0, "ar"), _point(3, 30, -1.0, "ar", True)]
-    ar_d = [_point(1, 10, -3.5, "ar"), _point(2, 25, -3.0, "ar"), _point(3, 31, -2.5, "ar", True)]
+    ar = [_point(u, 10 * u - 20, u - 6.0, "ar", u == 5) for u in range(1, 6)]  # BLEU 30 at LL -1 (final)
+    ar_d = [_point(u, b, ll, "ar", u == 5) for u, b, ll in
+            ((1, 5, -4.5), (2, 8, -4.0), (3, 10, -3.5), (4, 25, -3.0), (5, 31, -2.5))]
     refine = [{"steps": 0, "bleu": 5.0, "output_elbo_per_token": -1.2, "diversity": 40.0},
               {"steps": 4, "bleu": 6.0, "output_elbo_per_token": -0.9, "diversity": 30.0}]
     fl = [_point(1, 4, -2.0, "latent-flow"), _point(2, 6, -1.5, "latent-flow"),
@@ -146,11 +150,19 @@ def test_correlations_and_findings_on_known_numbers() -> None:
     assert got["Distilled data has a lower Ĉ than raw data (Huang et al. 2022)"] is True
     assert got["The GLAT proxy has a lower Ĉ than raw data"] is None  # skipped: not testable, not "no"
     assert got["BLEU and LL do not correlate across families (raw)"] is None  # 2 points: r undefined
-    assert got["Raw data: BLEU and LL correlate positively within a model (over its checkpoints; the slides' Pearson table)"] is True
-    # distilled: tr's r is +1 (3 points) and fl has one point (undefined): the claim does not hold
-    assert got["Distilled data: BLEU and LL correlate negatively within a model (over its checkpoints; the slides' Pearson table)"] is False
+    within = "within a model (over its checkpoints, >= 5 each; the slides' Pearson table)"
+    assert got[f"Raw data: BLEU and LL correlate positively {within}"] is True  # tr (5 points); fl's 3 not read
+    # distilled: tr's r is positive (5 points) and fl has one point (undefined): the claim does not hold
+    assert got[f"Distilled data: BLEU and LL correlate negatively {within}"] is False
+    evidence = {f["claim"]: f["evidence"] for f in findings(res["runs"], res["total_correlation"])}
+    assert evidence[f"Raw data: BLEU and LL correlate positively {within}"] == \
+        "1/1: tr 1.00 (5 pts); not read (fewer than 5 points): fl"
+    r_dist = corr["per_model"]["tr"]["dist"]
+    lo, hi = pearson_interval(r_dist["r"], 5)
+    assert r_dist["ci"] == pytest.approx([lo, hi]) and lo < r_dist["r"] < hi
     md = markdown(res)
     assert "| tr | a | ar | 30.00 | 31.00 |" in md
+    assert f"| tr: its checkpoints | 1.000 (5 pts, CI [1.00, 1.00]) | {r_dist['r']:.3f} (5 pts, CI [{lo:.2f}, {hi:.2f}]) |" in md
     assert "| fl | raw | ELBO(ŷ)/token | -1.20 | -0.90 |" in md
     assert "| glat_proxy | n/a | n/a | | no glat |" in md
     assert not any(math.isnan(v) for v in (corr["per_model"]["tr"]["dist"]["r"],))
@@ -223,3 +235,40 @@ def test_config_data_dir_names_an_environment_variable(monkeypatch: pytest.Monke
         from_dict(raw)
     monkeypatch.setenv("NAT_STUDY_DATA", "/data/sets")
     assert from_dict(raw).data.dir == "/data/sets/multi30k"
+
+
+def test_fit_table_reads_each_curve_against_the_exact_bounds() -> None:
+    from fairseq_nat_study.analysis.fit import exact_bounds, fit_table
+
+    split = {"num_sentences": 10, "num_target_tokens": 90, "H_joint": 1.0, "C": 0.5}
+    stats = {"splits": {"test": split, "valid": split}}
+    assert exact_bounds(stats) == pytest.approx({"H": 0.1, "C": 0.05})  # per position: |y| + 1 = 100 positions
+    assert exact_bounds(None) is None
+    res = _results()
+    nat = [_point(u, 50, ll, "nat", u == 3) for u, ll in ((1, -0.5), (2, -0.2), (3, -0.195))]
+    res["runs"].append({"model": "nat", "arch": "n", "data": "raw", "points": nat})
+    lines, fits = fit_table(res["runs"], stats)
+    by = {(f["model"], f["data"]): f for f in fits}
+    tr = by[("tr", "raw")]  # LL -5 ... -1, +1 over the last segment: unfinished; bound -H
+    assert tr["still_improving"] is True and tr["bound"] == pytest.approx(-0.1) and tr["gap"] == pytest.approx(0.9)
+    n = by[("nat", "raw")]  # +0.005 over the last segment: levelled; a factorized model's bound is -(H + C)
+    assert n["still_improving"] is False and n["bound"] == pytest.approx(-0.15) and n["gap"] == pytest.approx(0.045)
+    assert by[("fl", "dist")]["still_improving"] is None  # one checkpoint: no curve
+    text = "\n".join(lines)
+    assert "| nat | raw | 1: -0.500, 2: -0.200, 3: -0.195 | -0.150 | 0.045 | +0.005 | levelled |" in text
+    assert "**Unfinished runs**: tr-raw, fl-raw, tr-dist gained more than 0.01" in text
+    res["data"]["stats"] = stats
+    assert "## Fit: LL of the test references along training" in markdown(res)
+
+
+def test_c_hat_takes_the_ar_model_with_the_least_label_smoothing() -> None:
+    from fairseq_nat_study.study.config import ModelSpec, quick_config
+    from fairseq_nat_study.study.pipeline import label_smoothing
+
+    assert label_smoothing(ModelSpec("a", "ar", "nat_study_tr_tiny", 10)) == 0.1  # fairseq's criterion as the study sets it
+    assert label_smoothing(ModelSpec("b", "ar", "nat_study_tr_tiny", 10, flags=["--label-smoothing", "0"])) == 0.0
+    assert label_smoothing(ModelSpec("n", "nat", "nat_study_nat_tiny", 10)) == 0.0
+    assert label_smoothing(next(m for m in quick_config().models if m.family == "ar")) == 0.0
+    res = _results()
+    res["total_correlation"]["raw"]["ar_label_smoothing"] = 0.1
+    assert "Ĉ uses a label-smoothed AR model (tr)" in markdown(res)

@@ -48,8 +48,9 @@ words OPTIM_FLAGS "${OPTIM_FLAGS:---optimizer adam --adam-betas (0.9,0.98) --lr 
   --warmup-updates 4000 --clip-norm 1.0 --max-tokens $MAX_TOKENS --update-freq $UPDATE_FREQ}"
 # -- regularisation
 words REG_FLAGS "${REG_FLAGS:---dropout 0.1 --weight-decay 0.0001}"
-# -- latent models: LaNMT's KL budget of 1 nat per target position, held for half of --max-update, then to 0
-words LATENT_FLAGS "${LATENT_FLAGS:---kl-budget 1.0}"
+# -- latent models: nat_study_elbo's default objective for the prior (Gaussian: LaNMT's KL budget of 1 nat per
+#    target position over the first half of --max-update; flow: KL-weight annealing over the first third)
+words LATENT_FLAGS "${LATENT_FLAGS:-}"
 # -- checkpoints (interval checkpoints give the within-model BLEU/LL correlation its points) and logging
 words CKPT_FLAGS "${CKPT_FLAGS:---save-interval-updates 20000 --keep-interval-updates -1 --no-epoch-checkpoints
   --log-format simple --log-interval 100}"

@@ -2,7 +2,8 @@
 
 Tables (Lee et al. 2020): BLEU and per-token LL of every model on raw and distilled data; Pearson r between
 BLEU and LL within each model (over its checkpoints), within each family (AR; NAT; latent with the same
-prior: all checkpoints of the family) and across families (final checkpoints); the refinement table (BLEU,
+prior: all checkpoints of the family) and across families (final checkpoints), with points and 95% intervals;
+the fit of every run (``analysis/fit.py``); the refinement table (BLEU,
 ELBO of the outputs and candidate diversity at K steps); speed (latency at batch 1, throughput) with the
 speed-up over the AR model on the same data; the conditional total correlation Ĉ of raw and distilled data
 and of the GLAT proxy (Huang et al. 2022). Findings of the papers are checked against the numbers and
@@ -16,6 +17,8 @@ import math
 import sys
 from pathlib import Path
 from typing import Any, Sequence
+
+from fairseq_nat_study.analysis.fit import fit_table
 
 
 def pearson(xs: Sequence[float], ys: Sequence[float]) -> float | None:
@@ -31,6 +34,28 @@ def pearson(xs: Sequence[float], ys: Sequence[float]) -> float | None:
     if sxx == 0 or syy == 0:
         return None
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / math.sqrt(sxx * syy)
+
+
+#: Points a within-model r needs before the findings table reads its sign (the slides' tables use >= 5).
+MIN_POINTS = 5
+
+
+def pearson_interval(r: float | None, n: int, z_crit: float = 1.959963984540054) -> tuple[float, float] | None:
+    """The 95% confidence interval of Pearson r over n points (Fisher's z: tanh(atanh r ± 1.96/√(n−3)));
+    None when r is undefined or n < 4."""
+    if r is None or n < 4:
+        return None
+    if abs(r) >= 1.0:
+        return (r, r)
+    z, half = math.atanh(r), z_crit / math.sqrt(n - 3)
+    return (math.tanh(z - half), math.tanh(z + half))
+
+
+def _r_entry(pts: list[dict[str, Any]]) -> dict[str, Any]:
+    """{"r", "points", "ci"} of BLEU vs LL per token over ``pts``."""
+    r = pearson([p["bleu"] for p in pts], [p["ll_per_token"] for p in pts])
+    ci = pearson_interval(r, len(pts))
+    return {"r": r, "points": len(pts), "ci": None if ci is None else list(ci)}
 
 
 def _final(run: dict[str, Any]) -> dict[str, Any]:
@@ -49,16 +74,11 @@ def correlations(runs: list[dict[str, Any]]) -> dict[str, Any]:
     for cond in ("raw", "dist"):
         cond_runs = [r for r in runs if r["data"] == cond]
         for r in cond_runs:
-            pts = r["points"]
-            out["per_model"].setdefault(r["model"], {})[cond] = {
-                "r": pearson([p["bleu"] for p in pts], [p["ll_per_token"] for p in pts]), "points": len(pts)}
+            out["per_model"].setdefault(r["model"], {})[cond] = _r_entry(r["points"])
         for group in sorted({_final(r)["group"] for r in cond_runs}):
             pts = [p for r in cond_runs if _final(r)["group"] == group for p in r["points"]]
-            out["per_family"].setdefault(group, {})[cond] = {
-                "r": pearson([p["bleu"] for p in pts], [p["ll_per_token"] for p in pts]), "points": len(pts)}
-        finals = [_final(r) for r in cond_runs]
-        out["across_families"][cond] = {"r": pearson([p["bleu"] for p in finals], [p["ll_per_token"] for p in finals]),
-                                        "points": len(finals)}
+            out["per_family"].setdefault(group, {})[cond] = _r_entry(pts)
+        out["across_families"][cond] = _r_entry([_final(r) for r in cond_runs])
     return out
 
 
@@ -91,11 +111,15 @@ def findings(runs: list[dict[str, Any]], tc: dict[str, Any]) -> list[dict[str, A
     corr = correlations(runs)
     per_model = corr["per_model"]
     for cond, sign, word in (("raw", 1, "positively"), ("dist", -1, "negatively")):
-        rs = {m: d[cond]["r"] for m, d in per_model.items() if d.get(cond, {}).get("r") is not None}
+        entries = {m: d[cond] for m, d in per_model.items() if d.get(cond, {}).get("r") is not None}
+        rs = {m: e["r"] for m, e in entries.items() if e["points"] >= MIN_POINTS}
+        few = sorted(set(entries) - set(rs))
         agree = [m for m, r in rs.items() if sign * r > 0]
         claim(f"{'Raw' if cond == 'raw' else 'Distilled'} data: BLEU and LL correlate {word} within a model "
-              "(over its checkpoints; the slides' Pearson table)", len(agree) == len(rs) if rs else None,
-              f"{len(agree)}/{len(rs)}: " + ", ".join(f"{m} {r:.2f}" for m, r in rs.items()))
+              f"(over its checkpoints, >= {MIN_POINTS} each; the slides' Pearson table)",
+              len(agree) == len(rs) if rs else None,
+              f"{len(agree)}/{len(rs)}: " + ", ".join(f"{m} {r:.2f} ({entries[m]['points']} pts)" for m, r in rs.items())
+              + (f"; not read (fewer than {MIN_POINTS} points): {', '.join(few)}" if few else ""))
     across = corr["across_families"]["raw"]["r"]
     claim("BLEU and LL do not correlate across families (raw)",
           None if across is None else abs(across) < 0.5, f"r = {_fmt(across, 3)}")
@@ -154,14 +178,16 @@ def markdown(results: dict[str, Any]) -> str:
               "(BPE removed). Latent models decode with the delta posterior at the configured K.", ""]
     corr = correlations(runs)
     lines += ["## Pearson r between BLEU and LL", "", "| over | raw | dist |", "|---|---|---|"]
-    cell = lambda d, c: f"{_fmt(d.get(c, {}).get('r'), 3)} ({d.get(c, {}).get('points', 0)} pts)"  # noqa: E731
+    cell = lambda d, c: _r_cell(d.get(c, {}))  # noqa: E731
     for m, d in corr["per_model"].items():
         lines.append(f"| {m}: its checkpoints | {cell(d, 'raw')} | {cell(d, 'dist')} |")
     for g, d in corr["per_family"].items():
         lines.append(f"| family {g}: all its checkpoints | {cell(d, 'raw')} | {cell(d, 'dist')} |")
     lines.append(f"| across families: final checkpoints | {cell(corr['across_families'], 'raw')} | "
                  f"{cell(corr['across_families'], 'dist')} |")
-    lines += ["", "n/a: fewer than 3 points or a constant variable (r undefined).", ""]
+    lines += ["", "n/a: fewer than 3 points or a constant variable (r undefined). Interval: 95%, Fisher's z "
+              f"(4 points or more). The findings read a within-model r from {MIN_POINTS} points up.", ""]
+    lines += fit_table(runs, results["data"].get("stats"))[0]
     lines += latent_usage_table(final)
     refinement = [(m, d, final[(m, d)]["refinement"]) for (m, d) in final if final[(m, d)].get("refinement")]
     if refinement:
@@ -191,6 +217,10 @@ def markdown(results: dict[str, Any]) -> str:
         else:
             lines.append(f"| {label} | {e['C_hat_per_sentence']:.3f} | {e['C_hat_per_token']:.4f} | "
                          f"{e['ar']} / {e['nat']} | {e['estimator']} |")
+    smoothed = sorted({e["ar"] for e in tc.values() if e.get("ar_label_smoothing")})
+    if smoothed:
+        lines.append(f"\nĈ uses a label-smoothed AR model ({', '.join(smoothed)}): its NLL cannot reach H(Y|X), "
+                     "so Ĉ is biased upward; add an AR model trained with `--label-smoothing 0` to the grid.")
     stats = results["data"].get("stats")
     if stats:
         lines.append(f"\nExact C of the synthetic validation split: {stats['splits']['valid']['C']:.3f} nats/sentence.")
@@ -204,6 +234,13 @@ def markdown(results: dict[str, Any]) -> str:
         lines += [f"| {name} | {sec:.0f} |" for name, sec in stages.items()]
     lines += ["", "Plots: `bleu_vs_ll.png`, `bleu_vs_latency.png`" + (", `refinement.png`" if refinement else "") + "."]
     return "\n".join(lines) + "\n"
+
+
+def _r_cell(entry: dict[str, Any]) -> str:
+    """``r (n pts, 95% CI [lo, hi])`` for the Pearson table."""
+    text = f"{_fmt(entry.get('r'), 3)} ({entry.get('points', 0)} pts"
+    ci = entry.get("ci")
+    return text + (f", CI [{ci[0]:.2f}, {ci[1]:.2f}])" if ci else ")")
 
 
 def plots(results: dict[str, Any], out: Path) -> list[str]:

@@ -7,13 +7,22 @@ Monte Carlo estimate for the flow). The training loss is
 
     −log p(T|x) + Σ_t smoothed NLL(y_t|z,x) + β · Σ_t max(KL_t, b),
 
-LaNMT's KL budget: b nats **per target position** (``--kl-budget``, default 1), held for the first half of the
-run and then annealed linearly to 0, so that the run ends on the true ELBO (``--kl-budget-hold-updates`` and
-``--kl-budget-anneal-updates`` default to the halves of ``--max-update``, or of ``--run-updates`` for a run
-trained in segments). While a position's KL is under
-its budget, the hinge gives q no gradient there, but the prior still receives the gradient of KL_t with q held
-fixed: the budget never stops the prior from fitting the posterior. KL-weight annealing (β from
-``--kl-weight-start`` to 1 over ``--kl-anneal-updates``) stays available.
+The default objective depends on the prior (``OBJECTIVE_DEFAULTS``), each flag the user leaves unset taking
+the prior's value:
+
+- **Gaussian prior**: LaNMT's KL budget, b = 1 nat **per target position** (``--kl-budget``), held for the first
+  half of the run and then annealed linearly to 0, so that the run ends on the true ELBO
+  (``--kl-budget-hold-updates`` and ``--kl-budget-anneal-updates`` default to the halves of ``--max-update``, or
+  of ``--run-updates`` for a run trained in segments). While a position's KL is under its budget, the hinge
+  gives q no gradient there, but the prior still receives the gradient of KL_t with q held fixed: the budget
+  never stops the prior from fitting the posterior.
+- **Flow prior**: no budget; KL-weight annealing, β from 0.1 (``--kl-weight-start``) to 1 over the first third
+  of the run (``--kl-anneal-updates``). Measured on the synthetic corpus, the budget leaves the flow model's
+  latent unused (KL 0.027 nats per position, 0 active dims) where the annealing gives KL 0.126 and 5 active dims
+  (``docs/BENCHMARKS.md``).
+
+The prior is known once the model is built: ``nat_study_translation.build_criterion`` calls
+``adopt_model``; a criterion built without it resolves on its first batch.
 
 Logged: every term; ``elbo_per_token`` (the true ELBO: β = 1, no budget, no smoothing); ``kl`` in nats per target
 position; ``active_dims``, the latent dims whose posterior mean varies across the data (Cov > 0.01, Burda et al.
@@ -41,11 +50,15 @@ from fairseq_nat_study.utils.schedules import hold_then_anneal, linear_anneal
 
 @dataclass
 class ElboCriterionConfig(FairseqDataclass):
-    kl_weight_start: float = field(default=1.0, metadata={"help": "KL weight β at update 0 (annealed to 1 over "
-                                                                  "--kl-anneal-updates)"})
-    kl_anneal_updates: int = field(default=0, metadata={"help": "updates to anneal β to 1 (0: β = 1 throughout)"})
-    kl_budget: float = field(default=1.0, metadata={"help": "KL budget b in nats per target position: the loss "
-                                                            "uses Σ_t max(KL_t, b) (LaNMT); 0 turns it off"})
+    kl_weight_start: Optional[float] = field(
+        default=None, metadata={"help": "KL weight β at update 0, annealed to 1 over --kl-anneal-updates (default: "
+                                        "1 for the Gaussian prior, 0.1 for the flow)"})
+    kl_anneal_updates: Optional[int] = field(
+        default=None, metadata={"help": "updates to anneal β to 1, 0: β = 1 throughout (default: 0 for the "
+                                        "Gaussian prior, a third of the run for the flow)"})
+    kl_budget: Optional[float] = field(
+        default=None, metadata={"help": "KL budget b in nats per target position: the loss uses Σ_t max(KL_t, b) "
+                                        "(LaNMT); 0 turns it off (default: 1 for the Gaussian prior, 0 for the flow)"})
     kl_budget_hold_updates: Optional[int] = field(
         default=None, metadata={"help": "updates the budget is held at b (default: half of --max-update)"}
     )
@@ -59,6 +72,22 @@ class ElboCriterionConfig(FairseqDataclass):
                                      "lower --max-update and resume (0: the run is --max-update updates)"}
     )
     max_update: int = II("optimization.max_update")
+
+
+#: The default objective of each prior, as a function of the run's length in updates (0: unknown).
+OBJECTIVE_DEFAULTS = {
+    "gaussian": lambda total: {"kl_weight_start": 1.0, "kl_anneal_updates": 0, "kl_budget": 1.0},
+    "flow": lambda total: {"kl_weight_start": 0.1, "kl_anneal_updates": total // 3, "kl_budget": 0.0},
+}
+
+
+def prior_name(model: Any) -> str:
+    """``gaussian`` or ``flow``: the ``--prior`` of a latent model (unwrapped from DDP)."""
+    inner = getattr(model, "module", model)
+    name = getattr(getattr(inner, "args", None), "prior", None)
+    if name is None:
+        raise TypeError("--criterion nat_study_elbo needs a latent model (--arch nat_study_ga_*/nat_study_fl_*)")
+    return name
 
 
 def check_finite(criterion: str, **terms: torch.Tensor) -> None:
@@ -97,30 +126,60 @@ def budget_schedule(kl_budget: float, hold: int | None, anneal: int | None, max_
 class ElboCriterion(FairseqCriterion):
     """Negative ELBO with LaNMT's per-position KL budget, optional KL annealing; per-term logging."""
 
-    def __init__(self, task: Any, kl_weight_start: float = 1.0, kl_anneal_updates: int = 0, kl_budget: float = 1.0,
-                 kl_budget_hold_updates: int | None = None, kl_budget_anneal_updates: int | None = None,
-                 label_smoothing: float = 0.0, run_updates: int = 0, max_update: int = 0) -> None:
+    def __init__(self, task: Any, kl_weight_start: float | None = None, kl_anneal_updates: int | None = None,
+                 kl_budget: float | None = None, kl_budget_hold_updates: int | None = None,
+                 kl_budget_anneal_updates: int | None = None, label_smoothing: float = 0.0, run_updates: int = 0,
+                 max_update: int = 0) -> None:
         super().__init__(task)
-        if kl_weight_start < 0:
-            raise ValueError(f"--kl-weight-start must be >= 0, got {kl_weight_start}")
-        if kl_weight_start != 1.0 and kl_anneal_updates <= 0:
-            raise ValueError(f"--kl-weight-start {kl_weight_start} needs --kl-anneal-updates N > 0 (the updates over "
-                             "which β reaches 1); without it β would be 1 from the first update")
         if run_updates < 0:
             raise ValueError(f"--run-updates must be >= 0, got {run_updates}")
         if run_updates > 0 and 0 < max_update and run_updates < max_update:
             raise ValueError(f"--run-updates {run_updates} is shorter than this segment's --max-update {max_update}")
-        total = run_updates or max_update or 0
-        if total > 0 and kl_anneal_updates > total:
-            raise ValueError(f"--kl-anneal-updates {kl_anneal_updates} is longer than the run ({total} updates): "
-                             "training would end with β < 1, not on the ELBO")
-        self.kl_weight_start = kl_weight_start
-        self.kl_anneal_updates = kl_anneal_updates
-        self.kl_budget = kl_budget
-        self.budget_hold, self.budget_anneal = budget_schedule(
-            kl_budget, kl_budget_hold_updates, kl_budget_anneal_updates, total)
+        self.flags = {"kl_weight_start": kl_weight_start, "kl_anneal_updates": kl_anneal_updates,
+                      "kl_budget": kl_budget, "kl_budget_hold_updates": kl_budget_hold_updates,
+                      "kl_budget_anneal_updates": kl_budget_anneal_updates}
+        self.total_updates = run_updates or max_update or 0
         self.label_smoothing = label_smoothing
         self.num_updates = 0
+        self.prior: str | None = None
+
+    def adopt_prior(self, prior: str) -> "ElboCriterion":
+        """Fixes the objective for a model with prior ``prior`` (``gaussian`` or ``flow``): every KL flag left unset
+        takes the prior's default (``OBJECTIVE_DEFAULTS``); raises ``ValueError`` naming the flags when the result
+        cannot work. Returns the criterion."""
+        if prior not in OBJECTIVE_DEFAULTS:
+            raise ValueError(f"nat_study_elbo: no default objective for prior {prior!r}; "
+                             f"choose one of {sorted(OBJECTIVE_DEFAULTS)}")
+        total = self.total_updates
+        given = {k: v for k, v in self.flags.items() if v is not None}
+        if total <= 0 and OBJECTIVE_DEFAULTS[prior](1000)["kl_anneal_updates"] > 0 and "kl_anneal_updates" not in given:
+            raise ValueError(f"nat_study_elbo: the {prior} prior's KL-weight annealing follows the run, but the run has "
+                             "no --max-update; give --max-update, or --kl-anneal-updates N (or --kl-weight-start 1)")
+        values = {**OBJECTIVE_DEFAULTS[prior](total), **given}
+        start, anneal = float(values["kl_weight_start"]), int(values["kl_anneal_updates"])
+        if start < 0:
+            raise ValueError(f"--kl-weight-start must be >= 0, got {start}")
+        if start != 1.0 and anneal <= 0:
+            raise ValueError(f"--kl-weight-start {start} needs --kl-anneal-updates N > 0 (the updates over "
+                             "which β reaches 1); without it β would be 1 from the first update")
+        if total > 0 and anneal > total:
+            raise ValueError(f"--kl-anneal-updates {anneal} is longer than the run ({total} updates): "
+                             "training would end with β < 1, not on the ELBO")
+        self.kl_weight_start, self.kl_anneal_updates = start, anneal
+        self.kl_budget = float(values["kl_budget"])
+        self.budget_hold, self.budget_anneal = budget_schedule(
+            self.kl_budget, values.get("kl_budget_hold_updates"), values.get("kl_budget_anneal_updates"), total)
+        self.prior = prior
+        return self
+
+    def adopt_model(self, model: Any) -> "ElboCriterion":
+        """``adopt_prior`` with the ``--prior`` of ``model``."""
+        return self.adopt_prior(prior_name(model))
+
+    def objective(self) -> str:
+        """The objective in words, for logs: β schedule and budget."""
+        return (f"prior {self.prior}: KL weight {self.kl_weight_start:g} -> 1 over {self.kl_anneal_updates} updates, "
+                f"KL budget {self.kl_budget:g} nats/position (hold {self.budget_hold}, anneal {self.budget_anneal})")
 
     def set_num_updates(self, num_updates: int) -> None:
         """The explicit hook through which the task passes the update count."""
@@ -134,6 +193,8 @@ class ElboCriterion(FairseqCriterion):
         return hold_then_anneal(self.num_updates, self.kl_budget, self.budget_hold, self.budget_anneal)
 
     def forward(self, model: Any, sample: dict[str, Any], reduce: bool = True) -> tuple[torch.Tensor, int, dict[str, Any]]:
+        if self.prior is None:
+            self.adopt_model(model)
         net_input = sample["net_input"]
         beta, budget = self.kl_weight(), self.budget()
         out = require_nat_output(

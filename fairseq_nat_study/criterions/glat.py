@@ -3,18 +3,20 @@
 Pass 1 (no gradient) predicts ŷ from the all-``<unk>`` decoder input; N = ⌊ratio · Hamming(ŷ, y)⌋ random
 target positions are revealed (their target embeddings replace the decoder inputs); pass 2 computes the
 token NLL on the unrevealed positions only, plus the length NLL. The ratio is annealed linearly from
-``--glat-ratio-start`` to ``--glat-ratio-end`` over ``--glat-anneal-updates`` updates; the update count
+``--glat-ratio-start`` to ``--glat-ratio-end`` over ``--glat-anneal-updates`` updates (default: the whole run,
+``--max-update``, or ``--run-updates`` for a run trained in segments); the update count
 reaches the criterion through ``set_num_updates`` (called by ``nat_study_translation``). Glancing happens in
 training only: validation computes the plain MLE terms, so validation losses compare with ``nat_study_mle``.
 With ratio 0 the loss is exactly ``nat_study_mle``'s.
 """
 # No `from __future__ import annotations`: fairseq reads dataclass field types at runtime.
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Optional
 
 import torch
 from fairseq import metrics
 from fairseq.criterions import register_criterion
+from omegaconf import II
 
 from fairseq_nat_study.criterions.mle import NatMleCriterion, NatMleCriterionConfig, require_nat_output
 from fairseq_nat_study.modules.glancing import glancing_mask
@@ -26,7 +28,13 @@ from fairseq_nat_study.utils.schedules import linear_anneal
 class GlatCriterionConfig(NatMleCriterionConfig):
     glat_ratio_start: float = field(default=0.5, metadata={"help": "glancing ratio at update 0"})
     glat_ratio_end: float = field(default=0.3, metadata={"help": "glancing ratio after annealing"})
-    glat_anneal_updates: int = field(default=300000, metadata={"help": "updates to anneal the ratio over"})
+    glat_anneal_updates: Optional[int] = field(
+        default=None, metadata={"help": "updates to anneal the ratio over (default: the whole run, --max-update or "
+                                        "--run-updates)"})
+    run_updates: int = field(
+        default=0, metadata={"help": "updates of the whole run, for a run trained in segments that each stop at a "
+                                     "lower --max-update and resume (0: the run is --max-update updates)"})
+    max_update: int = II("optimization.max_update")
 
 
 def glat_ratio(update: int, start: float, end: float, updates: int) -> float:
@@ -39,8 +47,17 @@ class GlatCriterion(NatMleCriterion):
     """Two-pass glancing loss; logs the ratio and the revealed fraction beside the MLE terms."""
 
     def __init__(self, task: Any, label_smoothing: float = 0.0, glat_ratio_start: float = 0.5,
-                 glat_ratio_end: float = 0.3, glat_anneal_updates: int = 300000) -> None:
+                 glat_ratio_end: float = 0.3, glat_anneal_updates: int | None = None, run_updates: int = 0,
+                 max_update: int = 0) -> None:
         super().__init__(task, label_smoothing)
+        total = run_updates or max_update or 0
+        if glat_anneal_updates is None:
+            if total <= 0:
+                raise ValueError("nat_study_glat: the glancing ratio's schedule follows the run, but the run has no "
+                                 "--max-update; give --max-update or --glat-anneal-updates N")
+            glat_anneal_updates = total
+        if glat_anneal_updates < 0:
+            raise ValueError(f"--glat-anneal-updates must be >= 0, got {glat_anneal_updates}")
         self.ratio_start, self.ratio_end, self.anneal_updates = glat_ratio_start, glat_ratio_end, glat_anneal_updates
         self.num_updates = 0
 

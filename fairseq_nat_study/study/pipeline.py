@@ -26,6 +26,14 @@ BASE_TRAIN_FLAGS = [
 ]
 
 
+def label_smoothing(spec: ModelSpec) -> float:
+    """The label smoothing a model of the grid trains with: its family's criterion flags, then its own flags
+    (the last ``--label-smoothing`` wins, as in fairseq's argument parser); 0 when none is given."""
+    flags = [*CRITERIA[spec.family], *spec.flags]
+    values = [float(flags[i + 1]) for i, f in enumerate(flags[:-1]) if f == "--label-smoothing"]
+    return values[-1] if values else 0.0
+
+
 class Study:
     """One study directory: runs the stages of ``cfg`` in ``out``; ``progress`` prints one line per event."""
 
@@ -89,8 +97,8 @@ class Study:
         """Trains in ``eval.checkpoints`` segments, each resuming fairseq's ``checkpoint_last.pt`` with a
         higher ``--max-update``, and keeps a copy of the checkpoint at the end of each segment
         (``checkpoint_at_<updates>.pt``): fairseq's own interval checkpoints are not written when the
-        interval falls at the end of an epoch. Latent runs get ``--run-updates``, so that the ELBO's KL-budget
-        schedule follows the whole run, not the segment."""
+        interval falls at the end of an epoch. Latent and GLAT runs get ``--run-updates``, so that the ELBO's KL
+        schedules and GLAT's ratio follow the whole run, not the segment."""
         import shutil
 
         from fairseq_nat_study.utils.fairseq_runner import run_fairseq
@@ -101,7 +109,8 @@ class Study:
         targets = sorted({max(1, spec.max_update * (i + 1) // n) for i in range(n)})
         flags = [*BASE_TRAIN_FLAGS, *self.cfg.train.get("flags", []), "--arch", spec.arch, *CRITERIA[spec.family],
                  "--seed", str(self.cfg.seed), "--save-dir", run_dir, *(["--cpu"] if self.cpu else []),
-                 *(["--run-updates", str(spec.max_update)] if spec.family == "latent" else []), *spec.flags]
+                 *(["--run-updates", str(spec.max_update)] if spec.family in ("latent", "glat") else []),
+                 *spec.flags]
         for i, target in enumerate(targets):
             snapshot = run_dir / f"checkpoint_at_{target}.pt"
             if snapshot.exists():
@@ -139,11 +148,13 @@ class Study:
 
     def _total_correlation(self) -> None:
         """Ĉ of the raw and of the distilled validation data (AR and NAT-MLE trained on each), and of the
-        GLAT proxy, with the first AR, NAT and GLAT models of the grid."""
+        GLAT proxy, with the first NAT and GLAT models of the grid and its AR model with the least label
+        smoothing (a label-smoothed AR's NLL cannot reach H(Y|X), which biases Ĉ upward; recorded)."""
         from fairseq_nat_study.analysis.loading import load_model_and_task
         from fairseq_nat_study.analysis.total_correlation import estimate
 
-        pick = {fam: next((m for m in self.cfg.models if m.family == fam), None) for fam in ("ar", "nat", "glat")}
+        pick = {fam: next((m for m in self.cfg.models if m.family == fam), None) for fam in ("nat", "glat")}
+        pick["ar"] = min((m for m in self.cfg.models if m.family == "ar"), key=label_smoothing, default=None)
         result: dict[str, Any] = {}
         cases = [("raw", "raw", self.bin["raw"], "nat", 0.0), ("dist", "dist", self.bin_dist_valid, "nat", 0.0),
                  ("glat_proxy", "raw", self.bin["raw"], "glat", 0.3)]
@@ -156,7 +167,8 @@ class Study:
             nat, nat_task = load_model_and_task(str(self.run_dir(nat_spec, data) / "checkpoint_last.pt"), str(bin_dir))
             est = estimate(ar, ar_task, nat, nat_task, str(bin_dir), "valid", glat_ratio=ratio, seed=self.cfg.seed)
             est.pop("sentence_C_hat")
-            result[label] = {**est, "ar": ar_spec.name, "nat": nat_spec.name}
+            result[label] = {**est, "ar": ar_spec.name, "nat": nat_spec.name,
+                             "ar_label_smoothing": label_smoothing(ar_spec)}
             self.say(f"[study] Ĉ {label}: {est['C_hat_per_sentence']:.3f} nats/sentence")
         (self.out / "total_correlation.json").write_text(json.dumps(result, indent=1))
 

@@ -178,6 +178,9 @@ class NatStudyTranslationTask(TranslationLevenshteinTask):
         model = getattr(self, "_built_model", None)
         if model is not None:
             check_model_criterion_pairing(model, criterion)
+            if hasattr(criterion, "adopt_model"):  # nat_study_elbo: the default objective depends on the prior
+                criterion.adopt_model(model)
+                logger.info("nat_study_elbo objective: %s", criterion.objective())
         return criterion
 
     def _check_pairing(self, model: Any, criterion: Any) -> None:
