@@ -52,7 +52,9 @@ def split_size(data: str | os.PathLike, subset: str, src: str, tgt: str) -> int:
         prefix = os.path.join(data, f"{subset}.{src}-{tgt}.{lang}")
         if not os.path.isfile(f"{prefix}.idx"):
             raise FileNotFoundError(f"--subset {subset}: no {prefix}.idx in {data}")
-        sizes.append(len(data_utils.load_indexed_dataset(prefix, None)))
+        # an empty split has an empty .bin, which cannot be memory-mapped
+        empty = os.path.isfile(f"{prefix}.bin") and os.path.getsize(f"{prefix}.bin") == 0
+        sizes.append(0 if empty else len(data_utils.load_indexed_dataset(prefix, None)))
     if sizes[0] != sizes[1]:
         raise ValueError(f"--subset {subset}: {sizes[0]} source sentences in {data}/{subset}.{src}-{tgt}.{src}.idx but "
                          f"{sizes[1]} target sentences in {data}/{subset}.{src}-{tgt}.{tgt}.idx; the two sides "
