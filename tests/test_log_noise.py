@@ -14,13 +14,14 @@ NOTE = "nat_study_translation batches with required_batch_size_multiple=1"
 
 
 def _cli(name: str, args: list[str]) -> str:
+    """Runs a fairseq console script with the plugin and returns everything it logged and warned."""
     exe = Path(sys.executable).parent / name
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     env.pop("LOGLEVEL", None)
     proc = subprocess.run([str(exe), *args, "--user-dir", PLUGIN_DIR, "--task", "nat_study_translation", "--cpu"],
                           capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc.stderr
+    return proc.stdout + proc.stderr  # fairseq-train logs to stdout, warnings go to stderr
 
 
 def test_train_logs_no_known_noise_and_the_batch_note_once(two_mode, tmp_path: Path) -> None:
