@@ -124,3 +124,20 @@ def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(parser.parse_args(["--hyp", str(hyp), "--ref", str(ref3)])) == 2
     err = capsys.readouterr().err
     assert str(hyp) in err and str(ref3) in err and "2 lines" in err and "3 lines" in err
+
+
+def test_cli_removes_bpe_by_default_and_keeps_it_when_asked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    hyp, ref = tmp_path / "hyp", tmp_path / "ref"
+    hyp.write_text("the house is gr@@ eat and big .\n", encoding="utf-8")
+    ref.write_text("the house is great and big .\n", encoding="utf-8")
+    parser = argparse.ArgumentParser()
+    add_args(parser)
+    assert main(parser.parse_args(["--hyp", str(hyp), "--ref", str(ref)])) == 0
+    assert "tokenized BLEU = 100.00" in capsys.readouterr().out
+    out_json = tmp_path / "kept.json"
+    assert main(parser.parse_args(["--hyp", str(hyp), "--ref", str(ref), "--keep-bpe", "--json", str(out_json)])) == 0
+    kept = json.loads(out_json.read_text())
+    assert kept["bpe_removed"] is False
+    assert kept["tokenized_score"] == pytest.approx(tokenized_bleu(["the house is gr@@ eat and big ."],
+                                                                   ["the house is great and big ."]))
+    assert kept["tokenized_score"] < 100.0

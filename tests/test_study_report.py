@@ -168,6 +168,18 @@ def test_correlations_and_findings_on_known_numbers() -> None:
     assert not any(math.isnan(v) for v in (corr["per_model"]["tr"]["dist"]["r"],))
 
 
+def test_the_c_hat_heading_names_the_split_that_was_scored() -> None:
+    res = _results()
+    for entry in res["total_correlation"].values():
+        entry.setdefault("subset", "test") if "skipped" not in entry else None
+    res["data"]["stats"] = {"splits": {"test": {"C": 1.25}, "valid": {"C": 9.0}}}
+    md = markdown(res)
+    assert "Ĉ = NLL(NAT-MLE) − NLL(AR) (test split)" in md and "validation split" not in md
+    assert "Exact C of the synthetic test split: 1.250 nats/sentence." in md
+    res["total_correlation"]["raw"]["subset"] = "valid"
+    assert "(test, validation splits)" in markdown(res)
+
+
 def test_text_data_is_bpe_encoded_reversibly_and_binarised(tmp_path: Path) -> None:
     from fairseq_nat_study.analysis.bleu import remove_bpe
     from fairseq_nat_study.utils.fairseq_runner import run_fairseq
@@ -211,10 +223,13 @@ def test_evaluate_cli_checks_its_settings_as_a_config_would(tmp_path: Path, caps
     refs.write_text("a b\n")
     base = ["evaluate", "--run-dir", str(tmp_path), "--data", str(tmp_path), "--refs", str(refs), "--name", "m",
             "--condition", "raw", "--lang", "en"]
-    assert cli([*base, "--iw-samples", "0"]) == 2
-    assert "iw_samples must be >= 1" in capsys.readouterr().err
+    for flag, value, least in (("--iw-samples", "0", 1), ("--length-beam", "0", 1), ("--decode-steps", "-1", 0),
+                               ("--bench-batch", "0", 1), ("--bench-sentences", "0", 1)):
+        assert cli([*base, flag, value]) == 2
+        key = flag[2:].replace("-", "_")
+        assert f"error: eval.{key} ({flag}): must be >= {least}, got {value}" in capsys.readouterr().err
     assert cli([*base, "--refine-steps", "0", "-1"]) == 2
-    assert "refine_steps: steps must be >= 0" in capsys.readouterr().err
+    assert "eval.refine_steps (--refine-steps): steps must be >= 0, got -1" in capsys.readouterr().err
     assert cli(base) == 2  # valid settings, but no training in the run directory
     assert "training left no checkpoint_last.pt" in capsys.readouterr().err
 

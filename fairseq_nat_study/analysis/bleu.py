@@ -181,13 +181,16 @@ def add_args(parser: argparse.ArgumentParser) -> None:
                         help="inputs are tokenized: Moses-detokenise them for the sacreBLEU score")
     parser.add_argument("--lang", default="en", help="detokenizer language (with --detok)")
     parser.add_argument("--tokenize", default="13a", help="sacreBLEU tokenizer")
+    parser.add_argument("--keep-bpe", action="store_true",
+                        help="score the text exactly as given; by default subword-nmt '@@ ' joins are removed from "
+                             "both files first (--detok always removes them)")
     parser.add_argument("--json", default=None, help="write the result as JSON to this file")
 
 
 def main(args: argparse.Namespace) -> int:
     """Run the ``bleu`` subcommand.
 
-    ``@@ `` BPE markers are removed from both files.  With ``--detok`` the
+    ``@@ `` BPE markers are removed from both files unless ``--keep-bpe`` is given.  With ``--detok`` the
     sacreBLEU score is computed on Moses-detokenised text while tokenized and
     compound-split BLEU use the tokenized input.
 
@@ -198,8 +201,9 @@ def main(args: argparse.Namespace) -> int:
         0 on success, 2 on bad input files.
     """
     try:
-        hyps = [remove_bpe(line) for line in read_lines(args.hyp)]
-        refs = [remove_bpe(line) for line in read_lines(args.ref)]
+        clean = (lambda line: line) if args.keep_bpe else remove_bpe
+        hyps = [clean(line) for line in read_lines(args.hyp)]
+        refs = [clean(line) for line in read_lines(args.ref)]
     except (OSError, ValueError) as err:
         print(f"bleu: error: {err}", file=sys.stderr)
         return 2
@@ -221,7 +225,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"compound-split BLEU = {result.compound_split_score:.2f}")
     if args.json:
         payload = asdict(result)
-        payload.update(hyp=str(args.hyp), ref=str(args.ref), detok=bool(args.detok))
+        payload.update(hyp=str(args.hyp), ref=str(args.ref), detok=bool(args.detok), bpe_removed=not args.keep_bpe)
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         with open(args.json, "w", encoding="utf-8") as handle:
             json.dump(payload, handle, indent=2)

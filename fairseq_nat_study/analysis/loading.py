@@ -8,22 +8,25 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 
-def load_model_and_task(path: str, data: str, cpu: bool = True) -> tuple[Any, Any]:
+def load_model_and_task(path: str, data: str, cpu: bool = True, flag: str = "--path") -> tuple[Any, Any]:
     """Loads one checkpoint (weights-only, see ``utils.checkpoint``) with its task pointed at ``data``.
 
     Raises:
         FileNotFoundError: the checkpoint or the data directory does not exist.
+        UnreadableCheckpointError (a ValueError): the file is not a readable fairseq checkpoint; the message
+            names ``flag`` and the file.
     """
-    import torch
     from fairseq import checkpoint_utils
 
-    import fairseq_nat_study  # noqa: F401  (registers the plugin, allow-lists checkpoint globals)
+    import fairseq_nat_study
+    from fairseq_nat_study.utils.checkpoint import read_fairseq_checkpoint
 
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"--path: no checkpoint at {path}")
+    fairseq_nat_study.register()
     if not os.path.isdir(data):
         raise FileNotFoundError(f"--data: no binarised data directory at {data}")
-    models, _cfg, task = checkpoint_utils.load_model_ensemble_and_task([path], arg_overrides={"data": data})
+    overrides = {"data": data}
+    state = read_fairseq_checkpoint(path, flag, overrides)
+    models, _cfg, task = checkpoint_utils.load_model_ensemble_and_task([path], arg_overrides=overrides, state=state)
     model = models[0].eval()
     return model.to(load_device(cpu)), task
 
@@ -35,10 +38,46 @@ def load_device(cpu: bool = False) -> "torch.device":
     return torch.device("cpu" if cpu or torch.cuda.device_count() == 0 else "cuda")
 
 
+def split_size(data: str | os.PathLike, subset: str, src: str, tgt: str) -> int:
+    """Number of sentence pairs of ``subset`` in a data-bin.
+
+    Raises:
+        FileNotFoundError: a side of the split is missing (names the file).
+        ValueError: the two sides hold different numbers of sentences (names both files).
+    """
+    from fairseq.data import data_utils
+
+    sizes = []
+    for lang in (src, tgt):
+        prefix = os.path.join(data, f"{subset}.{src}-{tgt}.{lang}")
+        if not os.path.isfile(f"{prefix}.idx"):
+            raise FileNotFoundError(f"--subset {subset}: no {prefix}.idx in {data}")
+        # an empty split has an empty .bin, which cannot be memory-mapped
+        empty = os.path.isfile(f"{prefix}.bin") and os.path.getsize(f"{prefix}.bin") == 0
+        sizes.append(0 if empty else len(data_utils.load_indexed_dataset(prefix, None)))
+    if sizes[0] != sizes[1]:
+        raise ValueError(f"--subset {subset}: {sizes[0]} source sentences in {data}/{subset}.{src}-{tgt}.{src}.idx but "
+                         f"{sizes[1]} target sentences in {data}/{subset}.{src}-{tgt}.{tgt}.idx; the two sides "
+                         "must be binarised from files with one line per sentence pair")
+    return sizes[0]
+
+
 def load_split(task: Any, data: str, subset: str) -> Any:
-    """Loads ``subset`` of ``data``; a missing split is an error that names it and the directory."""
+    """Loads ``subset`` of ``data``.
+
+    Raises:
+        FileNotFoundError: the split is missing (names it and the directory).
+        ValueError: its two sides differ in length, or it holds no sentence.
+    """
+    src, tgt = task.cfg.source_lang, task.cfg.target_lang
+    if src and tgt and os.path.isfile(os.path.join(data, f"{subset}.{src}-{tgt}.{src}.idx")):
+        if split_size(data, subset, src, tgt) == 0:
+            raise ValueError(f"--subset {subset}: the split in {data} holds no sentences")
     try:
         task.load_dataset(subset, combine=False, epoch=1)
     except FileNotFoundError as err:
         raise FileNotFoundError(f"--subset {subset}: split not found in {data} ({err})") from err
-    return task.dataset(subset)
+    dataset = task.dataset(subset)
+    if len(dataset) == 0:
+        raise ValueError(f"--subset {subset}: the split in {data} holds no sentences")
+    return dataset

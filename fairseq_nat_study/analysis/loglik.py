@@ -119,10 +119,37 @@ def model_max_positions(model: Any, task: Any) -> Any:
     return utils.resolve_max_positions(task.max_positions(), model.max_positions())
 
 
+def check_lengths(dataset: Any, max_positions: Any) -> None:
+    """Raises ``ValueError`` naming the first sentence (0-based line of the split) longer than the model takes.
+
+    fairseq's own check would advise ``--skip-invalid-size-inputs-valid-test``, which the plugin's tools do not
+    have: they score every sentence, and skipping one would change the averages without saying so.
+    """
+    if not isinstance(max_positions, tuple) or not hasattr(dataset, "src_sizes"):
+        return
+    limits = {"source": (dataset.src_sizes, max_positions[0]), "target": (dataset.tgt_sizes, max_positions[1])}
+    for side, (sizes, limit) in limits.items():
+        if sizes is None or limit is None:
+            continue
+        too_long = (sizes > limit).nonzero()[0]
+        if len(too_long):
+            i = int(too_long[0])
+            raise ValueError(
+                f"{len(too_long)} sentence(s) longer than the model takes, the first at line {i + 1} of the split: "
+                f"{side} {int(sizes[i])} tokens (with EOS) > {limit}; the tools score every sentence and cut none: "
+                "remove such pairs from the split (or use a model trained with larger --max-source-positions / "
+                "--max-target-positions)")
+
+
 def iterate_batches(task: Any, dataset: Any, max_tokens: int | None = 4096, max_positions: Any = None,
                     max_sentences: int | None = None) -> Iterable[dict[str, Any]]:
     """Every sentence of ``dataset`` in batches (``required_batch_size_multiple=1``: none dropped) of exactly
-    this call's size limits (fairseq's per-dataset iterator cache is bypassed)."""
+    this call's size limits (fairseq's per-dataset iterator cache is bypassed).
+
+    Raises:
+        ValueError: a sentence is longer than ``max_positions`` (sentences are never cut or skipped).
+    """
+    check_lengths(dataset, max_positions)
     itr = task.get_batch_iterator(
         dataset=dataset, max_tokens=max_tokens, max_sentences=max_sentences, max_positions=max_positions,
         ignore_invalid_inputs=False, required_batch_size_multiple=1, seed=1, num_shards=1, shard_id=0,

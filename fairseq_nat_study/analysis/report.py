@@ -208,8 +208,11 @@ def markdown(results: dict[str, Any]) -> str:
         up = round(s["throughput"] / ar_speed[d]["throughput"], 2) if s and d in ar_speed else None
         lines.append(f"| {m} | {d} | {s.get('decoder')} | {_fmt(s.get('latency_ms'))} | {_fmt(s.get('throughput'))} | "
                      f"{_fmt(up)} | {_fmt(p['bleu'])} | {_fmt(p.get('diversity'))} |")
+    subsets = sorted({e.get("subset", "?") for e in tc.values() if "skipped" not in e})
+    split_words = {"valid": "validation", "test": "test", "train": "training"}
+    where = ", ".join(split_words.get(s, s) for s in subsets) or "no"
     lines += ["", "Diversity n/a for NAT/GLAT: fairseq's NAT generator keeps only the best length candidate.", "",
-              "## Conditional total correlation Ĉ = NLL(NAT-MLE) − NLL(AR) (validation split)", "",
+              f"## Conditional total correlation Ĉ = NLL(NAT-MLE) − NLL(AR) ({where} split{'s' if len(subsets) > 1 else ''})", "",
               "| data | Ĉ nats/sentence | Ĉ nats/token | models | estimator |", "|---|---|---|---|---|"]
     for label, e in tc.items():
         if "skipped" in e:
@@ -222,8 +225,10 @@ def markdown(results: dict[str, Any]) -> str:
         lines.append(f"\nĈ uses a label-smoothed AR model ({', '.join(smoothed)}): its NLL cannot reach H(Y|X), "
                      "so Ĉ is biased upward; add an AR model trained with `--label-smoothing 0` to the grid.")
     stats = results["data"].get("stats")
-    if stats:
-        lines.append(f"\nExact C of the synthetic validation split: {stats['splits']['valid']['C']:.3f} nats/sentence.")
+    for subset in subsets if stats else []:
+        if subset in stats.get("splits", {}):
+            lines.append(f"\nExact C of the synthetic {split_words.get(subset, subset)} split: "
+                         f"{stats['splits'][subset]['C']:.3f} nats/sentence.")
     lines += ["", "Ĉ is a difference of two upper bounds: close to C only when both models fit the data.", "",
               "## The papers' findings on these numbers", "", "| claim | holds | evidence |", "|---|---|---|"]
     for f in findings(runs, tc):

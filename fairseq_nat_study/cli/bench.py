@@ -28,18 +28,34 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from fairseq_nat_study.analysis.speed import benchmark, speedups
     from fairseq_nat_study.analysis.loading import load_model_and_task, load_split
+    from fairseq_nat_study.analysis.loglik import UnsupportedModelError, model_family
+    from fairseq_nat_study.analysis.speed import benchmark, speedups
+    from fairseq_nat_study.cli.errors import fail, missing_out_dir
 
+    for flag, values in (("--batch-size", args.batch_size), ("--latency-sentences", [args.latency_sentences]),
+                         ("--repeats", [args.repeats]), ("--beam", [args.beam])):
+        if min(values) < 1:
+            return fail("bench", f"{flag} must be >= 1, got {min(values)}")
+    if min(args.refine_steps) < 0:
+        return fail("bench", f"--refine-steps must be >= 0, got {min(args.refine_steps)}")
+    if (message := missing_out_dir(args.out)) is not None:
+        return fail("bench", message)
     try:
-        models = [(path, *load_model_and_task(path, args.data, cpu=args.cpu)) for path in args.path]
+        models = []
+        for path in args.path:  # every checkpoint is loaded and checked before any timing
+            model, task = load_model_and_task(path, args.data, cpu=args.cpu)
+            try:
+                model_family(model)
+            except UnsupportedModelError as err:
+                raise ValueError(f"--path {path}: {err}") from err
+            models.append((path, model, task))
         first_task = models[0][2]
         dataset = load_split(first_task, args.data, args.subset)
         tgt = first_task.target_dictionary
         refs = [tgt.string(dataset.tgt[i]) for i in range(len(dataset))]
     except (FileNotFoundError, ValueError) as err:
-        print(f"fairseq-nat-study bench: error: {err}", file=sys.stderr)
-        return 2
+        return fail("bench", err)
     rows = speedups(benchmark(
         models, lambda task: load_split(task, args.data, args.subset), refs, args.batch_size, args.refine_steps,
         args.beam, args.latency_sentences, progress=lambda line: print(line, file=sys.stderr, flush=True),

@@ -15,9 +15,15 @@ from typing import Any
 TC_LABELS = ("raw", "dist", "glat_proxy")
 
 
+#: the label of a file that holds every case (the study's ``total_correlation.json``)
+COMBINED = "all"
+
+
 def _labelled(item: str) -> tuple[str, str]:
     label, sep, path = item.partition("=")
-    if not sep or label not in TC_LABELS:
+    if not sep:  # a bare FILE: the study's combined file
+        return COMBINED, item
+    if label not in TC_LABELS:
         raise argparse.ArgumentTypeError(f"{item!r} is not LABEL=FILE with LABEL one of {', '.join(TC_LABELS)}")
     return label, path
 
@@ -27,7 +33,8 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-json", required=True, help="data.json written by prepare")
     parser.add_argument("--runs", nargs="+", required=True, help="run directories, each with eval.json")
     parser.add_argument("--total-correlation", nargs="*", type=_labelled, default=[], metavar="LABEL=FILE",
-                        help="Ĉ files of total-correlation: raw=F, dist=F, glat_proxy=F")
+                        help="Ĉ files of total-correlation: raw=F, dist=F, glat_proxy=F; or, without a label, the "
+                             "study's total_correlation.json, which holds all three")
     parser.add_argument("--seconds", type=float, default=0.0, help="wall time of the recipe, for the report")
     parser.add_argument("--out", required=True, help="folder for report.md, the plots and results.json")
 
@@ -42,8 +49,36 @@ def _tc_entry(est: dict[str, Any]) -> dict[str, Any]:
     return entry
 
 
+def _tc_entries(label: str, path: Path) -> dict[str, Any]:
+    """The report's Ĉ entries of one file: one labelled ``total-correlation`` file, or the study's combined file.
+
+    Raises:
+        ValueError: the file is neither (names it and the form it should have).
+    """
+    try:
+        est = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"--total-correlation {path}: not JSON ({err})") from err
+    combined = isinstance(est, dict) and bool(est) and set(est) <= set(TC_LABELS) and all(
+        isinstance(e, dict) and ("C_hat_per_sentence" in e or "skipped" in e) for e in est.values())
+    if label == COMBINED:
+        if not combined:
+            raise ValueError(f"--total-correlation {path}: without a label the file must be the study's "
+                             f"total_correlation.json (entries {', '.join(TC_LABELS)}); label a file written by "
+                             "`fairseq-nat-study total-correlation` as raw=FILE, dist=FILE or glat_proxy=FILE")
+        return est
+    if combined:
+        raise ValueError(f"--total-correlation {label}={path}: this is the study's combined file (entries "
+                         f"{', '.join(est)}): give it without a label")
+    if not isinstance(est, dict) or "C_hat_per_sentence" not in est:
+        raise ValueError(f"--total-correlation {label}={path}: not a file written by "
+                         "`fairseq-nat-study total-correlation` (no C_hat_per_sentence)")
+    return {label: _tc_entry(est)}
+
+
 def gather(name: str, data_json: Path, runs: list[Path], tc_files: dict[str, Path], seconds: float) -> dict[str, Any]:
-    """The ``results.json`` record of a recipe (raises FileNotFoundError naming what is missing)."""
+    """The ``results.json`` record of a recipe (raises FileNotFoundError naming what is missing, ValueError naming
+    a Ĉ file of the wrong form)."""
     from fairseq_nat_study.study.run_eval import hardware
 
     for path in [data_json, *(r / "eval.json" for r in runs), *tc_files.values()]:
@@ -51,7 +86,9 @@ def gather(name: str, data_json: Path, runs: list[Path], tc_files: dict[str, Pat
             raise FileNotFoundError(f"no file {path}" + (" (run `fairseq-nat-study evaluate` on it first)"
                                                          if path.name == "eval.json" else ""))
     records = [json.loads((r / "eval.json").read_text()) for r in runs]
-    tc = {label: _tc_entry(json.loads(p.read_text())) for label, p in tc_files.items()}
+    tc: dict[str, Any] = {}
+    for label, path in tc_files.items():
+        tc.update(_tc_entries(label, path))
     for label in TC_LABELS:
         tc.setdefault(label, {"skipped": "not estimated by this recipe"})
     return {
@@ -68,7 +105,7 @@ def main(args: argparse.Namespace) -> int:
     try:
         results = gather(args.name, Path(args.data_json), [Path(r) for r in args.runs],
                          {label: Path(p) for label, p in args.total_correlation}, args.seconds)
-    except FileNotFoundError as err:
+    except (FileNotFoundError, ValueError) as err:
         print(f"fairseq-nat-study collect: error: {err}", file=sys.stderr)
         return 2
     write_report(results, Path(args.out))

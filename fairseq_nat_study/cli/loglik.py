@@ -27,23 +27,30 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from fairseq_nat_study.analysis.loglik import UnsupportedModelError, evaluate_dataset
     from fairseq_nat_study.analysis.loading import load_model_and_task, load_split
+    from fairseq_nat_study.analysis.loglik import UnsupportedModelError, evaluate_dataset
+    from fairseq_nat_study.cli.errors import fail, missing_out_dir
 
+    if (message := missing_out_dir(args.out)) is not None:
+        return fail("loglik", message)
+    if args.iw_samples < 1:
+        return fail("loglik", f"--iw-samples must be >= 1, got {args.iw_samples}")
     try:
         model, task = load_model_and_task(args.path, args.data, cpu=args.cpu)
         dataset = load_split(task, args.data, args.subset)
-        start = time.time()
+    except (FileNotFoundError, UnsupportedModelError, ValueError) as err:
+        return fail("loglik", err)
+    start = time.time()
 
-        def progress(done: int, total: int) -> None:
-            print(f"\rloglik: {done}/{total} sentences", end="", file=sys.stderr, flush=True)
+    def progress(done: int, total: int) -> None:
+        print(f"\rloglik: {done}/{total} sentences", end="", file=sys.stderr, flush=True)
 
+    try:
         result = evaluate_dataset(model, task, dataset, max_tokens=args.max_tokens, progress=progress,
                                   iw_samples=args.iw_samples, seed=args.seed)
-        print(file=sys.stderr)
-    except (FileNotFoundError, UnsupportedModelError, ValueError) as err:
-        print(f"fairseq-nat-study loglik: error: {err}", file=sys.stderr)
-        return 2
+    except (UnsupportedModelError, ValueError) as err:
+        return fail("loglik", f"--subset {args.subset} of {args.data}: {err}")
+    print(file=sys.stderr)
     report = loglik_report(result, args.path, args.subset)
     if "latent_usage" in report:
         u = report["latent_usage"]

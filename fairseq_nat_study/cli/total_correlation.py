@@ -27,15 +27,17 @@ def main(args: argparse.Namespace) -> int:
     from fairseq_nat_study.analysis.loading import load_model_and_task
     from fairseq_nat_study.analysis.loglik import UnsupportedModelError
     from fairseq_nat_study.analysis.total_correlation import estimate
+    from fairseq_nat_study.cli.errors import fail, missing_out_dir
 
+    if (message := missing_out_dir(args.out)) is not None:
+        return fail("total-correlation", message)
     try:
-        ar, ar_task = load_model_and_task(args.ar, args.data, cpu=args.cpu)
-        nat, nat_task = load_model_and_task(args.nat, args.data, cpu=args.cpu)
+        ar, ar_task = load_model_and_task(args.ar, args.data, cpu=args.cpu, flag="--ar")
+        nat, nat_task = load_model_and_task(args.nat, args.data, cpu=args.cpu, flag="--nat")
         print(f"total-correlation: scoring {args.subset} with both models ...", file=sys.stderr, flush=True)
         report = estimate(ar, ar_task, nat, nat_task, args.data, args.subset, args.glat_ratio, args.seed, args.max_tokens)
     except (FileNotFoundError, ValueError, UnsupportedModelError) as err:
-        print(f"fairseq-nat-study total-correlation: error: {err}", file=sys.stderr)
-        return 2
+        return fail("total-correlation", err)
     line = (f"{args.subset}: Ĉ = {report['C_hat_per_sentence']:.4f} nats/sentence, "
             f"{report['C_hat_per_token']:.4f} nats/token ({report['estimator']})")
     if args.stats:

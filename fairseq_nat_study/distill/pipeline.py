@@ -56,30 +56,27 @@ def language_pair(data: Path) -> tuple[str, str]:
 
 def split_size(data: Path, subset: str, src: str, tgt: str) -> int:
     """Number of sentence pairs of ``subset``; error naming the file when a side is missing or they differ."""
-    from fairseq.data import data_utils
+    from fairseq_nat_study.analysis.loading import split_size as pair_count
 
-    sizes = []
-    for lang in (src, tgt):
-        prefix = data / f"{subset}.{src}-{tgt}.{lang}"
-        if not Path(f"{prefix}.idx").is_file():
-            raise DistillError(f"--subset {subset}: no {prefix}.idx in {data}")
-        sizes.append(len(data_utils.load_indexed_dataset(str(prefix), None)))
-    if sizes[0] != sizes[1]:
-        raise DistillError(f"--subset {subset}: {sizes[0]} source but {sizes[1]} target sentences in {data}")
-    return sizes[0]
+    try:
+        return pair_count(data, subset, src, tgt)
+    except (FileNotFoundError, ValueError) as err:
+        raise DistillError(str(err)) from err
 
 
 def check_teacher_is_autoregressive(path: str) -> str:
     """The teacher's arch; error unless it is an autoregressive encoder-decoder (not a NAT or latent model)."""
-    from fairseq import checkpoint_utils
     from fairseq.models import ARCH_MODEL_REGISTRY, FairseqEncoderDecoderModel
     from fairseq.models.nat import FairseqNATModel
 
-    import fairseq_nat_study  # noqa: F401  (registers the plugin, allow-lists checkpoint globals)
+    import fairseq_nat_study
+    from fairseq_nat_study.utils.checkpoint import read_fairseq_checkpoint
 
-    if not os.path.isfile(path):
-        raise DistillError(f"--teacher: no checkpoint at {path}")
-    state = checkpoint_utils.load_checkpoint_to_cpu(path)
+    fairseq_nat_study.register()
+    try:
+        state = read_fairseq_checkpoint(path, "--teacher")
+    except (FileNotFoundError, ValueError) as err:
+        raise DistillError(str(err)) from err
     model_cfg = state["cfg"]["model"]
     arch = getattr(model_cfg, "arch", None) or model_cfg.get("_name")
     model_cls = ARCH_MODEL_REGISTRY.get(arch)

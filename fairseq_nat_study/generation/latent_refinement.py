@@ -10,8 +10,8 @@ Candidates are ranked by log p(ŷ|z,x) + log p(T|x) (``--latent-rank likelihood`
 estimate of the ELBO of ŷ (``--latent-rank elbo``: log p(T|x) + log p(ŷ|z',x) − KL(q(z|x,ŷ) ‖ p(z|x)) with one
 seeded sample z' of q), or, with an AR teacher (``--iter-decode-with-external-reranker``, teacher last in
 ``--path``), by the teacher's log p(ŷ|x). Never by the density log p(z|x): it sums over T·d_z dims (about
-−d_z nats per position) and so favours short candidates. Every candidate is returned, best first
-(``--nbest`` prints them). With S = 1 decoding is deterministic (the prior mode); latent search and the ELBO
+−d_z nats per position) and so favours short candidates. Every distinct candidate is returned, best first
+(``--nbest`` prints them); candidates that decode to the same ŷ are kept once, with the best score. With S = 1 decoding is deterministic (the prior mode); latent search and the ELBO
 ranking draw from a ``torch.Generator`` seeded by ``--seed``.
 All index tensors are built on the input's device: CPU and CUDA take the same path.
 """
@@ -22,6 +22,7 @@ from typing import Any, Sequence
 import torch
 from fairseq.iterative_refinement_generator import IterativeRefinementGenerator
 
+from fairseq_nat_study.generation.reranking import teacher_log_prob
 from fairseq_nat_study.utils.distributions import reparameterize
 from fairseq_nat_study.utils.tensor import lengths_to_valid_mask
 
@@ -97,7 +98,7 @@ class LatentRefinementGenerator(IterativeRefinementGenerator):
                 break
 
         if teacher is not None:
-            score = self._teacher_log_prob(teacher, src_tokens, src_lengths, rows, tokens)
+            score = teacher_log_prob(teacher, src_tokens, src_lengths, rows, tokens, self.eos, self.pad)[0]
         elif self.rank == "elbo":
             score = self._elbo(model, tokens, valid, encoder_out, length_lp)
         else:
@@ -139,25 +140,18 @@ class LatentRefinementGenerator(IterativeRefinementGenerator):
         kl = model.kl(z, mean_q, logvar_q, valid, encoder_out)
         return length_lp + log_py - kl
 
-    def _teacher_log_prob(self, teacher: Any, src_tokens: torch.Tensor, src_lengths: torch.Tensor,
-                          rows: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
-        """log p_AR(ŷ|x) of every candidate under the teacher (dict encoder outputs of fairseq ≥ 0.12)."""
-        from fairseq_nat_study.analysis.loglik import sentence_log_likelihoods
-
-        prev = torch.cat([tokens.new_full((tokens.size(0), 1), self.eos), tokens[:, :-1]], 1)
-        prev = prev.masked_fill(prev.eq(self.eos) & (torch.arange(prev.size(1), device=prev.device) > 0), self.pad)
-        batch = {"net_input": {"src_tokens": src_tokens[rows], "src_lengths": src_lengths[rows],
-                               "prev_output_tokens": prev}, "target": tokens}
-        return sentence_log_likelihoods(teacher, batch)[0].to(tokens.device).float()
-
     def _finalize(self, bsz: int, n_cand: int, tokens: torch.Tensor, token_lp: torch.Tensor, score: torch.Tensor,
                   steps: torch.Tensor, history: list[torch.Tensor] | None) -> list[list[dict[str, Any]]]:
         finalized = []
         for b in range(bsz):
             block = range(b * n_cand, (b + 1) * n_cand)
-            hypos = []
+            hypos, seen = [], set()
             for r in sorted(block, key=lambda r: -float(score[r])):
                 keep = tokens[r].ne(self.pad)
+                key = tuple(tokens[r][keep].tolist())
+                if key in seen:  # the same ŷ from another candidate: keep only its best-scored entry
+                    continue
+                seen.add(key)
                 hypo = {"tokens": tokens[r][keep], "positional_scores": token_lp[r][keep], "score": score[r],
                         "steps": int(steps[r]), "hypo_attn": None, "alignment": None}
                 if history is not None:

@@ -150,8 +150,10 @@ def validate_data(d: DataConfig) -> None:
         raise StudyConfigError(f"data.kind: {d.kind!r} is neither 'synth' nor 'text'")
     if d.kind == "text" and not d.dir:
         raise StudyConfigError("data.dir: required for data.kind 'text'")
-    if d.bpe_merges < 1 or d.workers < 1 or d.clean_max_len < 0 or d.max_train < 0:
-        raise StudyConfigError("data: bpe_merges and workers must be >= 1, clean_max_len and max_train >= 0")
+    for key, flag, least in (("bpe_merges", "--bpe-merges", 1), ("workers", "--workers", 1),
+                             ("clean_max_len", "--clean-max-len", 0), ("max_train", "--max-train", 0)):
+        if getattr(d, key) < least:
+            raise StudyConfigError(f"data.{key} ({flag}): must be >= {least}, got {getattr(d, key)}")
     if d.clean_ratio and d.clean_ratio < 1:
         raise StudyConfigError(f"data.clean_ratio: {d.clean_ratio} must be 0 (off) or >= 1")
     if (d.lowercase or d.romanian) and not d.tokenize:
@@ -163,7 +165,9 @@ def arch_kind(arch: str) -> str | None:
     from fairseq.models import ARCH_MODEL_REGISTRY
     from fairseq.models.nat import FairseqNATModel
 
-    import fairseq_nat_study  # noqa: F401  (registers the plugin's archs)
+    import fairseq_nat_study
+
+    fairseq_nat_study.register()
 
     model_cls = ARCH_MODEL_REGISTRY.get(arch)
     if model_cls is None:
@@ -212,10 +216,14 @@ def validate(cfg: StudyConfig) -> None:
 
 def validate_eval(ev: EvalConfig) -> None:
     """Raises ``StudyConfigError`` naming the first problem of an evaluation section."""
-    if ev.checkpoints < 1 or ev.length_beam < 1 or ev.iw_samples < 1 or ev.decode_steps < 0:
-        raise StudyConfigError("eval: checkpoints, length_beam, iw_samples must be >= 1 and decode_steps >= 0")
+    for key, flag, least in (("checkpoints", None, 1), ("length_beam", "--length-beam", 1),
+                             ("iw_samples", "--iw-samples", 1), ("decode_steps", "--decode-steps", 0),
+                             ("bench_sentences", "--bench-sentences", 1), ("bench_batch", "--bench-batch", 1)):
+        value = getattr(ev, key)
+        if value < least:
+            raise StudyConfigError(f"eval.{key}{f' ({flag})' if flag else ''}: must be >= {least}, got {value}")
     if any(k < 0 for k in ev.refine_steps):
-        raise StudyConfigError("eval.refine_steps: steps must be >= 0")
+        raise StudyConfigError(f"eval.refine_steps (--refine-steps): steps must be >= 0, got {min(ev.refine_steps)}")
 
 
 def load_config(path: str | None) -> StudyConfig:

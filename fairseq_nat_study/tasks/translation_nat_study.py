@@ -127,6 +127,7 @@ class NatStudyTranslationTask(TranslationLevenshteinTask):
     def __init__(self, cfg: NatStudyTranslationConfig, src_dict: Any, tgt_dict: Any) -> None:
         super().__init__(cfg, src_dict, tgt_dict)
         self._checked_pairing = False
+        self._noted_batch_multiple = False
 
     def load_dataset(self, split: str, epoch: int = 1, combine: bool = False, **kwargs: Any) -> None:
         """fairseq's ``translation`` layout (``translation_lev`` would prepend BOS to both sides)."""
@@ -136,9 +137,11 @@ class NatStudyTranslationTask(TranslationLevenshteinTask):
         return TranslationTask.build_dataset_for_inference(self, src_tokens, src_lengths, constraints=constraints)
 
     def get_batch_iterator(self, dataset: Any, **kwargs: Any) -> Any:
-        """fairseq's iterator with ``required_batch_size_multiple=1``, so no last batch is dropped."""
+        """fairseq's iterator with ``required_batch_size_multiple=1``, so no last batch is dropped (said once per
+        run, not at every epoch's new iterator)."""
         asked = kwargs.get("required_batch_size_multiple", 1)
-        if asked != 1:
+        if asked != 1 and not self._noted_batch_multiple:
+            self._noted_batch_multiple = True
             logger.info(
                 "nat_study_translation batches with required_batch_size_multiple=1 (asked %s): fairseq drops "
                 "the last batch of a split otherwise", asked,
@@ -147,7 +150,17 @@ class NatStudyTranslationTask(TranslationLevenshteinTask):
         return super().get_batch_iterator(dataset, **kwargs)
 
     def build_generator(self, models: Sequence[Any], args: Any, **kwargs: Any) -> Any:
-        if getattr(unwrap_model(models[0]), "is_latent_model", False):
+        """The generator of the first model's kind; decoding options it cannot honour end the CLI with
+        ``<prog>: error: <flag> ...`` (exit 2) before anything is decoded (``generation.options``)."""
+        from fairseq_nat_study.generation.options import DecodingOptionError, check_decoding_options, refuse
+
+        try:
+            check_decoding_options([model_kind(m) for m in models], args, self.cfg.latent_search_samples)
+        except DecodingOptionError as err:
+            refuse(err)
+        if model_kind(models[0]) != "latent":
+            self._warn_unused_latent_options()
+        if model_kind(models[0]) == "latent":
             from fairseq_nat_study.generation.latent_refinement import LatentRefinementGenerator
 
             return LatentRefinementGenerator(
@@ -163,8 +176,29 @@ class NatStudyTranslationTask(TranslationLevenshteinTask):
                 rank=str(self.cfg.latent_rank),
             )
         if is_nat_model(models[0]):
-            return super().build_generator(models, args, **kwargs)
+            from fairseq_nat_study.generation.nat_refinement import NatRefinementGenerator
+
+            # fairseq's translation_lev arguments, with the generator whose reranker reads our layout
+            return NatRefinementGenerator(
+                self.target_dictionary,
+                eos_penalty=getattr(args, "iter_decode_eos_penalty", 0.0),
+                max_iter=getattr(args, "iter_decode_max_iter", 10),
+                beam_size=getattr(args, "iter_decode_with_beam", 1),
+                reranking=getattr(args, "iter_decode_with_external_reranker", False),
+                decoding_format=getattr(args, "decoding_format", None),
+                adaptive=not getattr(args, "iter_decode_force_max_iter", False),
+                retain_history=getattr(args, "retain_iter_history", False),
+            )
         return TranslationTask.build_generator(self, models, args, **kwargs)
+
+    def _warn_unused_latent_options(self) -> None:
+        """One warning per latent-search option set away from its default for a model that has no latent."""
+        defaults = NatStudyTranslationConfig()
+        for name in ("latent_search_samples", "latent_search_temperature", "latent_rank"):
+            value = getattr(self.cfg, name)
+            if str(value) != str(getattr(defaults, name)):
+                logger.warning("--%s %s is ignored: it applies to latent models (nat_study_ga_*, nat_study_fl_*) "
+                               "only", name.replace("_", "-"), value)
 
     def build_model(self, cfg: Any, from_checkpoint: bool = False) -> Any:
         """fairseq's model, remembered so that ``build_criterion`` can refuse a criterion of another family."""

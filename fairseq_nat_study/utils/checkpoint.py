@@ -55,3 +55,47 @@ def load_checkpoint_state(path: str) -> dict[str, Any]:
     """
     allow_fairseq_checkpoints()
     return torch.load(path, map_location="cpu", weights_only=True)
+
+
+class UnreadableCheckpointError(ValueError):
+    """A file given as a checkpoint that torch or fairseq cannot read (empty, truncated, not a checkpoint)."""
+
+
+def read_fairseq_checkpoint(path: str, flag: str = "--path", arg_overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """fairseq's ``load_checkpoint_to_cpu`` (weights-only), with every way a bad file fails turned into one error
+    that names the flag and the file. ``arg_overrides`` are applied as fairseq applies them (e.g. ``data``).
+
+    Raises:
+        FileNotFoundError: there is no file at ``path``.
+        UnreadableCheckpointError: the file is empty, truncated, not a torch file, not a fairseq checkpoint, or
+            holds a pickled object that weights-only loading refuses.
+    """
+    import os
+    import pickle
+    import zipfile
+
+    from fairseq import checkpoint_utils
+
+    allow_fairseq_checkpoints()
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{flag}: no checkpoint at {path}")
+    if os.path.getsize(path) == 0:
+        raise UnreadableCheckpointError(f"{flag} {path}: the file is empty, not a checkpoint")
+    try:
+        state = checkpoint_utils.load_checkpoint_to_cpu(path, arg_overrides)
+    except (pickle.UnpicklingError, EOFError, OSError, RuntimeError, zipfile.BadZipFile, KeyError, AttributeError,
+            ValueError, TypeError) as err:
+        detail = str(err).strip()
+        if "Unsupported global" in detail:  # torch's weights-only refusal: name the object, not torch's advice
+            refused = detail[detail.index("Unsupported global"):].split(" was not")[0]
+            raise UnreadableCheckpointError(
+                f"{flag} {path}: weights-only loading refuses an object in this checkpoint ({refused}); only "
+                "fairseq's args and numpy arrays are trusted") from err
+        reason = detail.splitlines()[0] if detail else type(err).__name__
+        raise UnreadableCheckpointError(
+            f"{flag} {path}: not a readable fairseq checkpoint (truncated, still being written, or another "
+            f"format: {type(err).__name__}: {reason[:200]})") from err
+    if not isinstance(state, dict) or "model" not in state or not (state.get("cfg") or state.get("args")):
+        raise UnreadableCheckpointError(f"{flag} {path}: a torch file but not a fairseq checkpoint "
+                                        "(no model state and config)")
+    return state
