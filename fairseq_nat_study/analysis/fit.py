@@ -20,9 +20,9 @@ FACTORIZED_GROUPS = ("nat", "glat")
 
 def exact_bounds(stats: dict[str, Any] | None, split: str = "test") -> dict[str, float] | None:
     """{"H", "C"} per target position (|y| + 1 positions, the LL's denominator) of a synthetic split, or None."""
-    if not stats or split not in stats.get("splits", {}):
+    s = (stats or {}).get("splits", {}).get(split, {})
+    if not all(key in s for key in ("num_target_tokens", "num_sentences", "H_joint", "C")):
         return None
-    s = stats["splits"][split]
     positions = s["num_target_tokens"] + s["num_sentences"]
     return {"H": s["H_joint"] * s["num_sentences"] / positions, "C": s["C"] * s["num_sentences"] / positions}
 
