@@ -233,3 +233,14 @@ def test_cached_lu_factors_equal_fresh_ones_and_follow_parameter_changes() -> No
     loss = lin(z, valid)[0].square().sum() + lin(z, valid)[1].sum()
     loss.backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in (lin.lower, lin.upper, lin.log_s))
+
+
+def test_sinusoidal_positions_equal_fairseqs_positional_embedding() -> None:
+    from fairseq_nat_study.modules.cross_attention_stack import SinusoidalPositions
+
+    positions = SinusoidalPositions(64, 16)
+    valid = torch.tensor([[True] * 5 + [False] * 2, [True] * 7, [False, True, True, False, True, False, False]])
+    fake_tokens = torch.where(valid, positions.padding_idx + 1, positions.padding_idx)
+    assert torch.equal(positions(valid), positions.embed(fake_tokens))
+    long_valid = torch.ones(1, 80, dtype=torch.bool)  # beyond the table: fairseq grows it
+    assert torch.equal(positions(long_valid), positions.embed(torch.full((1, 80), positions.padding_idx + 1)))
