@@ -171,10 +171,11 @@ class LatentRefinementGenerator(IterativeRefinementGenerator):
                   history: list[torch.Tensor] | None) -> list[list[dict[str, Any]]]:
         """fairseq's hypotheses, best first per sentence (ties keep candidate order); tokens and positional
         scores are views of each row's first T positions (rows are right-padded), scores 0-dim tensors."""
-        order = score.view(bsz, n_cand).sort(dim=1, descending=True, stable=True)[1]
-        order = (order + torch.arange(0, bsz * n_cand, n_cand, device=order.device)[:, None]).view(-1)
-        # three host copies for the whole batch, not several per row
-        rows, sizes, done = order.tolist(), lengths.tolist(), steps.tolist()
+        rows = range(bsz)  # one candidate per sentence: nothing to rank
+        if n_cand > 1:
+            order = score.view(bsz, n_cand).sort(dim=1, descending=True, stable=True)[1]
+            rows = (order + torch.arange(0, bsz * n_cand, n_cand, device=order.device)[:, None]).view(-1).tolist()
+        sizes, done = lengths.tolist(), steps.tolist()  # host copies for the whole batch, not several per row
         token_rows, lp_rows, score_rows = tokens.unbind(0), token_lp.unbind(0), score.unbind(0)
         finalized: list[list[dict[str, Any]]] = []
         for i, r in enumerate(rows):

@@ -29,7 +29,7 @@ T = TypeVar("T")
 
 def mask_positions(x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     """Zeroes the padded positions (``where``, so non-finite padding cannot leak); x [B, T, D], valid [B, T]."""
-    return x.masked_fill(~valid.unsqueeze(-1), 0.0)
+    return torch.where(valid.unsqueeze(-1), x, 0.0)
 
 
 class ParameterCache:
