@@ -14,6 +14,11 @@ seeded sample z' of q), or, with an AR teacher (``--iter-decode-with-external-re
 (``--nbest`` prints them). With S = 1 decoding is deterministic (the prior mode); latent search and the ELBO
 ranking draw from a ``torch.Generator`` seeded by ``--seed``.
 All index tensors are built on the input's device: CPU and CUDA take the same path.
+
+Cost: decoding runs the passes above and little else (``fairseq-nat-study bench`` reports each decoder's
+latency against the sum of its passes timed alone): no copy of the encoder output with one candidate per
+sentence, only the rows still changing are refined, no log-probabilities for ŷ_0 when a step re-decodes it,
+and one host copy per refinement step (its early-stop test) and two per batch for the hypotheses.
 """
 from __future__ import annotations
 
