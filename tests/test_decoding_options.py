@@ -102,7 +102,8 @@ def test_latent_nbest_keeps_each_hypothesis_once_with_its_best_score() -> None:
     tokens = torch.tensor([[a, b, eos], [b, eos, pad], [a, b, eos], [a, a, eos]])  # rows 0 and 2 are one ŷ
     score = torch.tensor([-1.0, -3.0, -0.5, -2.0])
     token_lp = torch.zeros(4, 3)
-    (hypos,) = gen._finalize(1, 4, tokens, token_lp, score, torch.zeros(4, dtype=torch.long), None)
+    lengths = tokens.ne(pad).sum(1)  # rows are right-padded: each ŷ is its first `length` positions
+    (hypos,) = gen._finalize(1, 4, tokens, token_lp, score, torch.zeros(4, dtype=torch.long), lengths, None)
     assert [h["tokens"].tolist() for h in hypos] == [[a, b, eos], [a, a, eos], [b, eos]]
     assert [float(h["score"]) for h in hypos] == [-0.5, -2.0, -3.0]
 

@@ -133,6 +133,23 @@ def test_logdet_matches_brute_force_jacobian(name: str) -> None:
         assert logdet[b].item() == pytest.approx(brute_force_logdet(flow, z, VALID, ctx, b).item(), abs=tol)
 
 
+@pytest.mark.parametrize("name", list(CASES))
+@pytest.mark.parametrize("training", [True, False])
+def test_inverse_without_logdet_equals_the_full_inverse(name: str, training: bool) -> None:
+    """``inverse_only`` (decoding: no log-dets; in eval mode without autograd, cached parameter factors) gives
+    exactly the z of ``inverse``, zero at padded positions whatever the padded noise holds."""
+    torch.manual_seed(0)
+    flow, ctx = build_case(name)
+    flow.train(training)
+    eps = latent()
+    noisy = eps + 100.0 * torch.randn_like(eps) * ~VALID.unsqueeze(-1)
+    with torch.no_grad():
+        want = flow.inverse(eps, VALID, ctx)[0]
+        for _ in range(2):  # the second call reads the caches of the first in eval mode
+            assert torch.equal(flow.inverse_only(eps, VALID, ctx), want)
+            assert torch.equal(flow.inverse_only(noisy, VALID, ctx), want)
+
+
 def test_actnorm_logdet_after_data_dependent_init() -> None:
     torch.manual_seed(0)
     flow = ActNorm(D).double()

@@ -1,8 +1,10 @@
 """``fairseq-nat-study bench``: decoding latency and throughput of several checkpoints, side by side.
 
-Example: ``fairseq-nat-study bench --path ar.pt --path ga.pt --data BIN --batch-size 1 128
---refine-steps 0 1 2 4`` prints a Markdown table (ms/sentence, sentences/s, speed-up over AR beam search at
-the same batch size, BLEU of the timed outputs) and writes JSON with ``--out``.
+Example: ``fairseq-nat-study bench --path ar.pt --path nat.pt --path ga.pt --data BIN --batch-size 1 128
+--refine-steps 0 1 2 4`` prints a Markdown table, one row per decoder: latency at batch 1 (ms/sentence, its
+ratio to AR beam search, to one NAT pass and to the decoder's pass-count limit) and throughput at each larger
+batch size (sentences/s and its ratio to AR beam search at that size), all measured in one run with the
+configurations interleaved (``analysis.speed``); writes JSON with ``--out``.
 """
 from __future__ import annotations
 
@@ -21,8 +23,11 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, nargs="+", default=[1, 128])
     parser.add_argument("--refine-steps", type=int, nargs="+", default=[0, 1, 2, 4], help="K for latent models")
     parser.add_argument("--beam", type=int, default=4, help="beam size of AR models")
-    parser.add_argument("--latency-sentences", type=int, default=100, help="sentences timed at batch size 1")
-    parser.add_argument("--repeats", type=int, default=3, help="timed passes per configuration (fastest kept)")
+    parser.add_argument("--latency-sentences", type=int, default=100,
+                        help="sentences timed at batch size 1, drawn at random from the split (seeded)")
+    parser.add_argument("--repeats", type=int, default=5, help="interleaved timed passes per configuration (median kept)")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the batch-1 sentence sample")
+    parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's)")
     parser.add_argument("--out", help="JSON file to write")
     parser.add_argument("--cpu", action="store_true")
 
@@ -30,7 +35,7 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from fairseq_nat_study.analysis.loading import load_model_and_task, load_split
     from fairseq_nat_study.analysis.loglik import UnsupportedModelError, model_family
-    from fairseq_nat_study.analysis.speed import benchmark, speedups
+    from fairseq_nat_study.analysis.speed import benchmark, ratios
     from fairseq_nat_study.cli.errors import fail, missing_out_dir
 
     for flag, values in (("--batch-size", args.batch_size), ("--latency-sentences", [args.latency_sentences]),
@@ -39,8 +44,12 @@ def main(args: argparse.Namespace) -> int:
             return fail("bench", f"{flag} must be >= 1, got {min(values)}")
     if min(args.refine_steps) < 0:
         return fail("bench", f"--refine-steps must be >= 0, got {min(args.refine_steps)}")
+    if args.threads is not None and args.threads < 1:
+        return fail("bench", f"--threads must be >= 1, got {args.threads}")
     if (message := missing_out_dir(args.out)) is not None:
         return fail("bench", message)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     try:
         models = []
         for path in args.path:  # every checkpoint is loaded and checked before any timing
@@ -56,21 +65,44 @@ def main(args: argparse.Namespace) -> int:
         refs = [tgt.string(dataset.tgt[i]) for i in range(len(dataset))]
     except (FileNotFoundError, ValueError) as err:
         return fail("bench", err)
-    rows = speedups(benchmark(
+    rows = ratios(benchmark(
         models, lambda task: load_split(task, args.data, args.subset), refs, args.batch_size, args.refine_steps,
         args.beam, args.latency_sentences, progress=lambda line: print(line, file=sys.stderr, flush=True),
-        repeats=args.repeats,
+        repeats=args.repeats, seed=args.seed,
     ))
     hardware = {"device": str(next(models[0][1].parameters()).device),
                 "torch_threads": torch.get_num_threads(), "processor": platform.processor() or platform.machine()}
     print(f"\nhardware: {hardware}; AR length cap 1.2·|x| + 10; subset {args.subset} ({len(refs)} sentences); "
-          f"fastest of {args.repeats} passes\n")
-    print("| model | decoder | batch | sentences | ms/sentence | sentences/s | speed-up vs AR | BLEU |")
-    print("|---|---|---|---|---|---|---|---|")
-    for r in rows:
-        print(f"| {r['model']} | {r['config']} | {r['batch_size']} | {r['sentences']} | {r['ms_per_sentence']} | "
-              f"{r['sentences_per_second']} | {r['speedup_vs_ar']} | {r['bleu']} |")
+          f"batch 1: {args.latency_sentences} sentences drawn at random (seed {args.seed}); median of "
+          f"{args.repeats} interleaved passes\n")
+    print("\n".join(markdown_table(rows, args.beam)))
     if args.out:
         with open(args.out, "w") as f:
-            json.dump({"hardware": hardware, "subset": args.subset, "rows": rows}, f, indent=1)
+            json.dump({"hardware": hardware, "subset": args.subset, "repeats": args.repeats, "seed": args.seed,
+                       "rows": rows}, f, indent=1)
     return 0
+
+
+def _fmt(x: object) -> str:
+    return "n/a" if x is None else str(x)
+
+
+def markdown_table(rows: list[dict], beam: int) -> list[str]:
+    """One row per decoder: batch-1 latency and its ratios, then throughput per larger batch size."""
+    large = sorted({r["batch_size"] for r in rows if r["batch_size"] > 1})
+    head = (["model", "decoder", "ms/sentence (batch 1)", f"latency ratio vs AR beam {beam}", "x one NAT pass",
+             "pass-count limit ms", "x limit"]
+            + [h for b in large for h in (f"sentences/s (batch {b})", f"throughput ratio vs AR beam {beam} (batch {b})")]
+            + ["BLEU"])
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    keys = list(dict.fromkeys((r["model"], r["config"]) for r in rows))
+    for key in keys:
+        mine = {r["batch_size"]: r for r in rows if (r["model"], r["config"]) == key}
+        one = mine.get(1, {})
+        cells = [key[0], key[1], one.get("ms_per_sentence"), one.get("latency_ratio_vs_ar"), one.get("vs_nat_pass"),
+                 one.get("limit_ms_per_sentence"), one.get("vs_limit")]
+        for b in large:
+            cells += [mine.get(b, {}).get("sentences_per_second"), mine.get(b, {}).get("throughput_ratio_vs_ar")]
+        cells.append(mine[max(mine)]["bleu"])
+        lines.append("| " + " | ".join(_fmt(c) for c in cells) + " |")
+    return lines

@@ -14,6 +14,11 @@ seeded sample z' of q), or, with an AR teacher (``--iter-decode-with-external-re
 (``--nbest`` prints them); candidates that decode to the same ŷ are kept once, with the best score. With S = 1 decoding is deterministic (the prior mode); latent search and the ELBO
 ranking draw from a ``torch.Generator`` seeded by ``--seed``.
 All index tensors are built on the input's device: CPU and CUDA take the same path.
+
+Cost: decoding runs the passes above and little else (``fairseq-nat-study bench`` reports each decoder's
+latency against the sum of its passes timed alone): no copy of the encoder output with one candidate per
+sentence, only the rows still changing are refined, no log-probabilities for ŷ_0 when a step re-decodes it,
+and one host copy per refinement step (its early-stop test) and two per batch for the hypotheses.
 """
 from __future__ import annotations
 
@@ -62,7 +67,8 @@ class LatentRefinementGenerator(IterativeRefinementGenerator):
                 raise ValueError("--iter-decode-with-external-reranker: give the AR teacher last in --path")
             teacher = models[-1]
         for m in models:
-            m.eval()
+            if m.training:  # eval() walks every submodule: a cost per call when the caller has done it already
+                m.eval()
         src_tokens, src_lengths = sample["net_input"]["src_tokens"], sample["net_input"]["src_lengths"]
         bsz, device = src_tokens.size(0), src_tokens.device
         n_cand = self.beam_size * self.latent_samples
@@ -70,40 +76,54 @@ class LatentRefinementGenerator(IterativeRefinementGenerator):
         encoder_out = model.encode(src_tokens, src_lengths)
         length_logits, src_len = model.length_logits(encoder_out)
         lengths, length_lp = model.length_predictor.top_lengths(length_logits, src_len, self.beam_size)
-        # candidate c of sentence b sits at row b·n_cand + c; c = length index · S + sample index
-        lengths = lengths.repeat_interleave(self.latent_samples, dim=1).reshape(-1)
-        length_lp = length_lp.repeat_interleave(self.latent_samples, dim=1).reshape(-1)
-        rows = torch.arange(bsz, device=device).repeat_interleave(n_cand)
-        encoder_out = model.encoder.reorder_encoder_out(encoder_out, rows)
-        valid = lengths_to_valid_mask(lengths)
+        rows = None  # candidate row -> sentence; None: one candidate per sentence, rows are sentences
+        if n_cand > 1:
+            # candidate c of sentence b sits at row b·n_cand + c; c = length index · S + sample index
+            lengths = lengths.repeat_interleave(self.latent_samples, dim=1)
+            length_lp = length_lp.repeat_interleave(self.latent_samples, dim=1)
+            rows = torch.arange(bsz, device=device).repeat_interleave(n_cand)
+            encoder_out = model.encoder.reorder_encoder_out(encoder_out, rows)
+        lengths, length_lp = lengths.reshape(-1), length_lp.reshape(-1)
+        fixed = _FixedPositions(lengths_to_valid_mask(lengths), self.eos, self.pad)
 
-        z = self._initial_latent(model, valid, encoder_out, device)
-        tokens, token_lp = self._decode(model, z, valid, encoder_out)
-        history = [tokens.clone()] if self.retain_history else None
+        z = self._initial_latent(model, fixed.valid, encoder_out, device)
+        # ŷ_0's scores are only read when no refinement step follows (every step re-decodes every row)
+        tokens, token_lp = self._decode(model, z, fixed, encoder_out, scores=self.max_iter == 0)
+        history = [tokens] if self.retain_history else None  # never written in place below
         steps = torch.zeros_like(lengths)
-        active = torch.ones_like(lengths, dtype=torch.bool)
-        for _ in range(self.max_iter):
-            idx = active.nonzero(as_tuple=True)[0]
-            sub_enc = model.encoder.reorder_encoder_out(encoder_out, idx)
-            z_new = model.posterior_params(tokens[idx], sub_enc)[0] * valid[idx].unsqueeze(-1)
-            new_tokens, new_lp = self._decode(model, z_new, valid[idx], sub_enc)
-            changed = (new_tokens != tokens[idx]).any(1)
-            z[idx], tokens[idx], token_lp[idx] = z_new, new_tokens, new_lp
-            steps[idx] += 1
+        idx, sub_fixed, sub_enc, sub_tokens = None, fixed, encoder_out, tokens  # rows still refining (None: all)
+        for k in range(self.max_iter):
+            z = model.posterior_params(sub_tokens, sub_enc)[0] * sub_fixed.valid.unsqueeze(-1)
+            new_tokens, new_lp = self._decode(model, z, sub_fixed, sub_enc)
+            if idx is None:
+                tokens, token_lp = new_tokens, new_lp
+                steps += 1
+            else:
+                tokens, token_lp = tokens.index_copy(0, idx, new_tokens), token_lp.index_copy(0, idx, new_lp)
+                steps.index_add_(0, idx, torch.ones_like(idx))
             if history is not None:
-                history.append(tokens.clone())
-            if self.adaptive:
-                active[idx[~changed]] = False
-            if not active.any():
+                history.append(tokens)
+            if not self.adaptive or k == self.max_iter - 1:
+                sub_tokens = new_tokens
+                continue
+            still = (new_tokens != sub_tokens).any(1).nonzero(as_tuple=True)[0]  # one host sync per step
+            if still.numel() == 0:
                 break
+            if still.numel() < new_tokens.size(0):  # some rows stopped: refine the others only
+                idx = still if idx is None else idx[still]
+                sub_fixed, sub_tokens = sub_fixed.select(still), new_tokens.index_select(0, still)
+                sub_enc = model.encoder.reorder_encoder_out(sub_enc, still)
+            else:
+                sub_tokens = new_tokens
 
         if teacher is not None:
+            rows = torch.arange(bsz, device=device) if rows is None else rows
             score = teacher_log_prob(teacher, src_tokens, src_lengths, rows, tokens, self.eos, self.pad)[0]
         elif self.rank == "elbo":
-            score = self._elbo(model, tokens, valid, encoder_out, length_lp)
+            score = self._elbo(model, tokens, fixed.valid, encoder_out, length_lp)
         else:
             score = token_lp.sum(1) + length_lp
-        return self._finalize(bsz, n_cand, tokens, token_lp, score, steps, history)
+        return self._finalize(bsz, n_cand, tokens, token_lp, score, steps, lengths, history)
 
     def _initial_latent(self, model: Any, valid: torch.Tensor, encoder_out: dict[str, Any], device: torch.device) -> torch.Tensor:
         """z_0: the prior mode for the first sample of every length, prior samples at τ for the others."""
@@ -115,17 +135,18 @@ class LatentRefinementGenerator(IterativeRefinementGenerator):
             z = torch.where(is_sample[:, None, None], sampled, z)
         return z
 
-    def _decode(self, model: Any, z: torch.Tensor, valid: torch.Tensor, encoder_out: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
-        """ŷ = argmax p(y|z,x) with EOS at position T−1 -> (tokens [N, T], log p(ŷ_t|z,x) [N, T], 0 off tokens)."""
-        log_probs = model.decode(z, valid, encoder_out, normalize=True)
-        log_probs[..., self.eos] = float("-inf")  # EOS only at the end, which the length fixes
-        log_probs[..., self.pad] = float("-inf")
-        token_lp, tokens = log_probs.max(-1)
-        lengths = valid.sum(1)
-        is_eos = torch.arange(valid.size(1), device=valid.device)[None, :] == (lengths - 1)[:, None]
-        tokens = tokens.masked_fill(is_eos, self.eos).masked_fill(~valid, self.pad)
-        token_lp = token_lp.masked_fill(is_eos | ~valid, 0.0)
-        return tokens, token_lp
+    def _decode(self, model: Any, z: torch.Tensor, fixed: _FixedPositions, encoder_out: dict[str, Any],
+                scores: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """ŷ = argmax p(y|z,x) with EOS at position T−1 -> (tokens [N, T], log p(ŷ_t|z,x) [N, T], 0 off tokens).
+
+        Without ``scores`` the argmax is taken over the logits (the same tokens: log-softmax keeps each row's
+        order) and the log-probabilities are not computed (None)."""
+        out = model.decode(z, fixed.valid, encoder_out, normalize=scores)
+        # EOS only at the end, which the length fixes; never pad
+        out.index_fill_(-1, fixed.specials, float("-inf"))
+        token_lp, tokens = out.max(-1)
+        tokens = torch.where(fixed.mask, fixed.tokens, tokens)
+        return tokens, token_lp.masked_fill(fixed.mask, 0.0) if scores else None
 
     def _elbo(self, model: Any, tokens: torch.Tensor, valid: torch.Tensor, encoder_out: dict[str, Any],
               length_lp: torch.Tensor) -> torch.Tensor:
@@ -141,22 +162,54 @@ class LatentRefinementGenerator(IterativeRefinementGenerator):
         return length_lp + log_py - kl
 
     def _finalize(self, bsz: int, n_cand: int, tokens: torch.Tensor, token_lp: torch.Tensor, score: torch.Tensor,
-                  steps: torch.Tensor, history: list[torch.Tensor] | None) -> list[list[dict[str, Any]]]:
-        finalized = []
-        for b in range(bsz):
-            block = range(b * n_cand, (b + 1) * n_cand)
-            hypos, seen = [], set()
-            for r in sorted(block, key=lambda r: -float(score[r])):
-                keep = tokens[r].ne(self.pad)
-                key = tuple(tokens[r][keep].tolist())
+                  steps: torch.Tensor, lengths: torch.Tensor,
+                  history: list[torch.Tensor] | None) -> list[list[dict[str, Any]]]:
+        """fairseq's hypotheses, best first per sentence (ties keep candidate order), each distinct ŷ once with
+        its best score; tokens and positional scores are views of each row's first T positions (rows are
+        right-padded), scores 0-dim tensors."""
+        rows = range(bsz)  # one candidate per sentence: nothing to rank or deduplicate
+        if n_cand > 1:
+            order = score.view(bsz, n_cand).sort(dim=1, descending=True, stable=True)[1]
+            rows = (order + torch.arange(0, bsz * n_cand, n_cand, device=order.device)[:, None]).view(-1).tolist()
+        sizes, done = lengths.tolist(), steps.tolist()  # host copies for the whole batch, not several per row
+        token_rows, lp_rows, score_rows = tokens.unbind(0), token_lp.unbind(0), score.unbind(0)
+        seen_rows = tokens.tolist() if n_cand > 1 else None
+        finalized: list[list[dict[str, Any]]] = []
+        seen: set[tuple[int, ...]] = set()
+        for i, r in enumerate(rows):
+            if i % n_cand == 0:
+                finalized.append([])
+                seen = set()
+            size = sizes[r]
+            if seen_rows is not None:
+                key = tuple(seen_rows[r][:size])
                 if key in seen:  # the same ŷ from another candidate: keep only its best-scored entry
                     continue
                 seen.add(key)
-                hypo = {"tokens": tokens[r][keep], "positional_scores": token_lp[r][keep], "score": score[r],
-                        "steps": int(steps[r]), "hypo_attn": None, "alignment": None}
-                if history is not None:
-                    own = history[: int(steps[r]) + 1]  # this candidate's ŷ_0 .. ŷ_k, not later no-op steps
-                    hypo["history"] = [{"tokens": h[r][h[r].ne(self.pad)]} for h in own]
-                hypos.append(hypo)
-            finalized.append(hypos)
+            hypo = {"tokens": token_rows[r][:size], "positional_scores": lp_rows[r][:size], "score": score_rows[r],
+                    "steps": done[r], "hypo_attn": None, "alignment": None}
+            if history is not None:  # this candidate's ŷ_0 .. ŷ_k, not later no-op steps
+                hypo["history"] = [{"tokens": h[r][:size]} for h in history[: done[r] + 1]]
+            finalized[-1].append(hypo)
         return finalized
+
+
+class _FixedPositions:
+    """What the candidate lengths fix in every decoder pass: valid [N, T]; ``mask`` [N, T] (EOS at T−1 and
+    padding, whose tokens are not predicted); ``tokens`` [N, T] (EOS / pad there); ``specials`` [2] (EOS, pad:
+    never an argmax)."""
+
+    def __init__(self, valid: torch.Tensor, eos: int, pad: int) -> None:
+        self.eos, self.pad = eos, pad
+        self.valid = valid
+        is_eos = torch.arange(valid.size(1), device=valid.device)[None, :] == (valid.sum(1) - 1)[:, None]
+        self.mask = is_eos | ~valid
+        self.tokens = torch.full_like(valid, pad, dtype=torch.long).masked_fill_(is_eos, eos)
+        self.specials = torch.tensor([eos, pad], device=valid.device)
+
+    def select(self, rows: torch.Tensor) -> _FixedPositions:
+        """The same for a subset of rows [M]."""
+        sub = object.__new__(_FixedPositions)
+        sub.eos, sub.pad, sub.specials = self.eos, self.pad, self.specials
+        sub.valid, sub.mask, sub.tokens = (t.index_select(0, rows) for t in (self.valid, self.mask, self.tokens))
+        return sub

@@ -10,8 +10,8 @@ refinement table, candidate diversity and decoding speed. Everything runs in one
 * Diversity: 100 − mean pairwise sentence-BLEU between the candidates of one source (AR: the beam's
   n-best; latent: the ``length_beam`` length candidates). fairseq's NAT generator keeps only the best length
   candidate, so NAT/GLAT have no diversity figure (reported as ``None``, not zero).
-* Speed: ms/sentence at batch size 1 (first ``bench_sentences`` sentences) and sentences/s at
-  ``bench_batch``, fastest of two passes (``analysis.speed``).
+* Speed: ms/sentence at batch size 1 (``bench_sentences`` sentences drawn at random from the split) and
+  sentences/s at ``bench_batch``, median of 5 passes (``analysis.speed``); the thread count is recorded.
 """
 from __future__ import annotations
 
@@ -139,10 +139,12 @@ def evaluate_checkpoint(model: Any, task: Any, dataset: Any, refs: Sequence[str]
 
 
 def speed(model: Any, task: Any, dataset: Any, refs: Sequence[str], ev: EvalConfig, steps: int, beam: int) -> dict[str, Any]:
-    """Latency (batch 1) and throughput (``bench_batch``) of the default decoder, fastest of two passes."""
+    """Latency (batch 1, ``bench_sentences`` sentences drawn at random) and throughput (``bench_batch``) of the
+    default decoder, median of 5 passes each."""
     gen, refs = build_generator(model, task, steps, beam), list(refs)
-    sec1, n1, _ = time_decoder(gen, model, task, dataset, 1, ev.bench_sentences, refs, repeats=2)
-    secb, nb, _ = time_decoder(gen, model, task, dataset, ev.bench_batch, None, refs, repeats=2)
+    sec1, n1, _ = time_decoder(gen, model, task, dataset, 1, ev.bench_sentences, refs, repeats=5)
+    secb, nb, _ = time_decoder(gen, model, task, dataset, ev.bench_batch, None, refs, repeats=5)
     return {"latency_ms": round(1000 * sec1 / n1, 3), "throughput": round(nb / secb, 2),
+            "batch": ev.bench_batch,
             "decoder": "beam 4" if beam == 4 else (f"K={steps}" if model_family(model) == "latent" else "1 pass"),
             "threads": torch.get_num_threads()}

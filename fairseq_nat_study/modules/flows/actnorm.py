@@ -10,7 +10,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from fairseq_nat_study.modules.flows.base import Context, Flow, mask_positions
+from fairseq_nat_study.modules.flows.base import Context, Flow, ParameterCache, mask_positions
 
 
 class ActNorm(Flow):
@@ -24,6 +24,7 @@ class ActNorm(Flow):
         self.bias = nn.Parameter(torch.zeros(dim))
         self.log_scale = nn.Parameter(torch.zeros(dim))
         self.register_buffer("initialized", torch.tensor(False))
+        self._cache = ParameterCache()
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
@@ -61,3 +62,8 @@ class ActNorm(Flow):
                           ctx: Context = None) -> tuple[torch.Tensor, torch.Tensor]:
         z = eps * torch.exp(self.log_scale.to(eps.dtype)) + self.bias.to(eps.dtype)
         return mask_positions(z, valid), -self._logdet(valid, eps.dtype)
+
+    def inverse_only(self, eps: torch.Tensor, valid: torch.Tensor, ctx: Context = None) -> torch.Tensor:
+        scale, bias = self._cache.get(self, f"inverse {eps.dtype}", (self.log_scale, self.bias),
+                                      lambda: (torch.exp(self.log_scale.to(eps.dtype)), self.bias.to(eps.dtype)))
+        return mask_positions(eps * scale + bias, valid)

@@ -9,10 +9,14 @@ Each flow implements ``forward_positions`` / ``inverse_positions``, which return
 positions ([B, T]; the Jacobian of every flow here is block-triangular over positions, so the sentence log-det is
 the sum of per-position diagonal-block terms). The per-position split lets the latent model attribute
 log p(z|x) to positions (LaNMT's per-position KL budget); ``forward`` / ``inverse`` sum it.
+
+``inverse_only(eps, valid, ctx) -> z`` is the inverse map without its log-det, for decoding (the prior mode
+f⁻¹(0; x)): the same z as ``inverse``, with none of the log-det work. Values computed from parameters alone (the
+LU factors of the 1×1 mixing) are kept in a ``ParameterCache`` while nothing can change them.
 """
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Callable, Iterable, TypeVar
 
 import torch
 from torch import nn
@@ -20,11 +24,40 @@ from torch import nn
 #: What a flow is conditioned on: fairseq's encoder output dict (``encoder_out`` [S, B, C],
 #: ``encoder_padding_mask`` [B, S]), or None for unconditional flows.
 Context = dict[str, list[torch.Tensor]] | None
+T = TypeVar("T")
 
 
 def mask_positions(x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     """Zeroes the padded positions (``where``, so non-finite padding cannot leak); x [B, T, D], valid [B, T]."""
-    return x.masked_fill(~valid.unsqueeze(-1), 0.0)
+    return torch.where(valid.unsqueeze(-1), x, 0.0)
+
+
+class ParameterCache:
+    """Values computed from a module's parameters alone, reused while they cannot have changed.
+
+    A value is reused only in eval mode without autograd, and only while every tensor it was computed from is
+    the same tensor (storage, dtype, device) at the same version: an optimizer step, ``load_state_dict`` or
+    ``.to()`` changes one of them, and the value is computed again. Training mode or autograd computes afresh
+    (gradients must reach the parameters) and empties the cache, so nothing needs a manual sync. (Writes
+    through ``.data`` skip the version counter; optimizers make them only after a training-mode forward pass,
+    which has emptied the cache.)
+    """
+
+    def __init__(self) -> None:
+        self._values: dict[str, tuple[tuple, object]] = {}
+
+    def get(self, module: nn.Module, name: str, sources: Iterable[torch.Tensor], compute: Callable[[], T]) -> T:
+        """``compute()``, or its value from an earlier call with the same ``name`` and unchanged ``sources``."""
+        if module.training or torch.is_grad_enabled():
+            self._values.clear()
+            return compute()
+        key = tuple((t.data_ptr(), t._version, t.dtype, t.device) for t in sources)
+        hit = self._values.get(name)
+        if hit is not None and hit[0] == key:
+            return hit[1]  # type: ignore[return-value]
+        value = compute()
+        self._values[name] = (key, value)
+        return value
 
 
 class Flow(nn.Module):
@@ -68,6 +101,11 @@ class Flow(nn.Module):
         z, logdet = self.inverse_positions(eps, valid, ctx)
         return z, logdet.sum(1)
 
+    def inverse_only(self, eps: torch.Tensor, valid: torch.Tensor, ctx: Context = None) -> torch.Tensor:
+        """The z of ``inverse`` without the log-det (decoding): eps [B, T, D] -> z [B, T, D], zero at padding.
+        Flows whose log-det costs work override it."""
+        return self.inverse_positions(eps, valid, ctx)[0]
+
 
 class SequentialFlow(Flow):
     """Composition f_K ∘ … ∘ f_1 (``forward`` runs f_1 first); log-dets add up."""
@@ -91,6 +129,11 @@ class SequentialFlow(Flow):
             eps, logdet = flow.inverse_positions(eps, valid, ctx)
             total = total + logdet
         return eps, total
+
+    def inverse_only(self, eps: torch.Tensor, valid: torch.Tensor, ctx: Context = None) -> torch.Tensor:
+        for flow in reversed(self.flows):
+            eps = flow.inverse_only(eps, valid, ctx)
+        return eps
 
 
 class InverseFlow(Flow):

@@ -68,10 +68,13 @@ class AffineCoupling(Flow):
         """(x_id, x_tr) -> [B, T, D], the inverse of ``_split``."""
         return torch.cat([x_tr, x_id] if self.transform_first else [x_id, x_tr], dim=-1)
 
-    def scale_shift(self, x_id: torch.Tensor, valid: torch.Tensor, ctx: Context) -> tuple[torch.Tensor, torch.Tensor]:
-        """(log_s, shift) [B, T, D_tr] from the conditioner, zero at padded positions."""
+    def scale_shift(self, x_id: torch.Tensor, valid: torch.Tensor, ctx: Context,
+                    mask: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """(log_s, shift) [B, T, D_tr] from the conditioner, zero at padded positions (unless not ``mask``)."""
         raw, shift = self.conditioner(x_id, valid, ctx).to(x_id.dtype).chunk(2, dim=-1)
         log_s = bounded_log_scale(raw, self.scale_bound)
+        if not mask:
+            return log_s, shift
         return mask_positions(log_s, valid), mask_positions(shift, valid)
 
     def forward_positions(self, z: torch.Tensor, valid: torch.Tensor,
@@ -87,3 +90,9 @@ class AffineCoupling(Flow):
         log_s, shift = self.scale_shift(eps_id, valid, ctx)
         z = self._merge(eps_id, affine_inverse(eps_tr, log_s, shift))
         return z, -log_s.sum(2)
+
+    def inverse_only(self, eps: torch.Tensor, valid: torch.Tensor, ctx: Context = None) -> torch.Tensor:
+        # the same values at valid positions as ``inverse_positions``; padding is zeroed once, at the output
+        eps_id, eps_tr = self._split(mask_positions(eps, valid))
+        log_s, shift = self.scale_shift(eps_id, valid, ctx, mask=False)
+        return mask_positions(self._merge(eps_id, affine_inverse(eps_tr, log_s, shift)), valid)

@@ -9,14 +9,15 @@ entry i of head j, so every head mixes features from both coupling halves. One h
 
 with P a fixed permutation, L unit lower-triangular and U strictly upper-triangular, maps each head vector:
 eps = W x. log|det W| = Σ log_s, so logdet = H · Σ log_s per valid position. The inverse solves the two
-triangular systems on the fly (no cached inverse to keep in sync).
+triangular systems (no inverse matrix). In eval mode without autograd the factors are computed once and kept
+while the parameters are unchanged (``ParameterCache``: an update or a reload recomputes them, nothing to sync).
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from fairseq_nat_study.modules.flows.base import Context, Flow, mask_positions
+from fairseq_nat_study.modules.flows.base import Context, Flow, ParameterCache, mask_positions
 
 
 def default_heads(dim: int) -> int:
@@ -44,12 +45,19 @@ class InvertibleMultiHeadLinear(Flow):
         self.lower = nn.Parameter(torch.tril(lower, -1).float())
         self.upper = nn.Parameter(torch.triu(upper, 1).float())
         self.log_s = nn.Parameter(torch.log(diag.abs()).float())
+        self._cache = ParameterCache()
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, heads={self.heads}"
 
+    def _sources(self) -> tuple[torch.Tensor, ...]:
+        return self.perm, self.sign_s, self.lower, self.upper, self.log_s
+
     def factors(self, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(P, L, U') [h, h] in ``dtype``, with W = P L U' and U' = U + diag(sign_s · exp(log_s))."""
+        return self._cache.get(self, f"factors {dtype}", self._sources(), lambda: self._factorize(dtype))
+
+    def _factorize(self, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         eye = torch.eye(self.head_dim, dtype=dtype, device=self.lower.device)
         lower = torch.tril(self.lower.to(dtype), -1) + eye
         diag = self.sign_s.to(dtype) * torch.exp(self.log_s.to(dtype))
@@ -58,8 +66,11 @@ class InvertibleMultiHeadLinear(Flow):
 
     def weight(self, dtype: torch.dtype = torch.float32) -> torch.Tensor:
         """W = P L U' -> [h, h]."""
-        perm, lower, upper = self.factors(dtype)
-        return perm @ lower @ upper
+        def compute() -> torch.Tensor:
+            perm, lower, upper = self.factors(dtype)
+            return perm @ lower @ upper
+
+        return self._cache.get(self, f"weight {dtype}", self._sources(), compute)
 
     def _heads(self, x: torch.Tensor) -> torch.Tensor:
         """[B, T, D] -> [B, T, h, H] (head j holds features j, j + H, …)."""
@@ -77,11 +88,13 @@ class InvertibleMultiHeadLinear(Flow):
 
     def inverse_positions(self, eps: torch.Tensor, valid: torch.Tensor,
                           ctx: Context = None) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.inverse_only(eps, valid, ctx), -self._logdet(valid, eps.dtype)
+
+    def inverse_only(self, eps: torch.Tensor, valid: torch.Tensor, ctx: Context = None) -> torch.Tensor:
         eps = mask_positions(eps, valid)
         perm, lower, upper = self.factors(eps.dtype)
         # z = U'^{-1} L^{-1} P^T eps, solved on the heads' [h, B·T·H] matrix
         y = self._heads(eps).movedim(-2, 0).reshape(self.head_dim, -1)
         y = torch.linalg.solve_triangular(lower, perm.T @ y, upper=False, unitriangular=True)
         y = torch.linalg.solve_triangular(upper, y, upper=True)
-        z = y.reshape(self.head_dim, *eps.shape[:-1], self.heads).movedim(0, -2).reshape(eps.shape)
-        return z, -self._logdet(valid, eps.dtype)
+        return y.reshape(self.head_dim, *eps.shape[:-1], self.heads).movedim(0, -2).reshape(eps.shape)

@@ -57,5 +57,6 @@ class FlowPrior(Prior):
         return z, standard_normal_log_prob(eps, valid) - logdet_inverse
 
     def mode(self, valid: torch.Tensor, encoder_out: dict[str, Any]) -> torch.Tensor:
-        """z = f⁻¹(0; x), the image of the base mode (not in general the mode of p(z|x)) -> [B, T, D]."""
-        return self.flow.inverse(self._base_noise(valid, 0.0, None), valid, encoder_out)[0]
+        """z = f⁻¹(0; x), the image of the base mode (not in general the mode of p(z|x)) -> [B, T, D] (the inverse
+        without its log-dets)."""
+        return self.flow.inverse_only(self._base_noise(valid, 0.0, None), valid, encoder_out)
