@@ -231,5 +231,10 @@ def test_seed_controls_latent_search_under_fairseq_generate(two_mode) -> None:
         return [line for line in out.splitlines() if line.startswith("H-")]
 
     one, same, other = candidates("1"), candidates("1"), candidates("2")
-    assert len(one) == 4 * NUM_TEST
+    per_sentence: dict[str, list[str]] = {}
+    for line in one:
+        sid, _, text = line.split("\t")
+        per_sentence.setdefault(sid, []).append(text)
+    assert len(per_sentence) == NUM_TEST and all(1 <= len(h) <= 4 for h in per_sentence.values())
+    assert all(len(set(h)) == len(h) for h in per_sentence.values())  # the n-best list holds each ŷ once
     assert one == same and one != other

@@ -86,7 +86,10 @@ def test_the_task_fixes_the_elbo_objective_for_the_model_it_built(two_mode) -> N
 
     latent, task = load_model_and_task(str(two_mode.latent), str(two_mode.data))
     task._built_model = latent
-    crit = task.build_criterion(ElboCriterionConfig(max_update=400))
+    from omegaconf import OmegaConf
+
+    cfg = OmegaConf.structured(ElboCriterionConfig(_name="nat_study_elbo", max_update=400))  # as fairseq-train's
+    crit = task.build_criterion(cfg)
     assert crit.prior == "gaussian" and (crit.kl_budget, crit.budget_hold, crit.budget_anneal) == (1.0, 200, 200)
 
 
