@@ -41,3 +41,20 @@ def test_real_checkpoint_loads_weights_only(two_mode) -> None:
     for path in (two_mode.ar, two_mode.nat):
         state = torch.load(path, map_location="cpu", weights_only=True)
         assert "model" in state and state["cfg"]["model"] is not None
+
+
+def test_run_metadata_reads_in_a_fresh_process_without_fairseq(tmp_path) -> None:
+    """The study's ``evaluate`` reads a run's updates, criterion and arch before anything registers the plugin:
+    that read must allow-list fairseq's globals itself (a fresh interpreter, fairseq never imported)."""
+    import subprocess
+    import sys
+
+    state = {"cfg": {"model": argparse.Namespace(arch="nat_study_nat_tiny"), "criterion": {"_name": "nat_study_nat_loss"}},
+             "optimizer_history": [{"num_updates": 7}], "model": {"w": torch.ones(1)}}
+    torch.save(state, tmp_path / "checkpoint_last.pt")
+    code = ("import sys; from pathlib import Path; from fairseq_nat_study.study.run_eval import checkpoint_info; "
+            "print(checkpoint_info(Path(sys.argv[1]))); print('fairseq' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "checkpoint_last.pt")],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split("\n")[0] == "(7, 'nat_study_nat_loss', 'nat_study_nat_tiny')"

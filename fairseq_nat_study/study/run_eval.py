@@ -33,9 +33,9 @@ def checkpoints_of(run_dir: Path, final: int) -> list[tuple[int, Path]]:
 
 def checkpoint_info(path: Path) -> tuple[int, str, str]:
     """(updates, criterion name, arch name) of a fairseq checkpoint (``""`` where it does not say)."""
-    import torch
+    from fairseq_nat_study.utils.checkpoint import load_checkpoint_state
 
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = load_checkpoint_state(str(path))
     cfg = state.get("cfg") or {}
 
     def get(section: str, key: str) -> str:
