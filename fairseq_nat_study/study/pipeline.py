@@ -94,13 +94,10 @@ class Study:
         return results
 
     def _train(self, spec: ModelSpec, data: str) -> None:
-        """Trains in ``eval.checkpoints`` segments, each resuming fairseq's ``checkpoint_last.pt`` with a
-        higher ``--max-update``, and keeps a copy of the checkpoint at the end of each segment
-        (``checkpoint_at_<updates>.pt``): fairseq's own interval checkpoints are not written when the
-        interval falls at the end of an epoch. Latent and GLAT runs get ``--run-updates``, so that the ELBO's KL
-        schedules and GLAT's ratio follow the whole run, not the segment."""
-        import shutil
-
+        """Trains in one process, in ``eval.checkpoints`` segments of the run
+        (:mod:`~fairseq_nat_study.utils.segmented_train`), with a copy of the model at the end of each
+        (``checkpoint_at_<updates>.pt``). Latent and GLAT runs get ``--run-updates``, so that the ELBO's KL
+        schedules and GLAT's ratio follow the whole run."""
         from fairseq_nat_study.utils.fairseq_runner import run_fairseq
 
         run_dir = self.run_dir(spec, data)
@@ -111,13 +108,11 @@ class Study:
                  "--seed", str(self.cfg.seed), "--save-dir", run_dir, *(["--cpu"] if self.cpu else []),
                  *(["--run-updates", str(spec.max_update)] if spec.family in ("latent", "glat") else []),
                  *spec.flags]
-        for i, target in enumerate(targets):
-            snapshot = run_dir / f"checkpoint_at_{target}.pt"
-            if snapshot.exists():
-                continue
-            run_fairseq("train", [self.bin[data], *flags, "--max-update", str(target)],
-                        run_dir / f"train-{i + 1}.log", prefix=f"[{spec.name}-{data} {i + 1}/{len(targets)}] ")
-            shutil.copyfile(run_dir / "checkpoint_last.pt", snapshot)
+        # one log per attempt: a resumed run keeps the log of the attempt that was killed
+        attempt = 1 + len(list(run_dir.glob("train-*.log")))
+        run_fairseq("train", ["--snapshots", ",".join(map(str, targets)), self.bin[data], *flags],
+                    run_dir / f"train-{attempt}.log", prefix=f"[{spec.name}-{data}] ",
+                    module="fairseq_nat_study.utils.segmented_train")
 
     def _distill(self) -> None:
         from fairseq_nat_study.distill.pipeline import DistillConfig, distill

@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 logger = logging.getLogger(__name__)
 
 #: fairseq log lines worth echoing while a pipeline runs.
-PROGRESS_MARKERS = ("| train_inner |", "| valid |", "done training", "Generate ", "Wrote preprocessed")
+PROGRESS_MARKERS = ("| train_inner |", "| valid |", "done training", "Generate ", "Wrote preprocessed", "segment ")
 
 
 def default_echo(line: str) -> bool:
@@ -30,6 +30,7 @@ def run_fairseq(
     stdout_path: str | Path | None = None,
     prefix: str = "",
     env: dict[str, str] | None = None,
+    module: str | None = None,
 ) -> None:
     """Runs ``fairseq-<tool>``; raises ``RuntimeError`` with the log's tail if it fails.
 
@@ -40,8 +41,9 @@ def run_fairseq(
         echo: which log lines to print as progress.
         stdout_path: where stdout goes, e.g. ``fairseq-generate`` hypotheses.
         env: variables set for this run on top of the current environment.
+        module: the module to run instead of ``fairseq_cli.<tool>`` (one that wraps the tool).
     """
-    cmd = [sys.executable, "-m", f"fairseq_cli.{tool}", *map(str, args)]
+    cmd = [sys.executable, "-m", module or f"fairseq_cli.{tool}", *map(str, args)]
     logger.info("running fairseq-%s %s", tool, " ".join(map(str, args)))
     log_path = Path(log_path)
     tail: list[str] = []
