@@ -32,7 +32,9 @@ def run_train(data: Path, save_dir: Path, extra: Sequence[str]) -> None:
         str(data), "--user-dir", PLUGIN_DIR, "--task", "nat_study_translation", "--save-dir", str(save_dir),
         "--optimizer", "adam", "--adam-betas", "(0.9,0.98)", "--lr-scheduler", "inverse_sqrt",
         "--warmup-updates", "100", "--no-epoch-checkpoints", "--no-progress-bar", "--cpu", "--seed", "1",
-        "--log-format", "simple", "--log-interval", "50", *extra,
+        "--log-format", "simple", "--log-interval", "50",
+        # validate and save once, when training stops, not after every short epoch of a test corpus
+        "--validate-interval", "1000000", "--save-interval", "1000000", *extra,
     ])
     train.main(convert_namespace_to_omegaconf(args))
 

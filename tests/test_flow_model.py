@@ -39,6 +39,38 @@ def test_flow_iwae_is_at_least_the_elbo(two_mode, two_mode_flow) -> None:
     assert all(torch.isfinite(torch.tensor(result.ll)))
 
 
+def test_training_reads_the_flows_active_dims_on_one_batch_in_ten(two_mode, two_mode_flow) -> None:
+    """The flow pass that puts the posterior mean in the prior's coordinates serves only the active-dims
+    statistic: in training it runs on batches 1, 11, 21, ... (the loss is the same either way); in evaluation
+    on every batch; the moments of the batches that have them give the active dims."""
+    from fairseq import checkpoint_utils
+
+    from fairseq_nat_study.criterions.elbo import ACTIVE_DIMS_EVERY
+    from fairseq_nat_study.utils.latent_usage import active_dims
+
+    model, task = load_model_and_task(str(two_mode_flow), str(two_mode.data))
+    criterion = task.build_criterion(checkpoint_utils.load_checkpoint_to_cpu(str(two_mode_flow))["cfg"].criterion)
+    dataset = load_split(task, str(two_mode.data), "valid")
+    sample = dataset.collater([dataset[i] for i in range(32)])
+    sample["prev_target"] = sample["target"]
+    model.train()
+    logs, losses = [], []
+    for _ in range(2 * ACTIVE_DIMS_EVERY + 1):
+        torch.manual_seed(0)  # the same z every call: the loss must not depend on the extra pass
+        loss, _, log = criterion(model, sample)
+        logs.append(log)
+        losses.append(loss.item())
+    read = [i for i, log in enumerate(logs) if "_zm_n" in log]
+    assert read == [0, ACTIVE_DIMS_EVERY, 2 * ACTIVE_DIMS_EVERY]
+    assert max(losses) - min(losses) < 1e-6 * abs(losses[0])
+    summed = {k: sum(log.get(k, 0.0) for log in logs) for k in logs[0] if k.startswith("_zm")}
+    assert summed["_zm_n"] == 3 * int(sample["target"].ne(task.target_dictionary.pad()).sum())
+    assert 0 <= active_dims(summed) <= 8
+    model.eval()
+    with torch.no_grad():
+        assert all("_zm_n" in criterion(model, sample)[2] for _ in range(3))
+
+
 @pytest.mark.slow
 def test_flow_tiny_trains_500_updates_without_non_finite_values(tmp_path) -> None:
     """Stability on the default synthetic corpus; nat_study_elbo raises on the first non-finite term."""

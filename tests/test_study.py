@@ -15,9 +15,12 @@ from pathlib import Path
 
 import pytest
 
+#: seven short trainings, a distillation and every evaluation stage: about 3 minutes on 2 CPU cores
+pytestmark = pytest.mark.slow
+
 CONFIG = {
     "name": "test grid",
-    "data": {"kind": "synth", "num_train": 300},
+    "data": {"kind": "synth", "num_train": 300, "ood": {"num_test": 30}},
     "teacher": "tr",
     "distill": {"beam": 4, "shard_size": 200},
     "models": [
@@ -77,6 +80,7 @@ def test_every_run_is_evaluated_on_every_sentence(study: tuple[Path, str]) -> No
         assert final["final"] and final["num_sentences"] == num_test
         assert 0.0 <= final["bleu"] <= 100.0 and final["ll_per_token"] < 0
         assert "speed" in final and final["speed"]["latency_ms"] > 0
+        assert final["ood"]["num_sentences"] == 30 and final["ood"]["ll_per_token"] < 0  # the OOD test set
         groups[key] = final["group"]
     assert groups[("glat", "raw")] == "glat" and groups[("fl", "dist")] == "latent-flow"
     assert groups[("ga", "raw")] == "latent-gaussian" and groups[("tr", "dist")] == "ar"
@@ -95,7 +99,7 @@ def test_report_has_tables_plots_and_findings(study: tuple[Path, str]) -> None:
     out, _ = study
     md = (out / "report.md").read_text()
     for heading in ("## BLEU and log-likelihood", "## Pearson r", "## Refinement steps K", "## Speed and diversity",
-                    "## Conditional total correlation", "## The papers' findings"):
+                    "## Conditional total correlation", "## The papers' findings", "## Out of distribution"):
         assert heading in md
     for png in ("bleu_vs_ll.png", "bleu_vs_latency.png", "refinement.png"):
         assert (out / png).read_bytes()[:4] == b"\x89PNG"

@@ -194,16 +194,20 @@ def test_text_data_is_bpe_encoded_reversibly_and_binarised(tmp_path: Path) -> No
     (corpus / "all.de").write_text("".join(s.upper() + "\n" for s in src))
     cfg = from_dict({"models": [TEACHER], "teacher": "tr", "data": {
         "kind": "text", "dir": str(corpus), "src": "en", "tgt": "de", "train": "all", "valid": "all", "test": "all",
-        "valid_lines": [0, 7], "test_lines": [7, 20], "max_train": 50, "bpe_merges": 20}}).data
+        "valid_lines": [0, 7], "test_lines": [7, 20], "max_train": 50, "bpe_merges": 20,
+        "ood": {"dir": str(corpus), "prefix": "all", "lines": [60, 90]}}}).data
     summary = prepare_data(cfg, 1, tmp_path / "data", run_fairseq, progress=lambda s: None)
     assert summary["sentences"] == {"train": 50, "valid": 7, "test": 13}
+    assert summary["ood"]["sentences"] == 30 and summary["ood"]["split"] == "test1"
     data = tmp_path / "data"
-    for split in ("train", "valid", "test"):
+    assert (data / "bin" / "test1.en-de.de.bin").is_file()  # the OOD set: fairseq's second test split
+    assert (data / "text" / "ood.en").read_text().splitlines() == src[60:90]
+    for split in ("train", "valid", "test", "ood"):
         for lang in ("en", "de"):
             text = (data / "text" / f"{split}.{lang}").read_text().splitlines()
             bpe = (data / "bpe" / f"{split}.{lang}").read_text().splitlines()
             assert [remove_bpe(b) for b in bpe] == text  # BPE is undone exactly
-        assert (data / "bin" / f"{split}.en-de.de.bin").is_file()
+        assert split == "ood" or (data / "bin" / f"{split}.en-de.de.bin").is_file()
     assert any("@@" in line for line in (data / "bpe" / "train.en").read_text().splitlines())
     assert (data / "text" / "test.en").read_text().splitlines()[0] == (corpus / "all.en").read_text().splitlines()[7]
 
@@ -287,3 +291,42 @@ def test_c_hat_takes_the_ar_model_with_the_least_label_smoothing() -> None:
     res = _results()
     res["total_correlation"]["raw"]["ar_label_smoothing"] = 0.1
     assert "Ĉ uses a label-smoothed AR model (tr)" in markdown(res)
+
+
+def test_synthetic_ood_set_shares_the_phrase_table_and_shifts_lengths_and_ambiguity(tmp_path: Path) -> None:
+    """The shifted synthetic test set: the same words and translations (same seed), longer sentences and more
+    ambiguous words than the study's corpus, with its own exact statistics."""
+    from fairseq_nat_study.data.synthetic import SynthConfig, build_phrase_table
+    from fairseq_nat_study.study.ood import DEFAULT_SYNTH_SHIFT, synth_config, write_synth
+
+    data = from_dict({"models": [TEACHER], "teacher": "tr", "data": {"kind": "synth", "num_train": 100}}).data
+    shifted = synth_config(data, seed=3)
+    assert build_phrase_table(shifted) == build_phrase_table(SynthConfig(seed=3))
+    summary = write_synth(data, 3, tmp_path)
+    sources = (tmp_path / "ood.src").read_text().splitlines()
+    assert len(sources) == summary["sentences"] == 500
+    lengths = [len(line.split()) for line in sources]
+    assert min(lengths) >= DEFAULT_SYNTH_SHIFT["min_phrases"] and max(lengths) <= DEFAULT_SYNTH_SHIFT["max_phrases"]
+    ambiguous = sum(w.startswith("a") for line in sources for w in line.split()) / sum(lengths)
+    assert abs(ambiguous - DEFAULT_SYNTH_SHIFT["p_ambiguous"]) < 0.05
+    assert summary["stats"]["splits"]["test"]["C"] > 0
+    with pytest.raises(StudyConfigError, match="data.ood: unknown key"):
+        from_dict({"models": [TEACHER], "teacher": "tr", "data": {"kind": "synth", "ood": {"dir": "x"}}})
+    assert from_dict({"models": [TEACHER], "teacher": "tr", "data": {"kind": "synth", "ood": None}}).data.ood is None
+
+
+def test_ood_table_puts_each_run_beside_its_shifted_scores() -> None:
+    from fairseq_nat_study.analysis.ood_table import ood_table
+
+    res = _results()
+    stats = {"splits": {"test": {"num_target_tokens": 90, "num_sentences": 10, "H_joint": 2.0, "C": 1.0}}}
+    for run in res["runs"]:
+        final = next(p for p in run["points"] if p["final"])
+        final["ood"] = {"bleu": final["bleu"] - 10, "ll_per_token": final["ll_per_token"] - 0.5}
+    data = {**res["data"], "stats": stats, "ood": {"kind": "synth", "sentences": 40, "stats": stats,
+                                                   "shift": {"min_phrases": 6, "max_phrases": 12, "p_ambiguous": 0.5}}}
+    lines = ood_table(res["runs"], data)
+    assert lines[0] == "## Out of distribution: train on A, test on B"
+    assert "| tr | raw | 30.00 | 20.00 | -10.00 | -1.000 | -1.500 | -0.500 |" in lines
+    assert any("Exact −H(Y|X) per position: A -0.2000, B -0.2000" in line for line in lines)
+    assert ood_table(res["runs"], res["data"]) == []  # no OOD set, no section

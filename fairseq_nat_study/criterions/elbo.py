@@ -27,7 +27,8 @@ The prior is known once the model is built: ``nat_study_translation.build_criter
 Logged: every term; ``elbo_per_token`` (the true ELBO: β = 1, no budget, no smoothing); ``kl`` in nats per target
 position; ``active_dims``, the latent dims whose posterior mean varies across the data (Cov > 0.01, Burda et al.
 2016), with the mean read in the prior's standard coordinates (``utils.latent_usage``), over every position of the
-validation split (of the batches of a log interval in training); β and b. The update
+validation split (in training: of the batches of a log interval, and with the flow prior, whose standard
+coordinates cost a flow pass, of every ``ACTIVE_DIMS_EVERY``-th batch); β and b. The update
 count reaches the criterion through ``set_num_updates``, which ``nat_study_translation`` calls before every
 training step. A non-finite term stops training with an error that names it.
 """
@@ -46,6 +47,10 @@ from fairseq_nat_study.criterions.mle import require_nat_output
 from fairseq_nat_study.utils.latent_usage import active_dims, posterior_mean_moments
 from fairseq_nat_study.utils.losses import length_nll, token_nll
 from fairseq_nat_study.utils.schedules import hold_then_anneal, linear_anneal
+
+
+#: in training with a flow prior, the active-dims statistics read one batch in this many (validation: every batch)
+ACTIVE_DIMS_EVERY = 10
 
 
 @dataclass
@@ -199,7 +204,7 @@ class ElboCriterion(FairseqCriterion):
         beta, budget = self.kl_weight(), self.budget()
         out = require_nat_output(
             model(net_input["src_tokens"], net_input["src_lengths"], sample["prev_target"], sample["target"],
-                  prior_fit=budget > 0 and model.training),
+                  prior_fit=budget > 0 and model.training, standard_mean=self._reads_active_dims(model)),
             "nat_study_elbo",
         )
         if "kl" not in out:
@@ -219,9 +224,18 @@ class ElboCriterion(FairseqCriterion):
             "kl_used": kl_used.sum().data, "length_nll": len_nll.sum().data,
             "kl_weight": beta * nsentences, "kl_budget": budget * nsentences,
             "ntokens": sample_size, "nsentences": nsentences, "sample_size": sample_size,
-            **posterior_mean_moments(kl_out["standard_mean"], valid),
+            **(posterior_mean_moments(kl_out["standard_mean"], valid) if kl_out["standard_mean"] is not None else {}),
         }
         return loss, sample_size, logging_output
+
+    def _reads_active_dims(self, model: Any) -> bool:
+        """Whether this batch feeds the active-dims statistics: always in evaluation and for a prior whose
+        standard coordinates are closed-form; in training with the flow prior (a flow pass per batch, about a
+        sixth of a training step) every ``ACTIVE_DIMS_EVERY``-th batch."""
+        if not model.training or getattr(model.prior, "closed_form_kl", False):
+            return True
+        self._train_batches = getattr(self, "_train_batches", 0) + 1
+        return (self._train_batches - 1) % ACTIVE_DIMS_EVERY == 0
 
     @staticmethod
     def reduce_metrics(logging_outputs: list[dict[str, Any]]) -> None:

@@ -108,7 +108,8 @@ class LatentNATModel(FairseqNATModel):
 
     # ---- training -----------------------------------------------------------------------------------
     def forward(self, src_tokens: torch.Tensor, src_lengths: torch.Tensor, prev_output_tokens: torch.Tensor,
-                tgt_tokens: torch.Tensor, prior_fit: bool = False, **kwargs: Any) -> dict[str, dict[str, Any]]:
+                tgt_tokens: torch.Tensor, prior_fit: bool = False, standard_mean: bool = True,
+                **kwargs: Any) -> dict[str, dict[str, Any]]:
         """One reparameterised sample of the ELBO terms.
 
         Args:
@@ -116,12 +117,14 @@ class LatentNATModel(FairseqNATModel):
             tgt_tokens: [B, T] reference ``y </s>``.
             prior_fit: also return the per-position KL with q detached (gradient to the prior only), which a
                 KL budget needs so that the prior keeps fitting q where the budget holds.
+            standard_mean: also return the posterior mean in the prior's standard coordinates (for the active
+                latent dims; for the flow prior one more flow pass, without gradient).
 
         Returns:
             ``word_ins`` (logits of p(y|z,x), targets, real-token mask), ``length`` (logits of p(T|x), class,
             factor 1), ``kl``: ``kl`` [B] nats, ``kl_positions`` [B, T], ``kl_prior_fit`` [B, T] or None,
             ``valid`` [B, T] (the T = |y| + 1 latent positions), ``num_positions`` [B], ``standard_mean``
-            [B, T, D_z] (the posterior mean in the prior's standard coordinates, detached; for active units).
+            [B, T, D_z] or None (the posterior mean in the prior's standard coordinates, detached; for active units).
         """
         encoder_out = self.encode(src_tokens, src_lengths)
         valid = tgt_tokens.ne(self.pad)
@@ -130,7 +133,8 @@ class LatentNATModel(FairseqNATModel):
         logits = self.decode(z, valid, encoder_out)
         length_out, src_len = self.length_logits(encoder_out)
         length_tgt, _ = self.length_predictor.target_class(valid.sum(1), src_len)
-        terms = self.prior.kl_positions(z, mean_q, logvar_q, valid, encoder_out, prior_fit=prior_fit)
+        terms = self.prior.kl_positions(z, mean_q, logvar_q, valid, encoder_out, prior_fit=prior_fit,
+                                        standard_mean=standard_mean)
         return {
             "word_ins": {"out": logits, "tgt": tgt_tokens, "mask": token_mask(tgt_tokens, self.pad, self.eos)},
             "length": {"out": length_out, "tgt": length_tgt, "factor": 1.0},

@@ -10,7 +10,8 @@ to a default)::
               "train": "train.lc.norm.tok", "valid": "val.lc.norm.tok", "test": "val.lc.norm.tok",
               "test_lines": [500, 1014], "valid_lines": [0, 500], "max_train": 0, "bpe_merges": 8000,
               "tokenize": false, "lowercase": false, "romanian": false, "clean_max_len": 0, "clean_ratio": 0,
-              "workers": 1},                                               # tokenize: raw text → sacremoses
+              "workers": 1,                                                # tokenize: raw text → sacremoses
+              "ood": {"dir": "$NAT_STUDY_DATA/wmt14_en_de", "prefix": "newstest2013", "lines": [0, 500]}},
      "train": {"flags": ["--max-tokens", "8192"]},                      # fairseq flags shared by every model
      "teacher": "tr_tiny", "distill": {"beam": 4, "shard_size": 4000},
      "models": [{"name": "tr_tiny", "family": "ar", "arch": "nat_study_tr_tiny", "max_update": 500,
@@ -65,6 +66,10 @@ class DataConfig:
     clean_max_len: int = 0
     clean_ratio: float = 0.0
     workers: int = 1
+    #: the out-of-distribution test set (``study.ood``): synthetic data: overrides of the corpus's sentence
+    #: lengths and ambiguity ({} = ``DEFAULT_SYNTH_SHIFT``); text data: {"dir", "prefix", "lines"} of a second
+    #: parallel test set ({} = none); null: none
+    ood: dict[str, Any] | None = field(default_factory=dict)
 
 
 @dataclass
@@ -126,6 +131,10 @@ def from_dict(raw: dict[str, Any], base_dir: Path | None = None) -> StudyConfig:
         data.dir = expand_data_dir(data.dir)
     if data.kind == "text" and base_dir is not None and data.dir and not Path(data.dir).is_absolute():
         data.dir = str((base_dir / data.dir).resolve())
+    if isinstance(data.ood, dict):
+        from fairseq_nat_study.study.ood import resolve_dir
+
+        resolve_dir(data, base_dir)
     validate(cfg)
     return cfg
 
@@ -158,6 +167,10 @@ def validate_data(d: DataConfig) -> None:
         raise StudyConfigError(f"data.clean_ratio: {d.clean_ratio} must be 0 (off) or >= 1")
     if (d.lowercase or d.romanian) and not d.tokenize:
         raise StudyConfigError("data.lowercase / data.romanian apply while tokenizing: set data.tokenize too")
+    if d.ood is not None:
+        from fairseq_nat_study.study.ood import validate_ood
+
+        validate_ood(d)
 
 
 def arch_kind(arch: str) -> str | None:
@@ -255,5 +268,5 @@ def quick_config() -> StudyConfig:
             {"name": "ga_tiny", "family": "latent", "arch": "nat_study_ga_tiny", "max_update": 300},
             {"name": "fl_tiny", "family": "latent", "arch": "nat_study_fl_tiny", "max_update": 200},
         ],
-        "eval": {"refine_steps": [0, 1, 2, 4, 8], "iw_samples": 10, "checkpoints": 3, "bench_sentences": 50},
+        "eval": {"refine_steps": [0, 1, 2, 4, 8], "iw_samples": 10, "checkpoints": 5, "bench_sentences": 50},
     })

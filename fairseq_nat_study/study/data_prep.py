@@ -3,7 +3,8 @@ normalisation and tokenisation with sacremoses and cleaning of the training pair
 ``fairseq-preprocess`` with a joined dictionary.
 
 Layout under ``OUT/data``: ``text/{train,valid,test}.{src,tgt}`` (tokenized, no BPE: the references BLEU is
-computed against), ``bpe/`` (what is binarised) and ``bin/`` (the raw data-bin). Line slices of a file
+computed against), ``text/ood.{src,tgt}`` (the out-of-distribution test set, ``study/ood.py``), ``bpe/``
+(what is binarised) and ``bin/`` (the raw data-bin; the OOD set is its ``test1`` split). Line slices of a file
 (``valid_lines``/``test_lines`` = [first, end)) let one released split serve as both validation and test
 when the test set is held out (Multi30k's folder here has only ``train`` and ``val``).
 """
@@ -60,7 +61,7 @@ def _read_pair(cfg: DataConfig, split: str, dropped: dict[str, int] | None = Non
 
 
 def _learn_and_apply_bpe(text: Path, bpe: Path, merges: int, src: str, tgt: str,
-                         progress: Callable[[str], None]) -> None:
+                         progress: Callable[[str], None], splits: tuple[str, ...] = SPLITS) -> None:
     """Joint BPE codes learned on the training source + target, applied to every split."""
     import io
 
@@ -74,7 +75,7 @@ def _learn_and_apply_bpe(text: Path, bpe: Path, merges: int, src: str, tgt: str,
         learn_bpe(joint, out, merges, min_frequency=2)
     with open(codes, encoding="utf-8") as f:
         bpe_model = BPE(f)
-    for split in SPLITS:
+    for split in splits:
         for lang in (src, tgt):
             lines = (text / f"{split}.{lang}").read_text(encoding="utf-8").splitlines()
             (bpe / f"{split}.{lang}").write_text("".join(bpe_model.process_line(l) + "\n" for l in lines),
@@ -89,13 +90,19 @@ def prepare_data(cfg: DataConfig, seed: int, out: Path, run: Callable[..., None]
     Args:
         run: ``run_fairseq``-compatible callable used for ``fairseq-preprocess``.
     """
+    from fairseq_nat_study.study import ood
+
     text = out / "text"
     text.mkdir(parents=True, exist_ok=True)
+    ood_summary: dict[str, object] | None = None
     if cfg.kind == "synth":
         from fairseq_nat_study.data.synthetic import SynthConfig, write_corpus
 
         write_corpus(SynthConfig(seed=seed, num_train=cfg.num_train, preset=cfg.preset), text)
         src, tgt, source = "src", "tgt", text
+        if ood.enabled(cfg):
+            ood_summary = ood.write_synth(cfg, seed, text)
+            progress(f"out-of-distribution test set: {ood_summary['sentences']} pairs, {ood_summary['shift']}")
     else:
         src, tgt = cfg.src, cfg.tgt
         dropped: dict[str, int] = {}
@@ -107,12 +114,22 @@ def prepare_data(cfg: DataConfig, seed: int, out: Path, run: Callable[..., None]
             (text / f"{split}.{tgt}").write_text("".join(l + "\n" for l in t), encoding="utf-8")
             progress(f"{split}: {len(s)} sentence pairs"
                      + (f" ({dropped[split]} removed by cleaning)" if dropped.get(split) else ""))
+        if ood.enabled(cfg):
+            s, t, where = ood.read_text(cfg)
+            if cfg.tokenize:
+                s, t = _tokenize(cfg, s, t, ood.OOD_STEM)
+            (text / f"{ood.OOD_STEM}.{src}").write_text("".join(l + "\n" for l in s), encoding="utf-8")
+            (text / f"{ood.OOD_STEM}.{tgt}").write_text("".join(l + "\n" for l in t), encoding="utf-8")
+            ood_summary = {"kind": "text", "source": where, "sentences": len(s)}
+            progress(f"out-of-distribution test set: {len(s)} sentence pairs from {where}")
         source = out / "bpe"
         source.mkdir(exist_ok=True)
-        _learn_and_apply_bpe(text, source, cfg.bpe_merges, src, tgt, progress)
+        _learn_and_apply_bpe(text, source, cfg.bpe_merges, src, tgt, progress,
+                             SPLITS + ((ood.OOD_STEM,) if ood_summary else ()))
+    tests = f"{source / 'test'},{source / ood.OOD_STEM}" if ood_summary else source / "test"
     run("preprocess", [
         "--source-lang", src, "--target-lang", tgt, "--trainpref", source / "train", "--validpref",
-        source / "valid", "--testpref", source / "test", "--destdir", out / "bin", "--joined-dictionary",
+        source / "valid", "--testpref", tests, "--destdir", out / "bin", "--joined-dictionary",
         "--workers", "1",
     ], out / "preprocess.log")
     counts = {split: sum(1 for _ in open(text / f"{split}.{src}", encoding="utf-8")) for split in SPLITS}
@@ -122,5 +139,7 @@ def prepare_data(cfg: DataConfig, seed: int, out: Path, run: Callable[..., None]
                        bpe_merges=cfg.bpe_merges)
     if cfg.kind == "synth":
         summary["stats"] = json.loads((text / "stats.json").read_text())
+    if ood_summary:
+        summary["ood"] = {**ood_summary, "split": ood.OOD_SPLIT}
     (out / "data.json").write_text(json.dumps(summary, indent=1))
     return summary

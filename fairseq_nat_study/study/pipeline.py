@@ -127,9 +127,16 @@ class Study:
     def _teacher(self) -> ModelSpec:
         return next(m for m in self.cfg.models if m.name == self.cfg.teacher)
 
-    def _references(self) -> list[str]:
+    def _references(self, stem: str = "test") -> list[str]:
         tgt = json.loads((self.data_dir / "data.json").read_text())["tgt"]
-        return (self.data_dir / "text" / f"test.{tgt}").read_text(encoding="utf-8").splitlines()
+        return (self.data_dir / "text" / f"{stem}.{tgt}").read_text(encoding="utf-8").splitlines()
+
+    def _ood_references(self) -> list[str] | None:
+        """References of the out-of-distribution test set, or None when the study has none."""
+        from fairseq_nat_study.study.ood import OOD_STEM
+
+        has_ood = "ood" in json.loads((self.data_dir / "data.json").read_text())
+        return self._references(OOD_STEM) if has_ood else None
 
     def _evaluate(self, spec: ModelSpec, data: str) -> None:
         from fairseq_nat_study.study.run_eval import evaluate_run
@@ -137,7 +144,8 @@ class Study:
         lang = self.cfg.data.tgt if self.cfg.data.kind == "text" else "en"
         evaluate_run(self.run_dir(spec, data), self.bin["raw"], self._references(), self.cfg.eval, name=spec.name,
                      data=data, lang=lang, compound=self.cfg.eval.compound_split, family=spec.family,
-                     seed=self.cfg.seed, cpu=self.cpu, progress=lambda s: self.say(f"[study] {s}"),
+                     seed=self.cfg.seed, cpu=self.cpu, ood_refs=self._ood_references(),
+                     progress=lambda s: self.say(f"[study] {s}"),
                      extra={"max_update": spec.max_update,
                             "train_seconds": self.timings.get(f"train-{spec.name}-{data}")})
 

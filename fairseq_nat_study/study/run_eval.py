@@ -87,7 +87,7 @@ def thin(points: list[tuple[int, Path]], keep: int) -> list[tuple[int, Path]]:
 def evaluate_run(run_dir: Path, data_bin: Path, refs: Sequence[str], ev: EvalConfig, *, name: str, data: str,
                  lang: str, compound: bool = False, family: str | None = None, seed: int = 1, cpu: bool = True,
                  max_checkpoints: int = 0, extra: dict[str, Any] | None = None,
-                 progress: Callable[[str], None] = print) -> dict[str, Any]:
+                 ood_refs: Sequence[str] | None = None, progress: Callable[[str], None] = print) -> dict[str, Any]:
     """Evaluates the checkpoints of ``run_dir`` on the test split of ``data_bin``; writes ``eval.json``.
 
     Args:
@@ -96,6 +96,8 @@ def evaluate_run(run_dir: Path, data_bin: Path, refs: Sequence[str], ev: EvalCon
         family: ``ar``/``nat``/``glat``/``latent``; ``None`` reads it from the checkpoint (GLAT = a NAT model
             trained with the ``nat_study_glat`` criterion).
         max_checkpoints: evaluate at most this many checkpoints, evenly spread (0: all).
+        ood_refs: tokenized references of the out-of-distribution test set (the ``test1`` split of
+            ``data_bin``, ``study/ood.py``); the final checkpoint's BLEU and LL on it go to its ``ood`` entry.
     """
     from fairseq_nat_study.analysis.loglik import model_family
     from fairseq_nat_study.analysis.loading import load_model_and_task, load_split
@@ -118,6 +120,15 @@ def evaluate_run(run_dir: Path, data_bin: Path, refs: Sequence[str], ev: EvalCon
         row = evaluate_checkpoint(model, task, load_split(task, str(data_bin), "test"), refs, ev, lang=lang,
                                   compound=compound, full=final, seed=seed,
                                   progress=lambda s: progress(f"  {name}-{data}: {s}"))
+        if final and ood_refs is not None:
+            from fairseq_nat_study.study.ood import OOD_SPLIT
+
+            progress(f"scoring {name}-{data} on the out-of-distribution test set")
+            ood = evaluate_checkpoint(model, task, load_split(task, str(data_bin), OOD_SPLIT), ood_refs, ev,
+                                      lang=lang, compound=compound, seed=seed,
+                                      progress=lambda s: progress(f"  {name}-{data} (ood): {s}"))
+            row["ood"] = {k: ood[k] for k in ("num_sentences", "bleu", "tokenized_bleu", "ll_per_token",
+                                              "estimator", "elbo_per_token") if k in ood}
         if family == "glat":  # a GLAT model is a NAT model to the tools; the study keeps its family apart
             row["group"] = "glat"
         points.append({"updates": updates, "final": final, **row})
