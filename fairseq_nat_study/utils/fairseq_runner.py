@@ -44,7 +44,7 @@ def run_fairseq(
         module: the module to run instead of ``fairseq_cli.<tool>`` (one that wraps the tool).
     """
     cmd = [sys.executable, "-m", module or f"fairseq_cli.{tool}", *map(str, args)]
-    logger.info("running fairseq-%s %s", tool, " ".join(map(str, args)))
+    logger.info("running %s %s", module or f"fairseq-{tool}", " ".join(map(str, args)))
     log_path = Path(log_path)
     tail: list[str] = []
     out = open(stdout_path, "w") if stdout_path is not None else None
