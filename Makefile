@@ -1,6 +1,6 @@
 # One entry point for set-up, tests and the demo. Everything installs into .venv/ at the checkout root.
 #   make demo   - the quick study on the built-in synthetic corpus (CPU; README "What make demo does")
-#   make test   - the default test suite (CPU; 36 min measured on 2 shared cores, README "Tests")
+#   make test   - the default test suite (CPU; README "Tests" gives its measured time)
 #   make test-slow - the tests marked `slow`
 SHELL := /bin/bash
 PYTHON ?= python3

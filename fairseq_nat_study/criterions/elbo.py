@@ -232,7 +232,7 @@ class ElboCriterion(FairseqCriterion):
         """Whether this batch feeds the active-dims statistics: always in evaluation and for a prior whose
         standard coordinates are closed-form; in training with the flow prior (a flow pass per batch, about a
         sixth of a training step) every ``ACTIVE_DIMS_EVERY``-th batch."""
-        if not model.training or getattr(model.prior, "closed_form_kl", False):
+        if not model.training or self.prior != "flow":
             return True
         self._train_batches = getattr(self, "_train_batches", 0) + 1
         return (self._train_batches - 1) % ACTIVE_DIMS_EVERY == 0

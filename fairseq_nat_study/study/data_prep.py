@@ -26,22 +26,30 @@ def _tokenize(cfg: DataConfig, src: list[str], tgt: list[str], split: str) -> tu
                                 cfg.workers) for lines, lang in ((src, cfg.src), (tgt, cfg.tgt)))
 
 
+def read_parallel(stem: Path, src_lang: str, tgt_lang: str, key: str, window: list[int] | None = None,
+                  window_key: str = "") -> tuple[list[str], list[str]]:
+    """The lines of ``<stem>.<src_lang>`` and ``<stem>.<tgt_lang>``, sliced by ``window`` = [first, end);
+    errors name the config ``key`` (and ``window_key``) and the file."""
+    paths = [Path(f"{stem}.{lang}") for lang in (src_lang, tgt_lang)]
+    for p in paths:
+        if not p.is_file():
+            raise StudyConfigError(f"{key}: no file {p}")
+    src, tgt = (p.read_text(encoding="utf-8").splitlines() for p in paths)
+    if len(src) != len(tgt):
+        raise StudyConfigError(f"{key}: {paths[0]} has {len(src)} lines but {paths[1]} has {len(tgt)}")
+    if window:
+        if len(window) != 2 or not 0 <= window[0] < window[1] <= len(src):
+            raise StudyConfigError(f"{window_key or key}: {window} is not a [first, end) slice of {len(src)} lines")
+        src, tgt = src[window[0]:window[1]], tgt[window[0]:window[1]]
+    return src, tgt
+
+
 def _read_pair(cfg: DataConfig, split: str, dropped: dict[str, int] | None = None) -> tuple[list[str], list[str]]:
     """The split's pairs, sliced, tokenized and (train only) cleaned; ``dropped[split]`` counts what cleaning
     removed (empty training pairs are cleaned away and counted; empty valid/test lines are an error)."""
-    stem = getattr(cfg, split)
-    paths = [Path(cfg.dir) / f"{stem}.{lang}" for lang in (cfg.src, cfg.tgt)]
-    for p in paths:
-        if not p.is_file():
-            raise StudyConfigError(f"data.{split}: no file {p}")
-    src, tgt = (p.read_text(encoding="utf-8").splitlines() for p in paths)
-    if len(src) != len(tgt):
-        raise StudyConfigError(f"data.{split}: {paths[0]} has {len(src)} lines but {paths[1]} has {len(tgt)}")
     window = {"valid": cfg.valid_lines, "test": cfg.test_lines}.get(split) or []
-    if window:
-        if len(window) != 2 or not 0 <= window[0] < window[1] <= len(src):
-            raise StudyConfigError(f"data.{split}_lines: {window} is not a [first, end) slice of {len(src)} lines")
-        src, tgt = src[window[0]:window[1]], tgt[window[0]:window[1]]
+    src, tgt = read_parallel(Path(cfg.dir) / getattr(cfg, split), cfg.src, cfg.tgt, f"data.{split}", window,
+                             f"data.{split}_lines")
     if split == "train" and cfg.max_train:
         src, tgt = src[: cfg.max_train], tgt[: cfg.max_train]
     if cfg.tokenize:
@@ -55,7 +63,8 @@ def _read_pair(cfg: DataConfig, split: str, dropped: dict[str, int] | None = Non
         src, tgt = [src[i] for i in keep], [tgt[i] for i in keep]
     empty = [i for i, (s, t) in enumerate(zip(src, tgt)) if not s.strip() or not t.strip()]
     if empty:
-        raise StudyConfigError(f"data.{split}: {len(empty)} empty lines in {paths[0].name}/{paths[1].name} "
+        stem = getattr(cfg, split)
+        raise StudyConfigError(f"data.{split}: {len(empty)} empty lines in {stem}.{cfg.src}/{stem}.{cfg.tgt} "
                                f"(first line numbers {[i + 1 for i in empty[:5]]})")
     return src, tgt
 

@@ -104,26 +104,18 @@ def join_hyphens(line: str) -> str:
 
 def read_text(d: DataConfig) -> tuple[list[str], list[str], str]:
     """The text OOD set's (source lines, target lines, description), sliced by ``lines``."""
+    from fairseq_nat_study.study.data_prep import read_parallel
+
     stem = Path(d.ood["dir"]) / d.ood["prefix"]
-    paths = [Path(f"{stem}.{lang}") for lang in (d.src, d.tgt)]
-    for p in paths:
-        if not p.is_file():
-            raise StudyConfigError(f"data.ood: no file {p}")
-    src, tgt = (p.read_text(encoding="utf-8").splitlines() for p in paths)
-    if len(src) != len(tgt):
-        raise StudyConfigError(f"data.ood: {paths[0]} has {len(src)} lines but {paths[1]} has {len(tgt)}")
     window = d.ood.get("lines")
-    if window:
-        if window[1] > len(src):
-            raise StudyConfigError(f"data.ood.lines: {window} is not a slice of {len(src)} lines")
-        src, tgt = src[window[0]:window[1]], tgt[window[0]:window[1]]
+    src, tgt = read_parallel(stem, d.src, d.tgt, "data.ood", window, "data.ood.lines")
     if d.ood.get("join_hyphens"):
         src, tgt = [join_hyphens(line) for line in src], [join_hyphens(line) for line in tgt]
     if d.ood.get("lowercase"):
         src, tgt = [line.lower() for line in src], [line.lower() for line in tgt]
     empty = [i + 1 for i, (s, t) in enumerate(zip(src, tgt)) if not s.strip() or not t.strip()]
     if empty:
-        raise StudyConfigError(f"data.ood: {len(empty)} empty lines in {paths[0].name}/{paths[1].name} "
+        raise StudyConfigError(f"data.ood: {len(empty)} empty lines in {stem.name}.{{{d.src},{d.tgt}}} "
                                f"(first line numbers {empty[:5]})")
     # named by its folder and files, not by a path of this machine (the description goes into the report)
     where = f"{stem.parent.name}/{stem.name}.{{{d.src},{d.tgt}}}"
