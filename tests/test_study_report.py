@@ -325,8 +325,9 @@ def test_ood_table_puts_each_run_beside_its_shifted_scores() -> None:
         final["ood"] = {"bleu": final["bleu"] - 10, "ll_per_token": final["ll_per_token"] - 0.5}
     data = {**res["data"], "stats": stats, "ood": {"kind": "synth", "sentences": 40, "stats": stats,
                                                    "shift": {"min_phrases": 6, "max_phrases": 12, "p_ambiguous": 0.5}}}
-    lines = ood_table(res["runs"], data)
+    final = {(r["model"], r["data"]): next(p for p in r["points"] if p["final"]) for r in res["runs"]}
+    lines = ood_table(final, data)
     assert lines[0] == "## Out of distribution: train on A, test on B"
     assert "| tr | raw | 30.00 | 20.00 | -10.00 | -1.000 | -1.500 | -0.500 |" in lines
     assert any("Exact −H(Y|X) per position: A -0.2000, B -0.2000" in line for line in lines)
-    assert ood_table(res["runs"], res["data"]) == []  # no OOD set, no section
+    assert ood_table(final, res["data"]) == []  # no OOD set, no section

@@ -8,15 +8,11 @@ from typing import Any
 from fairseq_nat_study.analysis.fit import exact_bounds
 
 
-def _final(run: dict[str, Any]) -> dict[str, Any]:
-    return next(p for p in run["points"] if p["final"])
-
-
-def ood_table(runs: list[dict[str, Any]], data: dict[str, Any]) -> list[str]:
+def ood_table(final: dict[tuple[str, str], dict[str, Any]], data: dict[str, Any]) -> list[str]:
     """Markdown lines of the OOD section ([] when the study has no OOD test set).
 
     Args:
-        runs: the study's run records (``eval.json``), whose final points hold an ``ood`` entry.
+        final: (model, data condition) -> the run's final point, whose ``ood`` entry holds its OOD scores.
         data: the study's ``data.json`` (``ood``: how the OOD set was made; ``stats``: the synthetic corpus).
     """
     ood = data.get("ood")
@@ -35,14 +31,11 @@ def ood_table(runs: list[dict[str, Any]], data: dict[str, Any]) -> list[str]:
         lines += [f"Exact −H(Y|X) per position: A {-test_bounds['H']:.4f}, B {-ood_bounds['H']:.4f}; exact C per "
                   f"position: A {test_bounds['C']:.4f}, B {ood_bounds['C']:.4f}.", ""]
     lines += ["| model | data | BLEU A | BLEU B | ΔBLEU | LL A | LL B | ΔLL |", "|---|---|---|---|---|---|---|---|"]
-    for run in runs:
-        final = _final(run)
-        b = final.get("ood")
+    for (model, cond), a in final.items():
+        b = a.get("ood")
         if b is None:
-            lines.append(f"| {run['model']} | {run['data']} | {final['bleu']:.2f} | n/a | | "
-                         f"{final['ll_per_token']:.3f} | n/a | |")
+            lines.append(f"| {model} | {cond} | {a['bleu']:.2f} | n/a | | {a['ll_per_token']:.3f} | n/a | |")
             continue
-        lines.append(f"| {run['model']} | {run['data']} | {final['bleu']:.2f} | {b['bleu']:.2f} | "
-                     f"{b['bleu'] - final['bleu']:+.2f} | {final['ll_per_token']:.3f} | {b['ll_per_token']:.3f} | "
-                     f"{b['ll_per_token'] - final['ll_per_token']:+.3f} |")
+        lines.append(f"| {model} | {cond} | {a['bleu']:.2f} | {b['bleu']:.2f} | {b['bleu'] - a['bleu']:+.2f} | "
+                     f"{a['ll_per_token']:.3f} | {b['ll_per_token']:.3f} | {b['ll_per_token'] - a['ll_per_token']:+.3f} |")
     return lines + [""]

@@ -190,7 +190,7 @@ def markdown(results: dict[str, Any]) -> str:
               f"(4 points or more). The findings read a within-model r from {MIN_POINTS} points up.", ""]
     lines += fit_table(runs, results["data"].get("stats"))[0]
     lines += latent_usage_table(final)
-    lines += ood_table(runs, results["data"])
+    lines += ood_table(final, results["data"])
     refinement = [(m, d, final[(m, d)]["refinement"]) for (m, d) in final if final[(m, d)].get("refinement")]
     if refinement:
         steps = [e["steps"] for e in refinement[0][2]]

@@ -44,6 +44,13 @@ def read_parallel(stem: Path, src_lang: str, tgt_lang: str, key: str, window: li
     return src, tgt
 
 
+def refuse_empty_lines(src: list[str], tgt: list[str], key: str, files: str) -> None:
+    """Raises ``StudyConfigError`` naming ``key``, the ``files`` and the first line numbers of empty lines."""
+    empty = [i + 1 for i, (s, t) in enumerate(zip(src, tgt)) if not s.strip() or not t.strip()]
+    if empty:
+        raise StudyConfigError(f"{key}: {len(empty)} empty lines in {files} (first line numbers {empty[:5]})")
+
+
 def _read_pair(cfg: DataConfig, split: str, dropped: dict[str, int] | None = None) -> tuple[list[str], list[str]]:
     """The split's pairs, sliced, tokenized and (train only) cleaned; ``dropped[split]`` counts what cleaning
     removed (empty training pairs are cleaned away and counted; empty valid/test lines are an error)."""
@@ -61,11 +68,8 @@ def _read_pair(cfg: DataConfig, split: str, dropped: dict[str, int] | None = Non
         if dropped is not None:
             dropped[split] = len(src) - len(keep)
         src, tgt = [src[i] for i in keep], [tgt[i] for i in keep]
-    empty = [i for i, (s, t) in enumerate(zip(src, tgt)) if not s.strip() or not t.strip()]
-    if empty:
-        stem = getattr(cfg, split)
-        raise StudyConfigError(f"data.{split}: {len(empty)} empty lines in {stem}.{cfg.src}/{stem}.{cfg.tgt} "
-                               f"(first line numbers {[i + 1 for i in empty[:5]]})")
+    stem = getattr(cfg, split)
+    refuse_empty_lines(src, tgt, f"data.{split}", f"{stem}.{cfg.src}/{stem}.{cfg.tgt}")
     return src, tgt
 
 

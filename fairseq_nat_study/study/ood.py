@@ -104,7 +104,7 @@ def join_hyphens(line: str) -> str:
 
 def read_text(d: DataConfig) -> tuple[list[str], list[str], str]:
     """The text OOD set's (source lines, target lines, description), sliced by ``lines``."""
-    from fairseq_nat_study.study.data_prep import read_parallel
+    from fairseq_nat_study.study.data_prep import read_parallel, refuse_empty_lines
 
     stem = Path(d.ood["dir"]) / d.ood["prefix"]
     window = d.ood.get("lines")
@@ -113,10 +113,7 @@ def read_text(d: DataConfig) -> tuple[list[str], list[str], str]:
         src, tgt = [join_hyphens(line) for line in src], [join_hyphens(line) for line in tgt]
     if d.ood.get("lowercase"):
         src, tgt = [line.lower() for line in src], [line.lower() for line in tgt]
-    empty = [i + 1 for i, (s, t) in enumerate(zip(src, tgt)) if not s.strip() or not t.strip()]
-    if empty:
-        raise StudyConfigError(f"data.ood: {len(empty)} empty lines in {stem.name}.{{{d.src},{d.tgt}}} "
-                               f"(first line numbers {empty[:5]})")
+    refuse_empty_lines(src, tgt, "data.ood", f"{stem.name}.{d.src}/{stem.name}.{d.tgt}")
     # named by its folder and files, not by a path of this machine (the description goes into the report)
     where = f"{stem.parent.name}/{stem.name}.{{{d.src},{d.tgt}}}"
     return src, tgt, where + (f" lines {window[0] + 1}-{window[1]}" if window else "")

@@ -33,7 +33,7 @@ def checkpoints_of(run_dir: Path, final: int) -> list[tuple[int, Path]]:
 
 def checkpoint_info(path: Path) -> tuple[int, str, str]:
     """(updates, criterion name, arch name) of a fairseq checkpoint (``""`` where it does not say)."""
-    from fairseq_nat_study.utils.checkpoint import load_checkpoint_state
+    from fairseq_nat_study.utils.checkpoint import load_checkpoint_state, saved_updates
 
     state = load_checkpoint_state(str(path))
     cfg = state.get("cfg") or {}
@@ -44,7 +44,7 @@ def checkpoint_info(path: Path) -> tuple[int, str, str]:
         value = part.get(key) if isinstance(part, dict) else getattr(part, key, None)
         return str(value or "")
 
-    return int(state["optimizer_history"][-1]["num_updates"]), get("criterion", "_name"), get("model", "arch")
+    return saved_updates(state), get("criterion", "_name"), get("model", "arch")
 
 
 def device_name(model: Any) -> str:

@@ -57,6 +57,11 @@ def load_checkpoint_state(path: str) -> dict[str, Any]:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
+def saved_updates(state: dict[str, Any]) -> int:
+    """The update count a loaded fairseq checkpoint was saved at (its last optimizer-history entry)."""
+    return int(state["optimizer_history"][-1]["num_updates"])
+
+
 class UnreadableCheckpointError(ValueError):
     """A file given as a checkpoint that torch or fairseq cannot read (empty, truncated, not a checkpoint)."""
 

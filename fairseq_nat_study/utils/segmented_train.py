@@ -41,9 +41,9 @@ def snapshot_path(save_dir: Path, updates: int) -> Path:
 
 def checkpoint_updates(path: Path) -> int:
     """The update count a fairseq checkpoint was saved at."""
-    from fairseq_nat_study.utils.checkpoint import load_checkpoint_state
+    from fairseq_nat_study.utils.checkpoint import load_checkpoint_state, saved_updates
 
-    return int(load_checkpoint_state(str(path))["optimizer_history"][-1]["num_updates"])
+    return saved_updates(load_checkpoint_state(str(path)))
 
 
 def main(argv: list[str] | None = None) -> int:
