@@ -244,3 +244,52 @@ def test_sinusoidal_positions_equal_fairseqs_positional_embedding() -> None:
     assert torch.equal(positions(valid), positions.embed(fake_tokens))
     long_valid = torch.ones(1, 80, dtype=torch.bool)  # beyond the table: fairseq grows it
     assert torch.equal(positions(long_valid), positions.embed(torch.full((1, 80), positions.padding_idx + 1)))
+
+
+def test_sinusoidal_positions_reused_without_autograd_only_for_the_same_unchanged_mask() -> None:
+    from fairseq_nat_study.modules.cross_attention_stack import SinusoidalPositions
+
+    a, b, wider = SinusoidalPositions(64, 16), SinusoidalPositions(64, 16), SinusoidalPositions(64, 32)
+    valid = torch.tensor([[True] * 5 + [False] * 2, [True] * 7])
+    with torch.no_grad():
+        first = a(valid)
+        assert b(valid) is first  # another instance, same mask: one lookup for the prior, posterior, decoder
+        assert wider(valid).shape == (2, 7, 32)  # another size: its own encodings
+        same_values = valid.clone()  # a new mask object: looked up afresh, equal values
+        again = a(same_values)
+        assert again is not first and torch.equal(again, first)
+        same_values[0, 5] = True  # changed in place: its version moved, so not the stale result
+        assert torch.equal(a(same_values), a.embed(torch.where(same_values, 2, 1)))
+    assert a(valid) is not first and torch.equal(a(valid), first)  # with autograd: always computed
+
+
+def test_conditioner_output_weight_is_cached_only_while_its_parameters_are_unchanged() -> None:
+    from fairseq_nat_study.modules.flows.conditioners import TransformerConditioner
+
+    model, d = _model("nat_study_fl_tiny")
+    eps, valid, enc = _flow_inputs(model, d)
+    cond = next(m for m in model.modules() if isinstance(m, TransformerConditioner))
+    x = eps[..., :cond.inp.in_features]
+    with torch.no_grad():
+        first = cond(x, valid, enc)
+        assert torch.equal(cond(x, valid, enc), first)  # read from the cache
+        cond.out.parametrizations.weight.original0.add_(0.5)  # the gain changes in place: an optimizer step
+        after = cond(x, valid, enc)
+    fresh = cond(x, valid, enc).detach()  # with autograd: the weight is always recomputed
+    assert not torch.equal(after, first) and torch.equal(after, fresh)
+
+
+def test_plugin_nat_generator_decodes_as_fairseqs_and_still_puts_a_training_model_in_eval_mode() -> None:
+    from fairseq_nat_study.generation.nat_refinement import NatRefinementGenerator
+
+    model, d = _model("nat_study_nat_tiny")
+    sample = _sample(d, list(range(len(LENGTHS))))
+    want = IterativeRefinementGenerator(d, max_iter=0).generate([model], sample)
+    gen = NatRefinementGenerator(d, max_iter=0)
+    for training in (False, True):  # already in eval mode: no walk; left in training mode: put in eval mode
+        model.train(training)
+        got = gen.generate([model], sample)
+        assert not model.training and not gen.retain_dropout
+        for a, b in zip(got, want):
+            assert a[0]["tokens"].tolist() == b[0]["tokens"].tolist()
+            assert torch.equal(a[0]["positional_scores"], b[0]["positional_scores"])

@@ -59,3 +59,27 @@ def test_pass_times_time_every_pass(arch: str, keys: set[str]) -> None:
     model, d = _model(arch)
     times = pass_times(model, "nat" if "nat_tiny" in arch else "latent", _sample(d, [1]))
     assert set(times) == keys and all(t > 0 for t in times.values())
+
+
+def test_study_speed_stage_times_every_run_side_by_side_against_the_ar_of_its_data(two_mode) -> None:
+    from fairseq_nat_study.study.config import EvalConfig
+    from fairseq_nat_study.study.speed_stage import measure_speed
+
+    runs = [("tr", "raw", two_mode.ar), ("nat", "raw", two_mode.nat), ("ga", "raw", two_mode.latent),
+            ("tr", "dist", two_mode.ar), ("ga", "dist", two_mode.latent)]
+    ev = EvalConfig(decode_steps=1, bench_sentences=4, bench_batch=16)
+    seen: list[str] = []
+    out = measure_speed(runs, two_mode.data, ev, progress=seen.append)
+    rows = {(r["model"], r["data"], r["config"], r["batch_size"]): r for r in out["rows"]}
+    decoders = {"tr": ["beam 4"], "nat": ["1 pass"], "ga": ["K=0", "K=1"]}
+    assert set(rows) == {(m, d, c, b) for m, d, _ in runs for c in decoders[m] for b in (1, 16)}
+    assert out["threads"] == torch.get_num_threads() and out["repeats"] == 5 and out["default_steps"] == 1
+    for (m, d, c, b), r in rows.items():
+        ar = rows["tr", d, "beam 4", b]  # each condition against its own AR row, from the same run
+        if b == 1:
+            assert r["sentences"] == 4 and r["latency_ratio_vs_ar"] == round(ar["ms_per_sentence"] / r["ms_per_sentence"], 2)
+            assert (r["limit_ms_per_sentence"] is None) == (m == "tr")
+        else:
+            assert r["throughput_ratio_vs_ar"] == round(r["sentences_per_second"] / ar["sentences_per_second"], 2)
+    assert rows["ga", "raw", "K=1", 1]["vs_nat_pass"] is not None and rows["ga", "dist", "K=1", 1]["vs_nat_pass"] is None
+    assert any("repeat 5/5" in line for line in seen)

@@ -331,3 +331,65 @@ def test_ood_table_puts_each_run_beside_its_shifted_scores() -> None:
     assert "| tr | raw | 30.00 | 20.00 | -10.00 | -1.000 | -1.500 | -0.500 |" in lines
     assert any("Exact −H(Y|X) per position: A -0.2000, B -0.2000" in line for line in lines)
     assert ood_table(final, res["data"]) == []  # no OOD set, no section
+
+
+def test_speed_section_reads_the_interleaved_stage_and_each_decoders_own_diversity() -> None:
+    from fairseq_nat_study.analysis.speed_table import latencies, speed_table
+
+    res = _results()
+    final = {(r["model"], r["data"]): next(p for p in r["points"] if p["final"]) for r in res["runs"]}
+
+    def row(model: str, data: str, family: str, config: str, bs: int, ms: float, **ratios: object) -> dict:
+        return {"model": model, "data": data, "family": family, "config": config, "batch_size": bs,
+                "ms_per_sentence": ms, "sentences_per_second": round(1000 / ms, 2), "bleu": 9.0,
+                "limit_ms_per_sentence": None, "latency_ratio_vs_ar": None, "throughput_ratio_vs_ar": None,
+                "vs_nat_pass": None, "vs_limit": None, **ratios}
+
+    res["speed"] = {"threads": 2, "repeats": 5, "latency_sentences": 50, "batch": 128, "seed": 1, "default_steps": 4,
+                    "rows": [row("tr", "raw", "ar", "beam 4", 1, 20.0, latency_ratio_vs_ar=1.0),
+                             row("tr", "raw", "ar", "beam 4", 128, 2.0, throughput_ratio_vs_ar=1.0),
+                             row("fl", "raw", "latent", "K=0", 1, 4.0, latency_ratio_vs_ar=5.0,
+                                 limit_ms_per_sentence=3.6, vs_limit=1.11),
+                             row("fl", "raw", "latent", "K=4", 1, 8.0, latency_ratio_vs_ar=2.5),
+                             row("fl", "raw", "latent", "K=4", 128, 0.5, throughput_ratio_vs_ar=4.0)]}
+    lines = speed_table(res, final)
+    assert "timed side by side" in lines[0] and "pass-count limit ms" in lines[2]
+    assert "| fl | raw | K=0 | 4.0 | 5.0 | n/a | 3.6 | 1.11 | n/a | n/a | 9.0 | 40.0 |" in lines
+    assert "| fl | raw | K=4 | 8.0 | 2.5 | n/a | n/a | n/a | 2000.0 | 4.0 | 9.0 | 30.0 |" in lines
+    assert any("torch threads: 2" in line for line in lines)
+    assert latencies(res, final) == {("tr", "raw"): 20.0, ("fl", "raw"): 8.0}  # the default decoder, K=4
+    # records without a speed stage (the recipes' evaluate): each model's own timing, said to be so
+    res.pop("speed")
+    final["tr", "raw"]["speed"] = {"latency_ms": 20.0, "throughput": 500.0, "decoder": "beam 4", "threads": 1}
+    final["fl", "raw"]["speed"] = {"latency_ms": 8.0, "throughput": 2000.0, "decoder": "K=4", "threads": 1}
+    lines = speed_table(res, final)
+    assert "each timed in its own evaluation" in lines[0]
+    assert any(line.startswith("| fl | raw | K=4 | 8.0 | 2.5 | 2000.0 | 4.0 | 1 |") for line in lines)
+    assert latencies(res, final) == {("tr", "raw"): 20.0, ("fl", "raw"): 8.0}
+
+
+def test_findings_on_family_pairs_refinement_bleu_and_c_hat_against_the_exact_c() -> None:
+    res = _results()
+    nat = [_point(u, b, ll, "nat", u == 5) for u, b, ll in ((1, 5, -3.0), (5, 20, -1.2))]
+    glat = [_point(5, 22, -1.4, "glat", True)]
+    res["runs"] += [{"model": "nat", "arch": "n", "data": "raw", "points": nat},
+                    {"model": "glat", "arch": "g", "data": "raw", "points": glat}]
+    stats = {"splits": {"valid": {"C": 0.9}}}
+    tc = {**res["total_correlation"], "raw": {**res["total_correlation"]["raw"], "subset": "valid"}}
+    got = {f["claim"]: f for f in findings(res["runs"], tc, {"stats": stats})}
+    assert got["Raw data: GLAT reaches at least NAT-MLE's BLEU (Qian et al. 2021)"]["holds"] is True
+    assert got["Raw data: every latent model has a higher LL than NAT-MLE"]["holds"] is True  # fl −0.5 > nat −1.2
+    assert got["fl (raw): refinement raises BLEU"]["holds"] is True  # 5.0 → 6.0
+    c_claim = got["Raw data: Ĉ within 15% of the exact C (synthetic corpus)"]
+    assert c_claim["holds"] is True and "0.800" in c_claim["evidence"] and "11% apart" in c_claim["evidence"]
+    tc["raw"]["C_hat_per_sentence"] = 0.7  # 22% below
+    assert findings(res["runs"], tc, {"stats": stats})[-1]["holds"] is False
+    # text data: no exact C, so the claim is not testable rather than "no"
+    assert findings(res["runs"], tc, {})[-1]["holds"] is None
+    # on the synthetic corpus the AR model can reach −H(Y|X): a flow that does not beat it is "no, by design"
+    res["runs"][1]["points"][-1]["ll_per_token"] = -1.5  # fl below tr (−1.0)
+    flow_claim = findings(res["runs"], tc, {"stats": stats})[0]
+    assert flow_claim["holds"] is False and "AR model represents p(y|x) exactly" in flow_claim["by_design"]
+    assert "by_design" not in findings(res["runs"], tc, {})[0]  # real data: a plain "no"
+    md = markdown({**res, "total_correlation": tc, "data": {**res["data"], "stats": stats}})
+    assert "| no, by design | best LL: tr (-1.0); by design of the synthetic corpus" in md

@@ -5,7 +5,7 @@ BLEU and LL within each model (over its checkpoints), within each family (AR; NA
 prior: all checkpoints of the family) and across families (final checkpoints), with points and 95% intervals;
 the fit of every run (``analysis/fit.py``); the refinement table (BLEU, ELBO of the outputs and candidate
 diversity at K steps); speed (latency at batch 1, throughput) with their ratios to the AR model on the same
-data; the conditional total correlation Ĉ of raw and distilled data
+data and the pass-count limits (``analysis/speed_table.py``); the conditional total correlation Ĉ of raw and distilled data
 and of the GLAT proxy (Huang et al. 2022). Findings of the papers are checked against the numbers and
 stated as holding or not, with no tuning.
 """
@@ -16,127 +16,20 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
+from fairseq_nat_study.analysis.correlation import (MIN_POINTS, correlations, final_point as _final, pearson,  # noqa: F401
+                                                   pearson_interval)
+from fairseq_nat_study.analysis.findings import findings
 from fairseq_nat_study.analysis.fit import fit_table
 from fairseq_nat_study.analysis.ood_table import ood_table
-
-
-def pearson(xs: Sequence[float], ys: Sequence[float]) -> float | None:
-    """Pearson r; None with fewer than 3 points or a constant variable (r is undefined, not 0)."""
-    if len(xs) != len(ys):
-        raise ValueError(f"{len(xs)} x values but {len(ys)} y values")
-    n = len(xs)
-    if n < 3:
-        return None
-    mx, my = sum(xs) / n, sum(ys) / n
-    sxx = sum((x - mx) ** 2 for x in xs)
-    syy = sum((y - my) ** 2 for y in ys)
-    if sxx == 0 or syy == 0:
-        return None
-    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / math.sqrt(sxx * syy)
-
-
-#: Points a within-model r needs before the findings table reads its sign (the slides' tables use >= 5).
-MIN_POINTS = 5
-
-
-def pearson_interval(r: float | None, n: int, z_crit: float = 1.959963984540054) -> tuple[float, float] | None:
-    """The 95% confidence interval of Pearson r over n points (Fisher's z: tanh(atanh r ± 1.96/√(n−3)));
-    None when r is undefined or n < 4."""
-    if r is None or n < 4:
-        return None
-    if abs(r) >= 1.0:
-        return (r, r)
-    z, half = math.atanh(r), z_crit / math.sqrt(n - 3)
-    return (math.tanh(z - half), math.tanh(z + half))
-
-
-def _r_entry(pts: list[dict[str, Any]]) -> dict[str, Any]:
-    """{"r", "points", "ci"} of BLEU vs LL per token over ``pts``."""
-    r = pearson([p["bleu"] for p in pts], [p["ll_per_token"] for p in pts])
-    ci = pearson_interval(r, len(pts))
-    return {"r": r, "points": len(pts), "ci": None if ci is None else list(ci)}
-
-
-def _final(run: dict[str, Any]) -> dict[str, Any]:
-    return next(p for p in run["points"] if p["final"])
+from fairseq_nat_study.analysis.speed_table import latencies, speed_table
 
 
 def _fmt(v: Any, digits: int = 2) -> str:
     if v is None:
         return "n/a"
     return f"{v:.{digits}f}" if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v)
-
-
-def correlations(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Pearson r(BLEU, LL per token) per model, per family and across families, for raw and distilled."""
-    out: dict[str, Any] = {"per_model": {}, "per_family": {}, "across_families": {}}
-    for cond in ("raw", "dist"):
-        cond_runs = [r for r in runs if r["data"] == cond]
-        for r in cond_runs:
-            out["per_model"].setdefault(r["model"], {})[cond] = _r_entry(r["points"])
-        for group in sorted({_final(r)["group"] for r in cond_runs}):
-            pts = [p for r in cond_runs if _final(r)["group"] == group for p in r["points"]]
-            out["per_family"].setdefault(group, {})[cond] = _r_entry(pts)
-        out["across_families"][cond] = _r_entry([_final(r) for r in cond_runs])
-    return out
-
-
-def findings(runs: list[dict[str, Any]], tc: dict[str, Any]) -> list[dict[str, Any]]:
-    """The papers' claims, each checked on these numbers: ``holds`` True/False, None when not testable."""
-    final = {(r["model"], r["data"]): (r, _final(r)) for r in runs}
-    raw = [(r, p) for (m, d), (r, p) in final.items() if d == "raw"]
-    out = []
-
-    def claim(text: str, holds: bool | None, evidence: str) -> None:
-        out.append({"claim": text, "holds": holds, "evidence": evidence})
-
-    if raw:
-        best_ll = max(raw, key=lambda rp: rp[1]["ll_per_token"])
-        best_bleu = max(raw, key=lambda rp: rp[1]["bleu"])
-        claim("Raw data: the flow-prior model has the best LL of all models (Lee et al. 2020)",
-              best_ll[1]["group"] == "latent-flow" if any(p["group"] == "latent-flow" for _, p in raw) else None,
-              f"best LL: {best_ll[0]['model']} ({best_ll[1]['ll_per_token']})")
-        claim("Raw data: an AR model has the best BLEU", best_bleu[1]["group"] == "ar",
-              f"best BLEU: {best_bleu[0]['model']} ({best_bleu[1]['bleu']})")
-    pairs = [(final[(m, "raw")][1], final[(m, "dist")][1], m) for (m, d) in final if d == "raw" and (m, "dist") in final]
-    if pairs:
-        lower = [m for a, b, m in pairs if b["ll_per_token"] < a["ll_per_token"]]
-        claim("Distillation lowers the LL of the real references, for every model", len(lower) == len(pairs),
-              f"lower for {len(lower)}/{len(pairs)}: {', '.join(lower) or 'none'}")
-        non_ar = [(a, b, m) for a, b, m in pairs if a["group"] != "ar"]
-        up = [m for a, b, m in non_ar if b["bleu"] > a["bleu"]]
-        claim("Distillation raises the BLEU of non-autoregressive models", len(up) == len(non_ar) if non_ar else None,
-              f"higher for {len(up)}/{len(non_ar)}: {', '.join(up) or 'none'}")
-    corr = correlations(runs)
-    per_model = corr["per_model"]
-    for cond, sign, word in (("raw", 1, "positively"), ("dist", -1, "negatively")):
-        entries = {m: d[cond] for m, d in per_model.items() if d.get(cond, {}).get("r") is not None}
-        rs = {m: e["r"] for m, e in entries.items() if e["points"] >= MIN_POINTS}
-        few = sorted(set(entries) - set(rs))
-        agree = [m for m, r in rs.items() if sign * r > 0]
-        claim(f"{'Raw' if cond == 'raw' else 'Distilled'} data: BLEU and LL correlate {word} within a model "
-              f"(over its checkpoints, >= {MIN_POINTS} each; the slides' Pearson table)",
-              len(agree) == len(rs) if rs else None,
-              f"{len(agree)}/{len(rs)}: " + ", ".join(f"{m} {r:.2f} ({entries[m]['points']} pts)" for m, r in rs.items())
-              + (f"; not read (fewer than {MIN_POINTS} points): {', '.join(few)}" if few else ""))
-    across = corr["across_families"]["raw"]["r"]
-    claim("BLEU and LL do not correlate across families (raw)",
-          None if across is None else abs(across) < 0.5, f"r = {_fmt(across, 3)}")
-    for r, table in [(r, p["refinement"]) for r, p in final.values() if p.get("refinement")]:
-        k0, kmax = table[0], table[-1]
-        e0, e1 = k0["output_elbo_per_token"], kmax["output_elbo_per_token"]
-        claim(f"{r['model']} ({r['data']}): refinement raises the ELBO of the outputs",
-              None if e0 is None or e1 is None else e1 > e0,
-              f"K={k0['steps']}: {k0['output_elbo_per_token']} → K={kmax['steps']}: {kmax['output_elbo_per_token']}")
-    c_raw, c_dist = tc.get("raw", {}).get("C_hat_per_sentence"), tc.get("dist", {}).get("C_hat_per_sentence")
-    claim("Distilled data has a lower Ĉ than raw data (Huang et al. 2022)",
-          None if c_raw is None or c_dist is None else c_dist < c_raw, f"raw {_fmt(c_raw, 3)}, distilled {_fmt(c_dist, 3)}")
-    c_glat = tc.get("glat_proxy", {}).get("C_hat_per_sentence")
-    claim("The GLAT proxy has a lower Ĉ than raw data", None if c_raw is None or c_glat is None else c_glat < c_raw,
-          f"raw {_fmt(c_raw, 3)}, GLAT proxy {_fmt(c_glat, 3)}")
-    return out
 
 
 def latent_usage_table(final: dict[tuple[str, str], dict[str, Any]]) -> list[str]:
@@ -201,28 +94,11 @@ def markdown(results: dict[str, Any]) -> str:
                 lines.append(f"| {m} | {d} | {label} | " + " | ".join(_fmt(e[key]) for e in table) + " |")
         lines += ["", "ELBO(ŷ): the ELBO per token of the model's own output at K steps; diversity: 100 − mean "
                   "pairwise sentence-BLEU of the length-beam candidates.", ""]
-    lines += ["## Speed and diversity (final checkpoints, same machine)", "",
-              "| model | data | decoder | ms/sentence (batch 1) | latency ratio vs AR beam 4 (batch 1) | "
-              "sentences/s (large batch) | throughput ratio vs AR beam 4 (large batch) | threads | BLEU | diversity |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
-    ar_speed = {d: p["speed"] for (m, d), p in final.items() if p["group"] == "ar" and "speed" in p}
-    for (m, d), p in final.items():
-        s = p.get("speed", {})
-        ar = ar_speed.get(d) if s else None
-        latency = round(ar["latency_ms"] / s["latency_ms"], 2) if ar else None
-        throughput = round(s["throughput"] / ar["throughput"], 2) if ar else None
-        lines.append(f"| {m} | {d} | {s.get('decoder')} | {_fmt(s.get('latency_ms'))} | {_fmt(latency)} | "
-                     f"{_fmt(s.get('throughput'))} | {_fmt(throughput)} | {_fmt(s.get('threads'))} | "
-                     f"{_fmt(p['bleu'])} | {_fmt(p.get('diversity'))} |")
-    lines += ["", "Latency ratio: AR ms/sentence ÷ the model's, at batch 1 (sentences drawn at random from the "
-              "test split); throughput ratio: the model's sentences/s ÷ AR's, at the large batch; medians of 5 "
-              "passes, each model timed in its own evaluation stage. For ratios measured side by side (interleaved) "
-              "and the pass-count limits, run `fairseq-nat-study bench` on the final checkpoints."]
+    lines += speed_table(results, final)
     subsets = sorted({e.get("subset", "?") for e in tc.values() if "skipped" not in e})
     split_words = {"valid": "validation", "test": "test", "train": "training"}
     where = ", ".join(split_words.get(s, s) for s in subsets) or "no"
-    lines += ["", "Diversity n/a for NAT/GLAT: fairseq's NAT generator keeps only the best length candidate.", "",
-              f"## Conditional total correlation Ĉ = NLL(NAT-MLE) − NLL(AR) ({where} split{'s' if len(subsets) > 1 else ''})", "",
+    lines += [f"## Conditional total correlation Ĉ = NLL(NAT-MLE) − NLL(AR) ({where} split{'s' if len(subsets) > 1 else ''})", "",
               "| data | Ĉ nats/sentence | Ĉ nats/token | models | estimator |", "|---|---|---|---|---|"]
     for label, e in tc.items():
         if "skipped" in e:
@@ -241,8 +117,10 @@ def markdown(results: dict[str, Any]) -> str:
                          f"{stats['splits'][subset]['C']:.3f} nats/sentence.")
     lines += ["", "Ĉ is a difference of two upper bounds: close to C only when both models fit the data.", "",
               "## The papers' findings on these numbers", "", "| claim | holds | evidence |", "|---|---|---|"]
-    for f in findings(runs, tc):
-        lines.append(f"| {f['claim']} | {'n/a' if f['holds'] is None else ('yes' if f['holds'] else 'no')} | {f['evidence']} |")
+    for f in findings(runs, tc, results["data"]):
+        holds = "n/a" if f["holds"] is None else ("yes" if f["holds"] else ("no, by design" if "by_design" in f else "no"))
+        why = f"; {f['by_design']}" if "by_design" in f else ""
+        lines.append(f"| {f['claim']} | {holds} | {f['evidence']}{why} |")
     stages = results.get("stage_seconds", {})
     if stages:
         lines += ["", "## Stage times (wall seconds)", "", "| stage | s |", "|---|---|"]
@@ -288,10 +166,11 @@ def plots(results: dict[str, Any], out: Path) -> list[str]:
     ax.legend(fontsize=7)
     save(fig, "bleu_vs_ll.png")
     fig, ax = plt.subplots(figsize=(6, 4.5))
+    latency = latencies(results, {(r["model"], r["data"]): _final(r) for r in runs})
     for r in runs:
-        if "speed" in (p := _final(r)):
-            ax.scatter(p["speed"]["latency_ms"], p["bleu"], marker="o" if r["data"] == "raw" else "s")
-            ax.annotate(f"{r['model']} ({r['data']})", (p["speed"]["latency_ms"], p["bleu"]), fontsize=7)
+        if (ms := latency.get((r["model"], r["data"]))) is not None:
+            ax.scatter(ms, _final(r)["bleu"], marker="o" if r["data"] == "raw" else "s")
+            ax.annotate(f"{r['model']} ({r['data']})", (ms, _final(r)["bleu"]), fontsize=7)
     ax.set_xscale("log")
     labels(ax, "latency at batch 1 (ms/sentence, log scale)", "BLEU", "BLEU vs decoding latency")
     save(fig, "bleu_vs_latency.png")
@@ -315,7 +194,7 @@ def write_report(results: dict[str, Any], out: Path) -> None:
     """Writes ``report.md``, the PNG plots and ``results.json`` (with correlations and findings) to ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     results = {**results, "correlations": correlations(results["runs"]),
-               "findings": findings(results["runs"], results.get("total_correlation", {}))}
+               "findings": findings(results["runs"], results.get("total_correlation", {}), results["data"])}
     results["plots"] = plots(results, out)
     (out / "report.md").write_text(markdown(results))
     (out / "results.json").write_text(json.dumps(results, indent=1))

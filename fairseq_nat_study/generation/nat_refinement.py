@@ -1,5 +1,7 @@
 """fairseq's iterative-refinement generator (Gu et al. 2019; Ghazvininejad et al. 2019) for the plugin's NAT
-and GLAT models, with one method changed: :meth:`NatRefinementGenerator.rerank`.
+and GLAT models, with two methods changed: :meth:`NatRefinementGenerator.rerank`, and ``generate``, which does
+not walk a model that is already in eval mode (fairseq calls ``model.eval()`` on every call, which visits every
+submodule: a measurable share of a batch-1 NAT decode; a model left in training mode is still put in eval mode).
 
 fairseq's ``rerank`` (``--iter-decode-with-external-reranker``) reads ``encoder_out.encoder_out`` (the
 encoder outputs are dicts since fairseq 0.10) and overwrites the first token of every candidate with EOS
@@ -19,6 +21,17 @@ from fairseq_nat_study.generation.reranking import teacher_log_prob
 
 class NatRefinementGenerator(IterativeRefinementGenerator):
     """fairseq's generator; the external reranker scores the plugin's target layout."""
+
+    def generate(self, models: list[Any], sample: dict[str, Any], prefix_tokens: Any = None,
+                 constraints: Any = None) -> list[list[dict[str, Any]]]:
+        """fairseq's ``generate``; models already in eval mode are not put in eval mode again."""
+        if self.retain_dropout or any(m.training for m in models):
+            return super().generate(models, sample, prefix_tokens, constraints)
+        self.retain_dropout = True  # fairseq's only use of the flag: skip the eval() walk
+        try:
+            return super().generate(models, sample, prefix_tokens, constraints)
+        finally:
+            self.retain_dropout = False
 
     def rerank(self, reranker: Any, finalized: list[list[dict[str, Any]]], encoder_input: list[torch.Tensor],
                beam_size: int) -> list[list[dict[str, Any]]]:

@@ -4,6 +4,7 @@ fairseq's ``TransformerDecoderLayer``; this module only runs them batch-first wi
 from __future__ import annotations
 
 from argparse import Namespace
+import weakref
 from typing import Any
 
 import torch
@@ -40,6 +41,10 @@ class CrossAttentionStack(nn.Module):
 class SinusoidalPositions(nn.Module):
     """Sinusoidal position encodings for the valid positions of a right-padded sequence (no parameters)."""
 
+    #: without autograd: (key of the mask, weak reference to it, encodings) of the last lookup, shared by all
+    #: instances (their tables of one size are identical)
+    _memo: tuple[tuple, Any, torch.Tensor] | None = None
+
     def __init__(self, max_positions: int, dim: int, padding_idx: int = 1) -> None:
         super().__init__()
         self.padding_idx = padding_idx
@@ -54,6 +59,20 @@ class SinusoidalPositions(nn.Module):
         table = self.embed.weights
         if self.padding_idx + 1 + valid.size(1) > table.size(0):  # fairseq grows its table
             return self.embed(torch.where(valid, self.padding_idx + 1, self.padding_idx))
+        if torch.is_grad_enabled():
+            return self._lookup(table, valid)
+        # decoding: the prior's conditioners, the posterior and the decoder all encode the same mask; every
+        # table of this size holds the same sinusoids, so the last result is reused while that mask is alive and
+        # unchanged (same tensor object, same version)
+        key = (id(valid), valid._version, table.shape, table.dtype, table.device, self.padding_idx)
+        memo = SinusoidalPositions._memo
+        if memo is not None and memo[0] == key and memo[1]() is valid:
+            return memo[2]
+        out = self._lookup(table, valid)
+        SinusoidalPositions._memo = (key, weakref.ref(valid), out)
+        return out
+
+    def _lookup(self, table: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         index = (valid.cumsum(1) + self.padding_idx).masked_fill_(~valid, self.padding_idx)
         return table.index_select(0, index.view(-1)).view(*valid.shape, -1)
 

@@ -10,8 +10,10 @@ refinement table, candidate diversity and decoding speed. Everything runs in one
 * Diversity: 100 − mean pairwise sentence-BLEU between the candidates of one source (AR: the beam's
   n-best; latent: the ``length_beam`` length candidates). fairseq's NAT generator keeps only the best length
   candidate, so NAT/GLAT have no diversity figure (reported as ``None``, not zero).
-* Speed: ms/sentence at batch size 1 (``bench_sentences`` sentences drawn at random from the split) and
-  sentences/s at ``bench_batch``, median of 5 passes (``analysis.speed``); the thread count is recorded.
+* Speed (when asked: ``fairseq-nat-study evaluate``; the study times every run side by side in its speed stage,
+  ``study/speed_stage.py``): ms/sentence at batch size 1 (``bench_sentences`` sentences drawn at random from
+  the split) and sentences/s at ``bench_batch``, median of 5 passes (``analysis.speed``); the thread count is
+  recorded.
 """
 from __future__ import annotations
 
@@ -84,9 +86,10 @@ def output_elbo_per_token(model: Any, task: Any, sources: Sequence[str], hyps: S
 
 
 def evaluate_checkpoint(model: Any, task: Any, dataset: Any, refs: Sequence[str], ev: EvalConfig, *, lang: str,
-                        compound: bool = False, full: bool = False, seed: int = 1,
+                        compound: bool = False, full: bool = False, seed: int = 1, speed: bool = True,
                         progress: Callable[[str], None] = print) -> dict[str, Any]:
-    """The study's figures for one checkpoint (``full``: also refinement, diversity and speed).
+    """The study's figures for one checkpoint (``full``: also refinement, diversity and, with ``speed``, the
+    decoding speed of this model alone).
 
     Args:
         dataset: the binarised test split (sources and references in the task's dictionaries).
@@ -132,13 +135,16 @@ def evaluate_checkpoint(model: Any, task: Any, dataset: Any, refs: Sequence[str]
         row["diversity"] = next((e["diversity"] for e in row["refinement"] if e["steps"] == steps), None)
     else:
         row["diversity"] = None
-    row["speed"] = speed(model, task, dataset, refs, ev, steps, beam)
+    if not speed:
+        return row
+    row["speed"] = time_default_decoder(model, task, dataset, refs, ev, steps, beam)
     progress(f"speed: {row['speed']['latency_ms']} ms/sentence at batch 1, "
              f"{row['speed']['throughput']} sentences/s at batch {ev.bench_batch}")
     return row
 
 
-def speed(model: Any, task: Any, dataset: Any, refs: Sequence[str], ev: EvalConfig, steps: int, beam: int) -> dict[str, Any]:
+def time_default_decoder(model: Any, task: Any, dataset: Any, refs: Sequence[str], ev: EvalConfig, steps: int,
+                         beam: int) -> dict[str, Any]:
     """Latency (batch 1, ``bench_sentences`` sentences drawn at random) and throughput (``bench_batch``) of the
     default decoder, median of 5 passes each."""
     gen, refs = build_generator(model, task, steps, beam), list(refs)

@@ -85,6 +85,7 @@ class Study:
                 self.stage("distill", self._distill)
             self.stage(f"train-{spec.name}-{data}", lambda: self._train(spec, data))
             self.stage(f"eval-{spec.name}-{data}", lambda: self._evaluate(spec, data))
+        self.stage("speed", self._speed)
         self.stage("total-correlation", self._total_correlation)
         results = self.collect(time.time() - wall)
         from fairseq_nat_study.analysis.report import write_report
@@ -144,10 +145,20 @@ class Study:
         lang = self.cfg.data.tgt if self.cfg.data.kind == "text" else "en"
         evaluate_run(self.run_dir(spec, data), self.bin["raw"], self._references(), self.cfg.eval, name=spec.name,
                      data=data, lang=lang, compound=self.cfg.eval.compound_split, family=spec.family,
-                     seed=self.cfg.seed, cpu=self.cpu, ood_refs=self._ood_references(),
+                     seed=self.cfg.seed, cpu=self.cpu, ood_refs=self._ood_references(), speed=False,
                      progress=lambda s: self.say(f"[study] {s}"),
                      extra={"max_update": spec.max_update,
                             "train_seconds": self.timings.get(f"train-{spec.name}-{data}")})
+
+    def _speed(self) -> None:
+        """Decoding speed of every run's final checkpoint, side by side and interleaved in one process
+        (``study/speed_stage.py``), to ``speed.json``; the evaluation stages do not time decoding."""
+        from fairseq_nat_study.study.speed_stage import measure_speed
+
+        runs = [(spec.name, data, self.run_dir(spec, data) / "checkpoint_last.pt") for spec, data in self.cfg.runs()]
+        result = measure_speed(runs, self.bin["raw"], self.cfg.eval, seed=self.cfg.seed, cpu=self.cpu,
+                               progress=lambda s: self.say(f"[study] {s}"))
+        (self.out / "speed.json").write_text(json.dumps(result, indent=1))
 
     def _total_correlation(self) -> None:
         """Ĉ of the raw and of the distilled validation data (AR and NAT-MLE trained on each), and of the
@@ -184,6 +195,7 @@ class Study:
             "name": self.cfg.name, "config": asdict(self.cfg),
             "data": json.loads((self.data_dir / "data.json").read_text()), "runs": runs,
             "total_correlation": json.loads((self.out / "total_correlation.json").read_text()),
+            **({"speed": json.loads(p.read_text())} if (p := self.out / "speed.json").exists() else {}),
             "distill": {s: json.loads(p.read_text()) for s in ("train", "valid")
                         if (p := self.out / f"distill-{s}.json").exists()},
             "hardware": hardware(runs), "stage_seconds": self.timings, "seconds_this_run": round(seconds, 1),

@@ -87,7 +87,8 @@ def thin(points: list[tuple[int, Path]], keep: int) -> list[tuple[int, Path]]:
 def evaluate_run(run_dir: Path, data_bin: Path, refs: Sequence[str], ev: EvalConfig, *, name: str, data: str,
                  lang: str, compound: bool = False, family: str | None = None, seed: int = 1, cpu: bool = True,
                  max_checkpoints: int = 0, extra: dict[str, Any] | None = None,
-                 ood_refs: Sequence[str] | None = None, progress: Callable[[str], None] = print) -> dict[str, Any]:
+                 ood_refs: Sequence[str] | None = None, speed: bool = True,
+                 progress: Callable[[str], None] = print) -> dict[str, Any]:
     """Evaluates the checkpoints of ``run_dir`` on the test split of ``data_bin``; writes ``eval.json``.
 
     Args:
@@ -98,6 +99,8 @@ def evaluate_run(run_dir: Path, data_bin: Path, refs: Sequence[str], ev: EvalCon
         max_checkpoints: evaluate at most this many checkpoints, evenly spread (0: all).
         ood_refs: tokenized references of the out-of-distribution test set (the ``test1`` split of
             ``data_bin``, ``study/ood.py``); the final checkpoint's BLEU and LL on it go to its ``ood`` entry.
+        speed: time the final checkpoint's decoding on its own (the study times all runs side by side in its
+            speed stage instead, and passes False).
     """
     from fairseq_nat_study.analysis.loglik import model_family
     from fairseq_nat_study.analysis.loading import load_model_and_task, load_split
@@ -118,7 +121,7 @@ def evaluate_run(run_dir: Path, data_bin: Path, refs: Sequence[str], ev: EvalCon
         check_family(family, model_family(model), ckpt)
         progress(f"evaluating {name}-{data} at {updates} updates{' (final)' if final else ''}")
         row = evaluate_checkpoint(model, task, load_split(task, str(data_bin), "test"), refs, ev, lang=lang,
-                                  compound=compound, full=final, seed=seed,
+                                  compound=compound, full=final, seed=seed, speed=speed,
                                   progress=lambda s: progress(f"  {name}-{data}: {s}"))
         if final and ood_refs is not None:
             from fairseq_nat_study.study.ood import OOD_SPLIT

@@ -63,7 +63,7 @@ class ActNorm(Flow):
         z = eps * torch.exp(self.log_scale.to(eps.dtype)) + self.bias.to(eps.dtype)
         return mask_positions(z, valid), -self._logdet(valid, eps.dtype)
 
-    def inverse_only(self, eps: torch.Tensor, valid: torch.Tensor, ctx: Context = None) -> torch.Tensor:
+    def inverse_unmasked(self, eps: torch.Tensor, valid: torch.Tensor, ctx: Context = None) -> torch.Tensor:
         scale, bias = self._cache.get(self, f"inverse {eps.dtype}", (self.log_scale, self.bias),
                                       lambda: (torch.exp(self.log_scale.to(eps.dtype)), self.bias.to(eps.dtype)))
-        return mask_positions(eps * scale + bias, valid)
+        return eps * scale + bias

@@ -11,8 +11,11 @@ the sum of per-position diagonal-block terms). The per-position split lets the l
 log p(z|x) to positions (LaNMT's per-position KL budget); ``forward`` / ``inverse`` sum it.
 
 ``inverse_only(eps, valid, ctx) -> z`` is the inverse map without its log-det, for decoding (the prior mode
-f⁻¹(0; x)): the same z as ``inverse``, with none of the log-det work. Values computed from parameters alone (the
-LU factors of the 1×1 mixing) are kept in a ``ParameterCache`` while nothing can change them.
+f⁻¹(0; x)): the same z as ``inverse``, with none of the log-det work. It zeroes the padding once on the way in
+and once on the way out and runs every part's ``inverse_unmasked`` in between: no flow here lets a finite padded
+value reach a valid position (attention masks padded keys, everything else acts per position), so the valid
+positions are exactly those of ``inverse``. Values computed from parameters alone (the inverse of the 1×1
+mixing, the ActNorm scales) are kept in a ``ParameterCache`` while nothing can change them.
 """
 from __future__ import annotations
 
@@ -102,8 +105,14 @@ class Flow(nn.Module):
         return z, logdet.sum(1)
 
     def inverse_only(self, eps: torch.Tensor, valid: torch.Tensor, ctx: Context = None) -> torch.Tensor:
-        """The z of ``inverse`` without the log-det (decoding): eps [B, T, D] -> z [B, T, D], zero at padding.
-        Flows whose log-det costs work override it."""
+        """The z of ``inverse`` without the log-det (decoding): eps [B, T, D] -> z [B, T, D], zero at padding
+        whatever the padding of eps holds."""
+        return mask_positions(self.inverse_unmasked(mask_positions(eps, valid), valid, ctx), valid)
+
+    def inverse_unmasked(self, eps: torch.Tensor, valid: torch.Tensor, ctx: Context = None) -> torch.Tensor:
+        """The z of ``inverse`` at the valid positions, without the log-det and without zeroing the padding
+        (``inverse_only`` does that once for a whole chain). eps [B, T, D] must be finite at padded positions;
+        z [B, T, D] is finite there, with no other promise. Flows whose log-det or masks cost work override it."""
         return self.inverse_positions(eps, valid, ctx)[0]
 
 
@@ -130,9 +139,9 @@ class SequentialFlow(Flow):
             total = total + logdet
         return eps, total
 
-    def inverse_only(self, eps: torch.Tensor, valid: torch.Tensor, ctx: Context = None) -> torch.Tensor:
+    def inverse_unmasked(self, eps: torch.Tensor, valid: torch.Tensor, ctx: Context = None) -> torch.Tensor:
         for flow in reversed(self.flows):
-            eps = flow.inverse_only(eps, valid, ctx)
+            eps = flow.inverse_unmasked(eps, valid, ctx)
         return eps
 
 

@@ -71,7 +71,8 @@ class AffineCoupling(Flow):
     def scale_shift(self, x_id: torch.Tensor, valid: torch.Tensor, ctx: Context,
                     mask: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         """(log_s, shift) [B, T, D_tr] from the conditioner, zero at padded positions (unless not ``mask``)."""
-        raw, shift = self.conditioner(x_id, valid, ctx).to(x_id.dtype).chunk(2, dim=-1)
+        params = self.conditioner(x_id, valid, ctx)
+        raw, shift = (params if params.dtype == x_id.dtype else params.to(x_id.dtype)).chunk(2, dim=-1)
         log_s = bounded_log_scale(raw, self.scale_bound)
         if not mask:
             return log_s, shift
@@ -91,8 +92,7 @@ class AffineCoupling(Flow):
         z = self._merge(eps_id, affine_inverse(eps_tr, log_s, shift))
         return z, -log_s.sum(2)
 
-    def inverse_only(self, eps: torch.Tensor, valid: torch.Tensor, ctx: Context = None) -> torch.Tensor:
-        # the same values at valid positions as ``inverse_positions``; padding is zeroed once, at the output
-        eps_id, eps_tr = self._split(mask_positions(eps, valid))
+    def inverse_unmasked(self, eps: torch.Tensor, valid: torch.Tensor, ctx: Context = None) -> torch.Tensor:
+        eps_id, eps_tr = self._split(eps)
         log_s, shift = self.scale_shift(eps_id, valid, ctx, mask=False)
-        return mask_positions(self._merge(eps_id, affine_inverse(eps_tr, log_s, shift)), valid)
+        return self._merge(eps_id, affine_inverse(eps_tr, log_s, shift))

@@ -8,9 +8,11 @@ entry i of head j, so every head mixes features from both coupling halves. One h
     W = P · L · (U + diag(sign_s · exp(log_s)))
 
 with P a fixed permutation, L unit lower-triangular and U strictly upper-triangular, maps each head vector:
-eps = W x. log|det W| = Σ log_s, so logdet = H · Σ log_s per valid position. The inverse solves the two
-triangular systems (no inverse matrix). In eval mode without autograd the factors are computed once and kept
-while the parameters are unchanged (``ParameterCache``: an update or a reload recomputes them, nothing to sync).
+eps = W x. log|det W| = Σ log_s, so logdet = H · Σ log_s per valid position. The inverse applies
+W⁻¹ = U'⁻¹ L⁻¹ Pᵀ (two triangular solves on the h×h matrix Pᵀ) to all heads at once, as the D×D matrix
+W⁻¹ ⊗ I_H over the interleaved features: one matrix product per call. In eval mode without autograd the factors
+and W⁻¹ are computed once and kept while the parameters are unchanged (``ParameterCache``: an update or a reload
+recomputes them, nothing to sync).
 """
 from __future__ import annotations
 
@@ -86,15 +88,20 @@ class InvertibleMultiHeadLinear(Flow):
         eps = torch.matmul(self.weight(z.dtype), self._heads(z)).reshape(z.shape)
         return eps, self._logdet(valid, z.dtype)
 
+    def inverse_matrix(self, dtype: torch.dtype) -> torch.Tensor:
+        """W⁻¹ ⊗ I_H -> [D, D]: z = eps @ (W⁻¹ ⊗ I_H)ᵀ inverts every head of every position."""
+        def compute() -> torch.Tensor:
+            perm, lower, upper = self.factors(dtype)
+            inv = torch.linalg.solve_triangular(lower, perm.T, upper=False, unitriangular=True)
+            inv = torch.linalg.solve_triangular(upper, inv, upper=True)
+            return torch.kron(inv.contiguous(), torch.eye(self.heads, dtype=dtype, device=inv.device))
+
+        return self._cache.get(self, f"inverse {dtype}", self._sources(), compute)
+
     def inverse_positions(self, eps: torch.Tensor, valid: torch.Tensor,
                           ctx: Context = None) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.inverse_only(eps, valid, ctx), -self._logdet(valid, eps.dtype)
+        z = nn.functional.linear(mask_positions(eps, valid), self.inverse_matrix(eps.dtype))
+        return z, -self._logdet(valid, eps.dtype)
 
-    def inverse_only(self, eps: torch.Tensor, valid: torch.Tensor, ctx: Context = None) -> torch.Tensor:
-        eps = mask_positions(eps, valid)
-        perm, lower, upper = self.factors(eps.dtype)
-        # z = U'^{-1} L^{-1} P^T eps, solved on the heads' [h, B·T·H] matrix
-        y = self._heads(eps).movedim(-2, 0).reshape(self.head_dim, -1)
-        y = torch.linalg.solve_triangular(lower, perm.T @ y, upper=False, unitriangular=True)
-        y = torch.linalg.solve_triangular(upper, y, upper=True)
-        return y.reshape(self.head_dim, *eps.shape[:-1], self.heads).movedim(0, -2).reshape(eps.shape)
+    def inverse_unmasked(self, eps: torch.Tensor, valid: torch.Tensor, ctx: Context = None) -> torch.Tensor:
+        return nn.functional.linear(eps, self.inverse_matrix(eps.dtype))

@@ -46,10 +46,9 @@ class FactorOut(Flow):
         inner, logdet = self.flow.inverse_positions(inner, valid, ctx)
         return torch.cat([inner, out.masked_fill(~valid.unsqueeze(-1), 0.0)], dim=-1), logdet
 
-    def inverse_only(self, eps: torch.Tensor, valid: torch.Tensor, ctx: Context = None) -> torch.Tensor:
+    def inverse_unmasked(self, eps: torch.Tensor, valid: torch.Tensor, ctx: Context = None) -> torch.Tensor:
         inner, out = eps.split([self.keep, eps.size(-1) - self.keep], dim=-1)
-        inner = self.flow.inverse_only(inner, valid, ctx)
-        return torch.cat([inner, out.masked_fill(~valid.unsqueeze(-1), 0.0)], dim=-1)
+        return torch.cat([self.flow.inverse_unmasked(inner, valid, ctx), out], dim=-1)
 
 
 def flow_step(dim: int, make_conditioner: ConditionerFactory, heads: int | None, transform_first: bool,

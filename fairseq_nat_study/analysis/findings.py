@@ -1,0 +1,137 @@
+"""The papers' findings, each checked by code on a study's numbers (the report's findings table).
+
+Every claim gets ``holds``: True, False, or None when these numbers cannot test it (a model missing from the
+grid, too few points), and the evidence it was read from. On the synthetic corpus, where the exact answers are
+known, a claim that the corpus cannot show by its design carries a ``by_design`` reason, which the report
+prints instead of a bare "no".
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from fairseq_nat_study.analysis.correlation import MIN_POINTS, correlations, final_point
+
+#: Ĉ of raw data must lie within this relative distance of the exact C (synthetic corpus, fitted models).
+C_HAT_TOLERANCE = 0.15
+
+#: Why the synthetic corpus cannot show the flow-best-LL claim (Lee et al. 2020 measure it on real data).
+FLOW_BEST_LL_BY_DESIGN = (
+    "by design of the synthetic corpus: every target word depends only on its source phrase, so a left-to-right "
+    "AR model represents p(y|x) exactly and can reach −H(Y|X); no model can exceed it, and the flow prior can at "
+    "best tie")
+
+
+def _fmt(v: Any, digits: int = 2) -> str:
+    if v is None:
+        return "n/a"
+    return f"{v:.{digits}f}" if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v)
+
+
+def findings(runs: list[dict[str, Any]], tc: dict[str, Any],
+             data: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The papers' claims on these numbers.
+
+    Args:
+        runs: the run records (``eval.json`` of each run).
+        tc: the Ĉ entries (``raw``, ``dist``, ``glat_proxy``).
+        data: the study's ``data.json`` (its ``stats`` hold the exact C of a synthetic corpus).
+    Returns:
+        ``[{"claim", "holds", "evidence"[, "by_design"]}]``.
+    """
+    final = {(r["model"], r["data"]): (r, final_point(r)) for r in runs}
+    raw = [(r, p) for (m, d), (r, p) in final.items() if d == "raw"]
+    stats = (data or {}).get("stats")
+    out: list[dict[str, Any]] = []
+
+    def claim(text: str, holds: bool | None, evidence: str, by_design: str | None = None) -> None:
+        out.append({"claim": text, "holds": holds, "evidence": evidence,
+                    **({"by_design": by_design} if by_design and holds is False else {})})
+
+    if raw:
+        best_ll = max(raw, key=lambda rp: rp[1]["ll_per_token"])
+        best_bleu = max(raw, key=lambda rp: rp[1]["bleu"])
+        claim("Raw data: the flow-prior model has the best LL of all models (Lee et al. 2020)",
+              best_ll[1]["group"] == "latent-flow" if any(p["group"] == "latent-flow" for _, p in raw) else None,
+              f"best LL: {best_ll[0]['model']} ({best_ll[1]['ll_per_token']})",
+              FLOW_BEST_LL_BY_DESIGN if stats and best_ll[1]["group"] == "ar" else None)
+        claim("Raw data: an AR model has the best BLEU", best_bleu[1]["group"] == "ar",
+              f"best BLEU: {best_bleu[0]['model']} ({best_bleu[1]['bleu']})")
+        _family_claims(raw, claim)
+    pairs = [(final[(m, "raw")][1], final[(m, "dist")][1], m) for (m, d) in final if d == "raw" and (m, "dist") in final]
+    if pairs:
+        lower = [m for a, b, m in pairs if b["ll_per_token"] < a["ll_per_token"]]
+        claim("Distillation lowers the LL of the real references, for every model", len(lower) == len(pairs),
+              f"lower for {len(lower)}/{len(pairs)}: {', '.join(lower) or 'none'}")
+        non_ar = [(a, b, m) for a, b, m in pairs if a["group"] != "ar"]
+        up = [m for a, b, m in non_ar if b["bleu"] > a["bleu"]]
+        claim("Distillation raises the BLEU of non-autoregressive models", len(up) == len(non_ar) if non_ar else None,
+              f"higher for {len(up)}/{len(non_ar)}: {', '.join(up) or 'none'}")
+    corr = correlations(runs)
+    per_model = corr["per_model"]
+    for cond, sign, word in (("raw", 1, "positively"), ("dist", -1, "negatively")):
+        entries = {m: d[cond] for m, d in per_model.items() if d.get(cond, {}).get("r") is not None}
+        rs = {m: e["r"] for m, e in entries.items() if e["points"] >= MIN_POINTS}
+        few = sorted(set(entries) - set(rs))
+        agree = [m for m, r in rs.items() if sign * r > 0]
+        claim(f"{'Raw' if cond == 'raw' else 'Distilled'} data: BLEU and LL correlate {word} within a model "
+              f"(over its checkpoints, >= {MIN_POINTS} each; the slides' Pearson table)",
+              len(agree) == len(rs) if rs else None,
+              f"{len(agree)}/{len(rs)}: " + ", ".join(f"{m} {r:.2f} ({entries[m]['points']} pts)" for m, r in rs.items())
+              + (f"; not read (fewer than {MIN_POINTS} points): {', '.join(few)}" if few else ""))
+    across = corr["across_families"]["raw"]["r"]
+    claim("BLEU and LL do not correlate across families (raw)",
+          None if across is None else abs(across) < 0.5, f"r = {_fmt(across, 3)}")
+    for r, table in [(r, p["refinement"]) for r, p in final.values() if p.get("refinement")]:
+        k0, kmax = table[0], table[-1]
+        e0, e1 = k0["output_elbo_per_token"], kmax["output_elbo_per_token"]
+        claim(f"{r['model']} ({r['data']}): refinement raises the ELBO of the outputs",
+              None if e0 is None or e1 is None else e1 > e0,
+              f"K={k0['steps']}: {k0['output_elbo_per_token']} → K={kmax['steps']}: {kmax['output_elbo_per_token']}")
+        claim(f"{r['model']} ({r['data']}): refinement raises BLEU", kmax["bleu"] > k0["bleu"],
+              f"K={k0['steps']}: {k0['bleu']} → K={kmax['steps']}: {kmax['bleu']}")
+    _c_hat_claims(tc, stats, claim)
+    return out
+
+
+def _family_claims(raw: list[tuple[dict[str, Any], dict[str, Any]]], claim: Any) -> None:
+    """GLAT against NAT-MLE in BLEU, the latent models against NAT-MLE in LL (final checkpoints, raw data)."""
+    def of(group_prefix: str) -> list[tuple[str, dict[str, Any]]]:
+        return [(r["model"], p) for r, p in raw if p["group"].startswith(group_prefix)]
+
+    nat, glat, latent = of("nat"), of("glat"), of("latent")
+    if nat and glat:
+        best_nat = max(nat, key=lambda mp: mp[1]["bleu"])
+        ok = [m for m, p in glat if p["bleu"] >= best_nat[1]["bleu"]]
+        claim("Raw data: GLAT reaches at least NAT-MLE's BLEU (Qian et al. 2021)", len(ok) == len(glat),
+              f"NAT-MLE {best_nat[0]} {best_nat[1]['bleu']}; GLAT " + ", ".join(f"{m} {p['bleu']}" for m, p in glat))
+    else:
+        claim("Raw data: GLAT reaches at least NAT-MLE's BLEU (Qian et al. 2021)", None,
+              "the grid has no raw NAT-MLE and GLAT pair")
+    if nat and latent:
+        best_nat = max(nat, key=lambda mp: mp[1]["ll_per_token"])
+        ok = [m for m, p in latent if p["ll_per_token"] > best_nat[1]["ll_per_token"]]
+        claim("Raw data: every latent model has a higher LL than NAT-MLE", len(ok) == len(latent),
+              f"NAT-MLE {best_nat[0]} {best_nat[1]['ll_per_token']}; latent "
+              + ", ".join(f"{m} {p['ll_per_token']}" for m, p in latent))
+    else:
+        claim("Raw data: every latent model has a higher LL than NAT-MLE", None,
+              "the grid has no raw NAT-MLE and latent models")
+
+
+def _c_hat_claims(tc: dict[str, Any], stats: dict[str, Any] | None, claim: Any) -> None:
+    """Ĉ of distilled data and of the GLAT proxy below raw data's; Ĉ of raw data against the exact C."""
+    c_raw, c_dist = tc.get("raw", {}).get("C_hat_per_sentence"), tc.get("dist", {}).get("C_hat_per_sentence")
+    claim("Distilled data has a lower Ĉ than raw data (Huang et al. 2022)",
+          None if c_raw is None or c_dist is None else c_dist < c_raw, f"raw {_fmt(c_raw, 3)}, distilled {_fmt(c_dist, 3)}")
+    c_glat = tc.get("glat_proxy", {}).get("C_hat_per_sentence")
+    claim("The GLAT proxy has a lower Ĉ than raw data", None if c_raw is None or c_glat is None else c_glat < c_raw,
+          f"raw {_fmt(c_raw, 3)}, GLAT proxy {_fmt(c_glat, 3)}")
+    subset = tc.get("raw", {}).get("subset")
+    exact = (stats or {}).get("splits", {}).get(subset, {}).get("C") if subset else None
+    text = f"Raw data: Ĉ within {C_HAT_TOLERANCE:.0%} of the exact C (synthetic corpus)"
+    if c_raw is None or exact is None:
+        claim(text, None, "no Ĉ of raw data" if c_raw is None else "the exact C is known only for the synthetic corpus")
+    else:
+        gap = abs(c_raw - exact) / exact
+        claim(text, gap <= C_HAT_TOLERANCE,
+              f"Ĉ {c_raw:.3f}, exact C {exact:.3f} nats/sentence ({subset} split): {gap:.0%} apart")

@@ -1,0 +1,88 @@
+"""The report's speed section: decoding latency (batch 1) and throughput (large batch) of every run's final
+checkpoint, each as its own ratio to AR beam 4 on the same data, with each non-autoregressive decoder's
+pass-count limit, and the candidate diversity beside.
+
+A study's speed stage (``study/speed_stage.py``) times all runs side by side, interleaved, in one process; its
+rows are ``results["speed"]``. Records made by ``fairseq-nat-study evaluate`` (the recipes) time each model in
+its own evaluation, and the section says so.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+
+def _fmt(v: Any) -> str:
+    return "n/a" if v is None else str(v)
+
+
+def latencies(results: dict[str, Any], final: dict[tuple[str, str], dict[str, Any]]) -> dict[tuple[str, str], float]:
+    """(model, data) -> ms/sentence at batch 1 of the run's default decoder."""
+    speed = results.get("speed")
+    if speed:
+        default = {"ar": "beam 4", "nat": "1 pass", "latent": f"K={speed.get('default_steps', 1)}"}
+        return {(r["model"], r["data"]): r["ms_per_sentence"] for r in speed["rows"]
+                if r["batch_size"] == 1 and r["config"] == default.get(r["family"])}
+    return {key: p["speed"]["latency_ms"] for key, p in final.items() if "speed" in p}
+
+
+def speed_table(results: dict[str, Any], final: dict[tuple[str, str], dict[str, Any]]) -> list[str]:
+    """Markdown lines of the speed section."""
+    speed = results.get("speed")
+    if speed:
+        return _interleaved(speed, final)
+    return _separate(final)
+
+
+def _interleaved(speed: dict[str, Any], final: dict[tuple[str, str], dict[str, Any]]) -> list[str]:
+    batch = speed["batch"]
+    lines = ["## Decoding speed and diversity (final checkpoints, timed side by side)", "",
+             "| model | data | decoder | ms/sentence (batch 1) | latency ratio vs AR beam 4 (batch 1) | × one NAT pass | "
+             f"pass-count limit ms | × limit | sentences/s (batch {batch}) | throughput ratio vs AR beam 4 (batch {batch}) "
+             "| BLEU | diversity |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    keys = list(dict.fromkeys((r["model"], r["data"], r["config"]) for r in speed["rows"]))
+    for m, d, config in keys:
+        mine = {r["batch_size"]: r for r in speed["rows"] if (r["model"], r["data"], r["config"]) == (m, d, config)}
+        one, big = mine.get(1, {}), mine.get(batch, {})
+        p = final.get((m, d), {})
+        diversity = p.get("diversity")
+        for entry in p.get("refinement") or []:  # a latent decoder's own K
+            if config == f"K={entry['steps']}":
+                diversity = entry["diversity"]
+        lines.append(f"| {m} | {d} | {config} | {_fmt(one.get('ms_per_sentence'))} | "
+                     f"{_fmt(one.get('latency_ratio_vs_ar'))} | {_fmt(one.get('vs_nat_pass'))} | "
+                     f"{_fmt(one.get('limit_ms_per_sentence'))} | {_fmt(one.get('vs_limit'))} | "
+                     f"{_fmt(big.get('sentences_per_second'))} | {_fmt(big.get('throughput_ratio_vs_ar'))} | "
+                     f"{_fmt(one.get('bleu', big.get('bleu')))} | {_fmt(diversity)} |")
+    return lines + [
+        "", f"Every configuration decoded in one process, {speed['repeats']} passes each, interleaved (each pass times "
+        "every configuration in turn), median kept; torch threads: "
+        f"{speed['threads']}. Batch 1: {speed['latency_sentences']} sentences drawn at random from the test split "
+        f"(seed {speed['seed']}); batch {batch}: the whole split. Latency ratio: AR ms/sentence ÷ the decoder's; "
+        "throughput ratio: the decoder's sentences/s ÷ AR's; both against AR beam 4 trained on the same data. "
+        "Pass-count limit: the network passes the decoder's algorithm needs, each timed on the same sentences "
+        "(`analysis/pass_limit.py`); × limit is what the generator adds. BLEU here: sacreBLEU of the timed "
+        "outputs on BPE-joined text against the binarised references (the tables above hold the study's BLEU). "
+        "Diversity: 100 − mean pairwise sentence-BLEU of the candidates (n/a for NAT/GLAT: fairseq's NAT generator "
+        "keeps only the best length candidate).", ""]
+
+
+def _separate(final: dict[tuple[str, str], dict[str, Any]]) -> list[str]:
+    lines = ["## Decoding speed and diversity (final checkpoints, each timed in its own evaluation)", "",
+             "| model | data | decoder | ms/sentence (batch 1) | latency ratio vs AR beam 4 (batch 1) | "
+             "sentences/s (large batch) | throughput ratio vs AR beam 4 (large batch) | threads | BLEU | diversity |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    ar_speed = {d: p["speed"] for (m, d), p in final.items() if p["group"] == "ar" and "speed" in p}
+    for (m, d), p in final.items():
+        s = p.get("speed", {})
+        ar = ar_speed.get(d) if s else None
+        latency = round(ar["latency_ms"] / s["latency_ms"], 2) if ar else None
+        throughput = round(s["throughput"] / ar["throughput"], 2) if ar else None
+        lines.append(f"| {m} | {d} | {s.get('decoder')} | {_fmt(s.get('latency_ms'))} | {_fmt(latency)} | "
+                     f"{_fmt(s.get('throughput'))} | {_fmt(throughput)} | {_fmt(s.get('threads'))} | "
+                     f"{_fmt(p['bleu'])} | {_fmt(p.get('diversity'))} |")
+    return lines + ["", "Latency ratio: AR ms/sentence ÷ the model's, at batch 1 (sentences drawn at random from the "
+                    "test split); throughput ratio: the model's sentences/s ÷ AR's, at the large batch; medians of 5 "
+                    "passes, each model timed in its own evaluation, not side by side: for ratios measured "
+                    "interleaved and the pass-count limits, run `fairseq-nat-study bench` on the final checkpoints "
+                    "(the study's own speed stage does). Diversity n/a for NAT/GLAT: fairseq's NAT generator keeps "
+                    "only the best length candidate.", ""]
