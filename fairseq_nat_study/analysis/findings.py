@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from fairseq_nat_study.analysis.correlation import MIN_POINTS, correlations, final_point
+from fairseq_nat_study.analysis.formatting import fmt as _fmt
 
 #: Ĉ of raw data must lie within this relative distance of the exact C (synthetic corpus, fitted models).
 C_HAT_TOLERANCE = 0.15
@@ -19,12 +20,6 @@ FLOW_BEST_LL_BY_DESIGN = (
     "by design of the synthetic corpus: every target word depends only on its source phrase, so a left-to-right "
     "AR model represents p(y|x) exactly and can reach −H(Y|X); no model can exceed it, and the flow prior can at "
     "best tie")
-
-
-def _fmt(v: Any, digits: int = 2) -> str:
-    if v is None:
-        return "n/a"
-    return f"{v:.{digits}f}" if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v)
 
 
 def findings(runs: list[dict[str, Any]], tc: dict[str, Any],

@@ -22,14 +22,9 @@ from fairseq_nat_study.analysis.correlation import (MIN_POINTS, correlations, fi
                                                    pearson_interval)
 from fairseq_nat_study.analysis.findings import findings
 from fairseq_nat_study.analysis.fit import fit_table
+from fairseq_nat_study.analysis.formatting import fmt as _fmt
 from fairseq_nat_study.analysis.ood_table import ood_table
 from fairseq_nat_study.analysis.speed_table import latencies, speed_table
-
-
-def _fmt(v: Any, digits: int = 2) -> str:
-    if v is None:
-        return "n/a"
-    return f"{v:.{digits}f}" if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v)
 
 
 def latent_usage_table(final: dict[tuple[str, str], dict[str, Any]]) -> list[str]:

@@ -198,3 +198,10 @@ def ratios(rows: list[SpeedRow]) -> list[dict[str, Any]]:
                     "vs_limit": round(r.ms_per_sentence / r.limit_ms_per_sentence, 2)
                     if r.limit_ms_per_sentence else None})
     return out
+
+
+def reference_strings(task: Any, dataset: Any) -> list[str]:
+    """The binarised references of a split as dictionary strings, in id order (what ``benchmark`` scores the
+    timed outputs against)."""
+    return [task.target_dictionary.string(dataset.tgt[i]) for i in range(len(dataset))]
+

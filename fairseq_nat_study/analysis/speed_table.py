@@ -2,17 +2,35 @@
 checkpoint, each as its own ratio to AR beam 4 on the same data, with each non-autoregressive decoder's
 pass-count limit, and the candidate diversity beside.
 
-A study's speed stage (``study/speed_stage.py``) times all runs side by side, interleaved, in one process; its
-rows are ``results["speed"]``. Records made by ``fairseq-nat-study evaluate`` (the recipes) time each model in
-its own evaluation, and the section says so.
+``ratio_header`` / ``ratio_cells`` are the columns of one decoder's timings, shared with
+``fairseq-nat-study bench``. A study's speed stage (``study/speed_stage.py``) times all runs side by side,
+interleaved, in one process; its rows are ``results["speed"]``. Records made by ``fairseq-nat-study evaluate``
+(the recipes) time each model in its own evaluation, and the section says so.
 """
 from __future__ import annotations
 
 from typing import Any
 
+from fairseq_nat_study.analysis.formatting import cell
 
-def _fmt(v: Any) -> str:
-    return "n/a" if v is None else str(v)
+
+def ratio_header(beam: int, large: list[int]) -> list[str]:
+    """Column names of one decoder's timings (``ratio_cells``): batch-1 latency and its ratios, then the
+    throughput at each larger batch size and its ratio."""
+    return (["ms/sentence (batch 1)", f"latency ratio vs AR beam {beam}", "× one NAT pass", "pass-count limit ms",
+             "× limit"]
+            + [h for b in large for h in (f"sentences/s (batch {b})", f"throughput ratio vs AR beam {beam} (batch {b})")])
+
+
+def ratio_cells(by_batch: dict[int, dict[str, Any]], large: list[int]) -> list[Any]:
+    """The figures under ``ratio_header`` of one decoder, from its ``ratios`` rows keyed by batch size (None where
+    a row or a figure is missing)."""
+    one = by_batch.get(1, {})
+    cells = [one.get(k) for k in ("ms_per_sentence", "latency_ratio_vs_ar", "vs_nat_pass", "limit_ms_per_sentence",
+                                  "vs_limit")]
+    for b in large:
+        cells += [by_batch.get(b, {}).get("sentences_per_second"), by_batch.get(b, {}).get("throughput_ratio_vs_ar")]
+    return cells
 
 
 def latencies(results: dict[str, Any], final: dict[tuple[str, str], dict[str, Any]]) -> dict[tuple[str, str], float]:
@@ -35,24 +53,20 @@ def speed_table(results: dict[str, Any], final: dict[tuple[str, str], dict[str, 
 
 def _interleaved(speed: dict[str, Any], final: dict[tuple[str, str], dict[str, Any]]) -> list[str]:
     batch = speed["batch"]
+    head = ["model", "data", "decoder", *ratio_header(4, [batch]), "BLEU", "diversity"]
     lines = ["## Decoding speed and diversity (final checkpoints, timed side by side)", "",
-             "| model | data | decoder | ms/sentence (batch 1) | latency ratio vs AR beam 4 (batch 1) | × one NAT pass | "
-             f"pass-count limit ms | × limit | sentences/s (batch {batch}) | throughput ratio vs AR beam 4 (batch {batch}) "
-             "| BLEU | diversity |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     keys = list(dict.fromkeys((r["model"], r["data"], r["config"]) for r in speed["rows"]))
     for m, d, config in keys:
         mine = {r["batch_size"]: r for r in speed["rows"] if (r["model"], r["data"], r["config"]) == (m, d, config)}
-        one, big = mine.get(1, {}), mine.get(batch, {})
         p = final.get((m, d), {})
         diversity = p.get("diversity")
         for entry in p.get("refinement") or []:  # a latent decoder's own K
             if config == f"K={entry['steps']}":
                 diversity = entry["diversity"]
-        lines.append(f"| {m} | {d} | {config} | {_fmt(one.get('ms_per_sentence'))} | "
-                     f"{_fmt(one.get('latency_ratio_vs_ar'))} | {_fmt(one.get('vs_nat_pass'))} | "
-                     f"{_fmt(one.get('limit_ms_per_sentence'))} | {_fmt(one.get('vs_limit'))} | "
-                     f"{_fmt(big.get('sentences_per_second'))} | {_fmt(big.get('throughput_ratio_vs_ar'))} | "
-                     f"{_fmt(one.get('bleu', big.get('bleu')))} | {_fmt(diversity)} |")
+        bleu = mine.get(1, mine.get(batch, {})).get("bleu")
+        cells = [m, d, config, *ratio_cells(mine, [batch]), bleu, diversity]
+        lines.append("| " + " | ".join(cell(c) for c in cells) + " |")
     return lines + [
         "", f"Every configuration decoded in one process, {speed['repeats']} passes each, interleaved (each pass times "
         "every configuration in turn), median kept; torch threads: "
@@ -77,9 +91,9 @@ def _separate(final: dict[tuple[str, str], dict[str, Any]]) -> list[str]:
         ar = ar_speed.get(d) if s else None
         latency = round(ar["latency_ms"] / s["latency_ms"], 2) if ar else None
         throughput = round(s["throughput"] / ar["throughput"], 2) if ar else None
-        lines.append(f"| {m} | {d} | {s.get('decoder')} | {_fmt(s.get('latency_ms'))} | {_fmt(latency)} | "
-                     f"{_fmt(s.get('throughput'))} | {_fmt(throughput)} | {_fmt(s.get('threads'))} | "
-                     f"{_fmt(p['bleu'])} | {_fmt(p.get('diversity'))} |")
+        lines.append(f"| {m} | {d} | {s.get('decoder')} | {cell(s.get('latency_ms'))} | {cell(latency)} | "
+                     f"{cell(s.get('throughput'))} | {cell(throughput)} | {cell(s.get('threads'))} | "
+                     f"{cell(p['bleu'])} | {cell(p.get('diversity'))} |")
     return lines + ["", "Latency ratio: AR ms/sentence ÷ the model's, at batch 1 (sentences drawn at random from the "
                     "test split); throughput ratio: the model's sentences/s ÷ AR's, at the large batch; medians of 5 "
                     "passes, each model timed in its own evaluation, not side by side: for ratios measured "

@@ -35,7 +35,7 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from fairseq_nat_study.analysis.loading import load_model_and_task, load_split
     from fairseq_nat_study.analysis.loglik import UnsupportedModelError, model_family
-    from fairseq_nat_study.analysis.speed import benchmark, ratios
+    from fairseq_nat_study.analysis.speed import benchmark, ratios, reference_strings
     from fairseq_nat_study.cli.errors import fail, missing_out_dir
 
     for flag, values in (("--batch-size", args.batch_size), ("--latency-sentences", [args.latency_sentences]),
@@ -61,8 +61,7 @@ def main(args: argparse.Namespace) -> int:
             models.append((path, model, task))
         first_task = models[0][2]
         dataset = load_split(first_task, args.data, args.subset)
-        tgt = first_task.target_dictionary
-        refs = [tgt.string(dataset.tgt[i]) for i in range(len(dataset))]
+        refs = reference_strings(first_task, dataset)
     except (FileNotFoundError, ValueError) as err:
         return fail("bench", err)
     rows = ratios(benchmark(
@@ -83,26 +82,17 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
-def _fmt(x: object) -> str:
-    return "n/a" if x is None else str(x)
-
-
 def markdown_table(rows: list[dict], beam: int) -> list[str]:
     """One row per decoder: batch-1 latency and its ratios, then throughput per larger batch size."""
+    from fairseq_nat_study.analysis.formatting import cell
+    from fairseq_nat_study.analysis.speed_table import ratio_cells, ratio_header
+
     large = sorted({r["batch_size"] for r in rows if r["batch_size"] > 1})
-    head = (["model", "decoder", "ms/sentence (batch 1)", f"latency ratio vs AR beam {beam}", "x one NAT pass",
-             "pass-count limit ms", "x limit"]
-            + [h for b in large for h in (f"sentences/s (batch {b})", f"throughput ratio vs AR beam {beam} (batch {b})")]
-            + ["BLEU"])
+    head = ["model", "decoder", *ratio_header(beam, large), "BLEU"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     keys = list(dict.fromkeys((r["model"], r["config"]) for r in rows))
     for key in keys:
         mine = {r["batch_size"]: r for r in rows if (r["model"], r["config"]) == key}
-        one = mine.get(1, {})
-        cells = [key[0], key[1], one.get("ms_per_sentence"), one.get("latency_ratio_vs_ar"), one.get("vs_nat_pass"),
-                 one.get("limit_ms_per_sentence"), one.get("vs_limit")]
-        for b in large:
-            cells += [mine.get(b, {}).get("sentences_per_second"), mine.get(b, {}).get("throughput_ratio_vs_ar")]
-        cells.append(mine[max(mine)]["bleu"])
-        lines.append("| " + " | ".join(_fmt(c) for c in cells) + " |")
+        cells = [*key, *ratio_cells(mine, large), mine[max(mine)]["bleu"]]
+        lines.append("| " + " | ".join(cell(c) for c in cells) + " |")
     return lines

@@ -32,7 +32,7 @@ def measure_speed(runs: Sequence[tuple[str, str, Path]], data_bin: Path, ev: Eva
     import torch
 
     from fairseq_nat_study.analysis.loading import load_model_and_task, load_split
-    from fairseq_nat_study.analysis.speed import benchmark, ratios
+    from fairseq_nat_study.analysis.speed import benchmark, ratios, reference_strings
 
     if not runs:
         raise ValueError("no runs to time")
@@ -45,7 +45,7 @@ def measure_speed(runs: Sequence[tuple[str, str, Path]], data_bin: Path, ev: Eva
         models.append((label, model, task))
     first_task = models[0][2]
     test = load_split(first_task, str(data_bin), "test")
-    refs = [first_task.target_dictionary.string(test.tgt[i]) for i in range(len(test))]
+    refs = reference_strings(first_task, test)
     steps = sorted({0, ev.decode_steps})
     progress(f"timing {len(models)} final checkpoints side by side: batch 1 ({ev.bench_sentences} sentences) and "
              f"batch {ev.bench_batch}, {REPEATS} interleaved passes each")

@@ -35,6 +35,11 @@ def mask_positions(x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     return torch.where(valid.unsqueeze(-1), x, 0.0)
 
 
+def as_dtype(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """x in ``dtype`` (x itself when it already is: no dispatch on the decoding path)."""
+    return x if x.dtype == dtype else x.to(dtype)
+
+
 class ParameterCache:
     """Values computed from a module's parameters alone, reused while they cannot have changed.
 

@@ -14,12 +14,7 @@ from torch import nn
 from torch.nn.utils.parametrizations import weight_norm
 
 from fairseq_nat_study.modules.cross_attention_stack import CrossAttentionStack, SinusoidalPositions
-from fairseq_nat_study.modules.flows.base import Context, ParameterCache
-
-
-def _as_dtype(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """x in ``dtype`` (x itself when it already is: no dispatch on the decoding path)."""
-    return x if x.dtype == dtype else x.to(dtype)
+from fairseq_nat_study.modules.flows.base import Context, ParameterCache, as_dtype
 
 
 def zero_weight_norm_linear(in_dim: int, out_dim: int) -> nn.Linear:
@@ -56,12 +51,12 @@ class TransformerConditioner(nn.Module):
         Returns: [B, T, D_out] in the dtype of x."""
         if ctx is None:
             raise ValueError("TransformerConditioner attends to the source: pass the encoder output as ctx")
-        h = self.inp(_as_dtype(x, self.inp.weight.dtype))
-        h = self.stack(h + _as_dtype(self.positions(valid), h.dtype), valid, ctx)
+        h = self.inp(as_dtype(x, self.inp.weight.dtype))
+        h = self.stack(h + as_dtype(self.positions(valid), h.dtype), valid, ctx)
         # the weight-normalised output weight, recomputed only when its parameters change (or in training)
         parts = self.out.parametrizations.weight
         weight = self._cache.get(self, "out weight", (parts.original0, parts.original1), lambda: self.out.weight)
-        return _as_dtype(nn.functional.linear(h, weight, self.out.bias), x.dtype)
+        return as_dtype(nn.functional.linear(h, weight, self.out.bias), x.dtype)
 
 
 class MLPConditioner(nn.Module):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from fairseq_nat_study.modules.flows.base import Context, Flow, mask_positions
+from fairseq_nat_study.modules.flows.base import Context, Flow, as_dtype, mask_positions
 
 
 def bounded_log_scale(raw: torch.Tensor, bound: float) -> torch.Tensor:
@@ -71,8 +71,7 @@ class AffineCoupling(Flow):
     def scale_shift(self, x_id: torch.Tensor, valid: torch.Tensor, ctx: Context,
                     mask: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         """(log_s, shift) [B, T, D_tr] from the conditioner, zero at padded positions (unless not ``mask``)."""
-        params = self.conditioner(x_id, valid, ctx)
-        raw, shift = (params if params.dtype == x_id.dtype else params.to(x_id.dtype)).chunk(2, dim=-1)
+        raw, shift = as_dtype(self.conditioner(x_id, valid, ctx), x_id.dtype).chunk(2, dim=-1)
         log_s = bounded_log_scale(raw, self.scale_bound)
         if not mask:
             return log_s, shift
