@@ -2,6 +2,7 @@
 #   make demo   - the quick study on the built-in synthetic corpus (CPU; README "What make demo does")
 #   make test   - the default test suite (CPU; README "Tests" gives its measured time)
 #   make test-slow - the tests marked `slow`
+#   make findings - the findings profile: every family on the synthetic corpus (README "The findings profile")
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -10,7 +11,9 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 DEMO_OUT ?= runs/demo
 
-.PHONY: venv demo test test-slow clean-venv
+FINDINGS_OUT ?= runs/findings
+
+.PHONY: venv demo findings test test-slow clean-venv
 
 venv: $(STAMP)
 
@@ -29,6 +32,9 @@ $(STAMP): requirements/build.txt requirements/fairseq.txt requirements/runtime.t
 
 demo: $(STAMP)
 	$(VENV)/bin/fairseq-nat-study study --out $(DEMO_OUT)
+
+findings: $(STAMP)
+	$(VENV)/bin/fairseq-nat-study study --config examples/study/synthetic_findings.json --out $(FINDINGS_OUT)
 
 test: $(STAMP)
 	$(PY) -m pytest -m "not slow" -q tests

@@ -76,6 +76,8 @@ def test_every_run_is_evaluated_on_every_sentence(study: tuple[Path, str]) -> No
     groups = {}
     for key, run in runs.items():
         assert [p["updates"] for p in run["points"]] == [10, 20], key  # the killed run resumed to its budget
+        # validated at the end of each segment, on its own data; the best snapshot is the final checkpoint
+        assert [u for u, _ in run["training"]["curve"]] == [10, 20] and run["training"]["best_updates"] == 20, key
         final = run["points"][-1]
         assert final["final"] and final["num_sentences"] == num_test
         assert 0.0 <= final["bleu"] <= 100.0 and final["ll_per_token"] < 0
@@ -91,6 +93,8 @@ def test_every_run_is_evaluated_on_every_sentence(study: tuple[Path, str]) -> No
     assert runs[("nat", "raw")]["points"][-1]["diversity"] is None
     distill = res["distill"]["train"]
     assert distill["num_sentences"] == res["data"]["sentences"]["train"] and distill["beam"] == 4
+    mixed = res["mixed_output"]  # the synthetic corpus: NAT-MLE's mass on mixed outputs of ambiguous words
+    assert mixed["model"] == "nat" and mixed["occurrences"] > 0 and 0 < mixed["marginal_product_mixed_mass"] < 1
     tc = res["total_correlation"]
     assert set(tc) == {"raw", "dist", "glat_proxy"} and all("C_hat_per_sentence" in v for v in tc.values())
     speed = {(r["model"], r["data"], r["config"], r["batch_size"]): r for r in res["speed"]["rows"]}
@@ -106,7 +110,8 @@ def test_report_has_tables_plots_and_findings(study: tuple[Path, str]) -> None:
     out, _ = study
     md = (out / "report.md").read_text()
     for heading in ("## BLEU and log-likelihood", "## Pearson r", "## Refinement steps K", "## Decoding speed and diversity (final checkpoints, timed side by side)",
-                    "## Conditional total correlation", "## The papers' findings", "## Out of distribution"):
+                    "## Conditional total correlation", "## The papers' findings", "## Out of distribution",
+                    "## Fit: validation curve"):
         assert heading in md
     for png in ("bleu_vs_ll.png", "bleu_vs_latency.png", "refinement.png"):
         assert (out / png).read_bytes()[:4] == b"\x89PNG"

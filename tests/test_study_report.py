@@ -20,8 +20,22 @@ def test_quick_config_is_valid_and_trains_raw_before_distilled() -> None:
     cfg = quick_config()
     order = [d for _, d in cfg.runs()]
     assert order == sorted(order, key=lambda d: d != "raw") and "dist" in order
-    assert {m.family for m in cfg.models} == {"ar", "nat", "glat", "latent"}
-    assert {m.arch for m in cfg.models} >= {"nat_study_ga_tiny", "nat_study_fl_tiny"}
+    assert {m.family for m in cfg.models} == {"ar", "nat", "latent"}
+    assert all(m.patience > 0 and m.valid_every > 0 for m in cfg.models)  # every run stops on validation
+    assert cfg.data.preset == "aligned"
+    # the findings profile: every family, both priors
+    findings_cfg = load_config(str(Path(__file__).resolve().parents[1] / "examples" / "study" / "synthetic_findings.json"))
+    assert {m.family for m in findings_cfg.models} == {"ar", "nat", "glat", "latent"}
+    assert {m.arch for m in findings_cfg.models} >= {"nat_study_ga_tiny", "nat_study_fl_tiny"}
+
+
+def test_snapshots_follow_the_validation_interval_or_the_checkpoint_count() -> None:
+    from fairseq_nat_study.study.config import ModelSpec
+
+    spec = ModelSpec("n", "nat", "nat_study_nat_tiny", 1000, valid_every=300)
+    assert spec.snapshots(5) == [300, 600, 900, 1000] and spec.schedule() == 1000  # the cap is always the last
+    assert ModelSpec("n", "nat", "nat_study_nat_tiny", 10).snapshots(3) == [3, 6, 10]
+    assert ModelSpec("g", "glat", "nat_study_glat_tiny", 1000, schedule_updates=400).schedule() == 400
 
 
 @pytest.mark.parametrize("raw, message", [
@@ -44,6 +58,9 @@ def test_quick_config_is_valid_and_trains_raw_before_distilled() -> None:
     ({"models": [], "teacher": "tr"}, "the grid is empty"),
     ({"models": [TEACHER], "teacher": "tr", "distill": {"beams": 4}}, "distill: unknown key(s) ['beams']"),
     ({"models": [TEACHER], "teacher": "tr", "train": {"max_tokens": 5}}, "train: only a 'flags' list"),
+    ({"models": [{**TEACHER, "valid_every": 11}], "teacher": "tr"}, "models[tr].valid_every: must be in [0, max_update = 10]"),
+    ({"models": [{**TEACHER, "patience": -1}], "teacher": "tr"}, "models[tr].patience: must be in [0, "),
+    ({"models": [{**TEACHER, "schedule_updates": 20}], "teacher": "tr"}, "models[tr].schedule_updates: must be in"),
 ])
 def test_bad_configs_name_the_problem(raw: dict, message: str) -> None:
     with pytest.raises(StudyConfigError) as err:
@@ -145,7 +162,8 @@ def test_correlations_and_findings_on_known_numbers() -> None:
     assert got["Raw data: the flow-prior model has the best LL of all models (Lee et al. 2020)"] is True
     assert got["Raw data: an AR model has the best BLEU"] is True
     assert got["Distillation lowers the LL of the real references, for every model"] is True
-    assert got["Distillation raises the BLEU of non-autoregressive models"] is True
+    assert got["Distillation raises the BLEU of latent models"] is True
+    assert got["Distillation raises the BLEU of NAT-MLE and GLAT models"] is None  # the grid has none
     assert got["fl (raw): refinement raises the ELBO of the outputs"] is True
     assert got["Distilled data has a lower Ĉ than raw data (Huang et al. 2022)"] is True
     assert got["The GLAT proxy has a lower Ĉ than raw data"] is None  # skipped: not testable, not "no"
@@ -274,10 +292,51 @@ def test_fit_table_reads_each_curve_against_the_exact_bounds() -> None:
     assert n["still_improving"] is False and n["bound"] == pytest.approx(-0.15) and n["gap"] == pytest.approx(0.045)
     assert by[("fl", "dist")]["still_improving"] is None  # one checkpoint: no curve
     text = "\n".join(lines)
-    assert "| nat | raw | 1: -0.500, 2: -0.200, 3: -0.195 | -0.150 | 0.045 | +0.005 | levelled |" in text
-    assert "**Unfinished runs**: tr-raw, fl-raw, tr-dist gained more than 0.01" in text
+    assert ("| nat | raw | not recorded | n/a | fixed budget | 1: -0.500, 2: -0.200, 3: -0.195 | -0.150 | 0.045 | "
+            "levelled |") in text
+    assert "**Unfinished runs**: tr-raw, fl-raw, tr-dist were still improving when training stopped" in text
     res["data"]["stats"] = stats
-    assert "## Fit: LL of the test references along training" in markdown(res)
+    assert "## Fit: validation curve and LL of the test references along training" in markdown(res)
+
+
+def test_fit_table_reads_the_validation_curve_and_the_stop_of_each_run() -> None:
+    """A run with a validation record: its curve in nats per position (NLL from fairseq's bits; −ELBO for a
+    latent model), the raw validation split's exact bound beside raw runs only, why it stopped, and 'still
+    improving' from the record (best validation last, at the update cap), not from the test LL."""
+    import math
+
+    from fairseq_nat_study.analysis.fit import fit_table
+    from fairseq_nat_study.utils.early_stopping import ValidationCurve
+
+    split = {"num_sentences": 10, "num_target_tokens": 90, "H_joint": 1.0, "C": 0.5}
+    stats = {"splits": {"test": split, "valid": split}}
+
+    def curve(metric: str, values: list[float], patience: int, stopped: str, maximize: bool = False) -> dict:
+        c = ValidationCurve(metric, maximize=maximize, patience=patience)
+        for i, v in enumerate(values):
+            c.add(100 * (i + 1), v)
+        return c.record(stopped)
+
+    bits = [0.5 / math.log(2), 0.2 / math.log(2), 0.25 / math.log(2), 0.3 / math.log(2)]
+    runs = [
+        {"model": "nat", "arch": "n", "data": "raw", "training": curve("nll_loss", bits, 2, "patience"),
+         "points": [_point(u, 50, ll, "nat", u == 200) for u, ll in ((100, -0.6), (200, -0.21))]},
+        {"model": "ga", "arch": "g", "data": "dist", "training": curve("elbo_per_token", [-0.9, -0.5, -0.4], 3,
+                                                                       "max_update", maximize=True),
+         "points": [_point(u, 50, ll, "latent", u == 300) for u, ll in ((100, -0.9), (300, -0.402))]},
+    ]
+    lines, fits = fit_table(runs, stats)
+    nat, ga = fits
+    assert nat["valid_curve"] == pytest.approx([(100, 0.5), (200, 0.2), (300, 0.25), (400, 0.3)])
+    assert nat["valid_bound"] == pytest.approx(0.15) and nat["still_improving"] is False
+    assert ga["valid_curve"] == pytest.approx([(100, 0.9), (200, 0.5), (300, 0.4)])
+    assert ga["valid_bound"] is None  # a distilled run validates on distilled data: no exact value
+    assert ga["still_improving"] is True  # the test LL barely moved, but the validation curve was still falling
+    text = "\n".join(lines)
+    assert "| nat | raw | 100: 0.500, **200: 0.200**, 300: 0.250, 400: 0.300 | 0.150 | patience 2 at 400; best at 200 |" in text
+    assert "| ga | dist | 100: 0.900, 200: 0.500, **300: 0.400** | n/a | update cap at 300; best at 300 |" in text
+    assert "**Unfinished runs**: ga-dist were still improving" in text
+    assert "exact H(Y|X) is 0.1000, and H(Y|X) + C = 0.1500" in text
 
 
 def test_c_hat_takes_the_ar_model_with_the_least_label_smoothing() -> None:
@@ -368,6 +427,28 @@ def test_speed_section_reads_the_interleaved_stage_and_each_decoders_own_diversi
     assert latencies(res, final) == {("tr", "raw"): 20.0, ("fl", "raw"): 8.0}
 
 
+def test_findings_by_design_on_the_synthetic_corpus_and_an_unused_latent() -> None:
+    """On the synthetic corpus a latent model that scores at least the AR model's BLEU on raw data has no mixed
+    outputs for KD to remove ("no, by design", with the reason), and may top the AR model's BLEU by noise; a
+    latent model whose KL is ~0 cannot show refinement (n/a, not "no"). On real data both stay a plain "no"."""
+    res = _results()  # fl: raw BLEU 6 (K=4), dist 7; tr raw 30
+    fl_raw, fl_dist = res["runs"][1]["points"][-1], res["runs"][3]["points"][-1]
+    fl_raw["bleu"], fl_dist["bleu"] = 35.0, 32.0  # above the AR model's 30 on raw data, lower after KD
+    stats = {"splits": {}}
+    got = {f["claim"]: f for f in findings(res["runs"], res["total_correlation"], {"stats": stats})}
+    kd = got["Distillation raises the BLEU of latent models"]
+    assert kd["holds"] is False and "fl already resolves the modes" in kd["by_design"] and "fl 35.0 → 32.0" in kd["evidence"]
+    best = got["Raw data: an AR model has the best BLEU"]
+    assert best["holds"] is False and "same expected BLEU" in best["by_design"]
+    plain = {f["claim"]: f for f in findings(res["runs"], res["total_correlation"], {})}  # real data
+    assert "by_design" not in plain["Distillation raises the BLEU of latent models"]
+    fl_dist["latent_usage"] = {"kl_per_token": 0.002}
+    fl_dist["refinement"] = [dict(e) for e in fl_raw["refinement"]]
+    unused = {f["claim"]: f for f in findings(res["runs"], res["total_correlation"], {"stats": stats})}
+    r = unused["fl (dist): refinement raises BLEU"]
+    assert r["holds"] is None and "the latent is unused (KL 0.0020" in r["evidence"]
+
+
 def test_findings_on_family_pairs_refinement_bleu_and_c_hat_against_the_exact_c() -> None:
     res = _results()
     nat = [_point(u, b, ll, "nat", u == 5) for u, b, ll in ((1, 5, -3.0), (5, 20, -1.2))]
@@ -383,9 +464,17 @@ def test_findings_on_family_pairs_refinement_bleu_and_c_hat_against_the_exact_c(
     c_claim = got["Raw data: Ĉ within 15% of the exact C (synthetic corpus)"]
     assert c_claim["holds"] is True and "0.800" in c_claim["evidence"] and "11% apart" in c_claim["evidence"]
     tc["raw"]["C_hat_per_sentence"] = 0.7  # 22% below
-    assert findings(res["runs"], tc, {"stats": stats})[-1]["holds"] is False
+    of = lambda fs, text: next(f for f in fs if f["claim"].startswith(text))  # noqa: E731
+    assert of(findings(res["runs"], tc, {"stats": stats}), "Raw data: Ĉ within")["holds"] is False
     # text data: no exact C, so the claim is not testable rather than "no"
-    assert findings(res["runs"], tc, {})[-1]["holds"] is None
+    assert of(findings(res["runs"], tc, {}), "Raw data: Ĉ within")["holds"] is None
+    # NAT-MLE's mass on mixed outputs against the product of the data's marginals
+    mixed = {"model": "nat", "subset": "valid", "occurrences": 40, "nat_mixed_mass": 0.45,
+             "marginal_product_mixed_mass": 0.5, "relative_gap": 0.1}
+    m = of(findings(res["runs"], tc, {"stats": stats}, mixed), "NAT-MLE's probability of mixed outputs")
+    assert m["holds"] is True and "0.450 against 0.500" in m["evidence"] and "10 % apart" in m["evidence"]
+    assert of(findings(res["runs"], tc, {"stats": stats}, {**mixed, "relative_gap": 0.3}), "NAT-MLE's")["holds"] is False
+    assert of(findings(res["runs"], tc, {}), "NAT-MLE's")["holds"] is None  # text data: not measured
     # on the synthetic corpus the AR model can reach −H(Y|X): a flow that does not beat it is "no, by design"
     res["runs"][1]["points"][-1]["ll_per_token"] = -1.5  # fl below tr (−1.0)
     flow_claim = findings(res["runs"], tc, {"stats": stats})[0]

@@ -93,7 +93,7 @@ def test_sentence_entropies_match_brute_force(small_cfg: SynthConfig) -> None:
 
 
 def test_expected_statistics_match_enumeration(small_cfg: SynthConfig) -> None:
-    for cfg in (small_cfg, SynthConfig(**{**small_cfg.__dict__, "preset": "two_mode"})):
+    for cfg in (small_cfg, *(SynthConfig(**{**small_cfg.__dict__, "preset": p}) for p in ("two_mode", "aligned"))):
         table = build_phrase_table(cfg)
         total_p = 0.0
         acc = [0.0, 0.0, 0.0, 0.0]
@@ -109,6 +109,26 @@ def test_expected_statistics_match_enumeration(small_cfg: SynthConfig) -> None:
         assert exp["C"] == pytest.approx(acc[2], abs=1e-9)
         assert exp["expected_target_tokens"] == pytest.approx(acc[3], abs=1e-9)
         assert exp["C"] > 0
+
+
+def test_aligned_preset_two_tokens_per_word_and_tied_modes(small_cfg: SynthConfig) -> None:
+    """Every source word becomes two target tokens (positions 2i, 2i+1); an ambiguous word's k alternatives are
+    equally likely (to the table's 1e-4 resolution) and share no token, so its C is log k, the most k modes allow."""
+    cfg = SynthConfig(**{**small_cfg.__dict__, "preset": "aligned", "n_amb": 6})
+    table = build_phrase_table(cfg)
+    assert all(len(p) == 2 for p in table.deterministic.values())
+    for word, alts in table.ambiguous.items():
+        k = len(alts)
+        assert k in (2, 3) and all(len(p) == 2 for p, _ in alts)
+        assert all(abs(q - 1 / k) <= 1e-4 for _, q in alts) and sum(q for _, q in alts) == pytest.approx(1.0)
+        assert len({tok for p, _ in alts for tok in p}) == 2 * k  # no token shared between alternatives
+        assert table.ambiguous_stats[word][2] == pytest.approx(math.log(k), abs=1e-3)
+    for src, tgt in sample_corpus(cfg, table, 200, random.Random(3)):
+        words, tokens = src.split(), tgt.split()
+        assert len(tokens) == 2 * len(words)
+        for i, w in enumerate(words):
+            phrases = [table.deterministic[w]] if w in table.deterministic else [p for p, _ in table.ambiguous[w]]
+            assert tuple(tokens[2 * i:2 * i + 2]) in phrases
 
 
 def test_a0_is_no_problem_of_course() -> None:

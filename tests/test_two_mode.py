@@ -61,3 +61,38 @@ def test_ar_does_not_mix_modes(two_mode, test_sources) -> None:
     good = [s["no problem"] for s in shares]
     assert mixed < 0.03, mixed
     assert 0.3 < sum(good) / len(good) < 0.7  # both real modes kept
+
+
+def test_mixed_output_mass_closed_form() -> None:
+    """a0 ("no problem" | "of course" at 50/50): the mixed outputs "no course" and "of problem" get 0.25 each
+    under the product of the marginals; a model with the marginals exactly puts 0.5 on them, one that always
+    says "no problem" puts 0."""
+    from fairseq_nat_study.analysis.mixed_output import ambiguous_spans, mixed_masses
+
+    alts = [(("no", "problem"), 0.5), (("of", "course"), 0.5)]
+    half = [{"no": math.log(0.5), "of": math.log(0.5)}, {"problem": math.log(0.5), "course": math.log(0.5)}]
+    assert mixed_masses(alts, half) == (pytest.approx(0.5), pytest.approx(0.5))
+    sure = [{"no": 0.0, "of": -math.inf}, {"problem": 0.0, "course": -math.inf}]
+    assert mixed_masses(alts, sure) == (pytest.approx(0.0), pytest.approx(0.5))
+    table = {"w1": [(("t1a", "t1b"), 1.0)], "w2": [(("t2",), 1.0)], "a0": alts}
+    assert ambiguous_spans(["w1", "w2", "a0"], table) == [(3, alts)]
+    with pytest.raises(ValueError, match="'zz' is not in the corpus's phrase table"):
+        ambiguous_spans(["zz"], table)
+
+
+def test_nat_mle_puts_the_marginal_product_mass_on_mixed_outputs(two_mode) -> None:
+    """The fixture NAT-MLE on the two-mode test split: one a0 per sentence, whose mixed outputs the product of
+    the marginals gives 0.5; the factorized model, trained by MLE, puts about that much on them (the AR model
+    decodes none, test_ar_does_not_mix_modes)."""
+    import json
+
+    from fairseq_nat_study.analysis.loading import load_model_and_task, load_split
+    from conftest import NUM_TEST
+    from fairseq_nat_study.analysis.mixed_output import nat_mixed_output
+
+    stats = json.loads((two_mode.raw / "stats.json").read_text())
+    nat, task = load_model_and_task(str(two_mode.nat), str(two_mode.data))
+    got = nat_mixed_output(nat, task, load_split(task, str(two_mode.data), "test"), stats)
+    assert got["occurrences"] == got["sentences"] == NUM_TEST
+    assert got["marginal_product_mixed_mass"] == pytest.approx(0.5)
+    assert 0.35 < got["nat_mixed_mass"] < 0.6, got

@@ -22,14 +22,25 @@ FLOW_BEST_LL_BY_DESIGN = (
     "best tie")
 
 
-def findings(runs: list[dict[str, Any]], tc: dict[str, Any],
-             data: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+#: Why the synthetic corpus cannot rank a latent model below the AR model in BLEU.
+SAME_EXPECTED_BLEU_BY_DESIGN = (
+    "by design of the synthetic corpus: the reference is one sample of its ambiguous words' equally likely "
+    "translations, so every output that picks one whole translation per word has the same expected BLEU; a latent "
+    "model that resolves the modes ties the AR model up to sampling noise")
+
+#: KL per target position below which a latent model's latent carries nothing for refinement to use.
+UNUSED_LATENT_KL = 0.01
+
+
+def findings(runs: list[dict[str, Any]], tc: dict[str, Any], data: dict[str, Any] | None = None,
+             mixed: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """The papers' claims on these numbers.
 
     Args:
         runs: the run records (``eval.json`` of each run).
         tc: the Ĉ entries (``raw``, ``dist``, ``glat_proxy``).
         data: the study's ``data.json`` (its ``stats`` hold the exact C of a synthetic corpus).
+        mixed: NAT-MLE's mass on mixed outputs (``analysis/mixed_output.py``; synthetic corpus only).
     Returns:
         ``[{"claim", "holds", "evidence"[, "by_design"]}]``.
     """
@@ -42,6 +53,7 @@ def findings(runs: list[dict[str, Any]], tc: dict[str, Any],
         out.append({"claim": text, "holds": holds, "evidence": evidence,
                     **({"by_design": by_design} if by_design and holds is False else {})})
 
+    ar_bleu = max((p["bleu"] for _, p in raw if p["group"] == "ar"), default=None)
     if raw:
         best_ll = max(raw, key=lambda rp: rp[1]["ll_per_token"])
         best_bleu = max(raw, key=lambda rp: rp[1]["bleu"])
@@ -50,17 +62,15 @@ def findings(runs: list[dict[str, Any]], tc: dict[str, Any],
               f"best LL: {best_ll[0]['model']} ({best_ll[1]['ll_per_token']})",
               FLOW_BEST_LL_BY_DESIGN if stats and best_ll[1]["group"] == "ar" else None)
         claim("Raw data: an AR model has the best BLEU", best_bleu[1]["group"] == "ar",
-              f"best BLEU: {best_bleu[0]['model']} ({best_bleu[1]['bleu']})")
+              f"best BLEU: {best_bleu[0]['model']} ({best_bleu[1]['bleu']}); AR {_fmt(ar_bleu)}",
+              SAME_EXPECTED_BLEU_BY_DESIGN if stats and best_bleu[1]["group"].startswith("latent") else None)
         _family_claims(raw, claim)
     pairs = [(final[(m, "raw")][1], final[(m, "dist")][1], m) for (m, d) in final if d == "raw" and (m, "dist") in final]
     if pairs:
         lower = [m for a, b, m in pairs if b["ll_per_token"] < a["ll_per_token"]]
         claim("Distillation lowers the LL of the real references, for every model", len(lower) == len(pairs),
               f"lower for {len(lower)}/{len(pairs)}: {', '.join(lower) or 'none'}")
-        non_ar = [(a, b, m) for a, b, m in pairs if a["group"] != "ar"]
-        up = [m for a, b, m in non_ar if b["bleu"] > a["bleu"]]
-        claim("Distillation raises the BLEU of non-autoregressive models", len(up) == len(non_ar) if non_ar else None,
-              f"higher for {len(up)}/{len(non_ar)}: {', '.join(up) or 'none'}")
+        _distillation_bleu_claims(pairs, ar_bleu, stats, claim)
     corr = correlations(runs)
     per_model = corr["per_model"]
     for cond, sign, word in (("raw", 1, "positively"), ("dist", -1, "negatively")):
@@ -76,16 +86,56 @@ def findings(runs: list[dict[str, Any]], tc: dict[str, Any],
     across = corr["across_families"]["raw"]["r"]
     claim("BLEU and LL do not correlate across families (raw)",
           None if across is None else abs(across) < 0.5, f"r = {_fmt(across, 3)}")
-    for r, table in [(r, p["refinement"]) for r, p in final.values() if p.get("refinement")]:
+    for r, p in [(r, p) for r, p in final.values() if p.get("refinement")]:
+        table = p["refinement"]
         k0, kmax = table[0], table[-1]
         e0, e1 = k0["output_elbo_per_token"], kmax["output_elbo_per_token"]
+        kl = (p.get("latent_usage") or {}).get("kl_per_token")
+        unused = kl is not None and kl < UNUSED_LATENT_KL
+        why = (f"; not testable: the latent is unused (KL {kl:.4f} nats/position < {UNUSED_LATENT_KL}), so refinement "
+               "has nothing to change") if unused else ""
         claim(f"{r['model']} ({r['data']}): refinement raises the ELBO of the outputs",
-              None if e0 is None or e1 is None else e1 > e0,
-              f"K={k0['steps']}: {k0['output_elbo_per_token']} → K={kmax['steps']}: {kmax['output_elbo_per_token']}")
-        claim(f"{r['model']} ({r['data']}): refinement raises BLEU", kmax["bleu"] > k0["bleu"],
-              f"K={k0['steps']}: {k0['bleu']} → K={kmax['steps']}: {kmax['bleu']}")
+              None if e0 is None or e1 is None or unused else e1 > e0,
+              f"K={k0['steps']}: {k0['output_elbo_per_token']} → K={kmax['steps']}: {kmax['output_elbo_per_token']}{why}")
+        claim(f"{r['model']} ({r['data']}): refinement raises BLEU", None if unused else kmax["bleu"] > k0["bleu"],
+              f"K={k0['steps']}: {k0['bleu']} → K={kmax['steps']}: {kmax['bleu']}{why}")
     _c_hat_claims(tc, stats, claim)
+    _mixed_output_claim(mixed, claim)
     return out
+
+
+def _mixed_output_claim(mixed: dict[str, Any] | None, claim: Any) -> None:
+    """NAT-MLE puts on mixed outputs the mass of the product of the data's marginals (the data puts 0)."""
+    from fairseq_nat_study.analysis.mixed_output import MIXED_TOLERANCE
+
+    text = (f"NAT-MLE's probability of mixed outputs ≈ the product of the data's marginals (within "
+            f"{MIXED_TOLERANCE:.0%}; the data's is 0)")
+    if not mixed or not mixed.get("occurrences"):
+        claim(text, None, "measured on the synthetic corpus only" if not mixed else mixed.get("note", "no occurrences"))
+        return
+    gap = mixed["relative_gap"]
+    claim(text, gap is not None and gap <= MIXED_TOLERANCE,
+          f"{mixed['model']}: {mixed['nat_mixed_mass']:.3f} against {mixed['marginal_product_mixed_mass']:.3f} per "
+          f"ambiguous word ({mixed['occurrences']} in the {mixed['subset']} split; {_fmt(gap and 100 * gap, 0)} % apart)")
+
+
+def _distillation_bleu_claims(pairs: list[tuple[dict[str, Any], dict[str, Any], str]], ar_bleu: float | None,
+                              stats: dict[str, Any] | None, claim: Any) -> None:
+    """KD raises the BLEU of NAT-MLE and GLAT, and of the latent models (on the synthetic corpus a latent model that
+    resolves the modes on raw data, scoring at least the AR model's BLEU, has nothing for KD to remove)."""
+    for label, members in (("NAT-MLE and GLAT models", ("nat", "glat")), ("latent models", ("latent",))):
+        runs = [(a, b, m) for a, b, m in pairs if a["group"].startswith(members)]
+        up = [m for a, b, m in runs if b["bleu"] > a["bleu"]]
+        resolved = [m for a, b, m in runs if m not in up and ar_bleu is not None and a["bleu"] >= ar_bleu]
+        by_design = None
+        if stats and label.startswith("latent") and resolved and len(up) + len(resolved) == len(runs):
+            by_design = (f"by design of the synthetic corpus: {', '.join(resolved)} already resolves the modes on raw "
+                         f"data (raw BLEU at or above the AR model's {_fmt(ar_bleu)}), and every consistent choice of "
+                         "modes has the same expected BLEU against a sampled reference: distillation has no mixed "
+                         "outputs to remove")
+        claim(f"Distillation raises the BLEU of {label}", len(up) == len(runs) if runs else None,
+              f"higher for {len(up)}/{len(runs)}: " + ", ".join(f"{m} {a['bleu']} → {b['bleu']}" for a, b, m in runs),
+              by_design)
 
 
 def _family_claims(raw: list[tuple[dict[str, Any], dict[str, Any]]], claim: Any) -> None:

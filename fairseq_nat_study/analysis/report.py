@@ -112,7 +112,7 @@ def markdown(results: dict[str, Any]) -> str:
                          f"{stats['splits'][subset]['C']:.3f} nats/sentence.")
     lines += ["", "Ĉ is a difference of two upper bounds: close to C only when both models fit the data.", "",
               "## The papers' findings on these numbers", "", "| claim | holds | evidence |", "|---|---|---|"]
-    for f in findings(runs, tc, results["data"]):
+    for f in findings(runs, tc, results["data"], results.get("mixed_output")):
         holds = "n/a" if f["holds"] is None else ("yes" if f["holds"] else ("no, by design" if "by_design" in f else "no"))
         why = f"; {f['by_design']}" if "by_design" in f else ""
         lines.append(f"| {f['claim']} | {holds} | {f['evidence']}{why} |")
@@ -189,7 +189,8 @@ def write_report(results: dict[str, Any], out: Path) -> None:
     """Writes ``report.md``, the PNG plots and ``results.json`` (with correlations and findings) to ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     results = {**results, "correlations": correlations(results["runs"]),
-               "findings": findings(results["runs"], results.get("total_correlation", {}), results["data"])}
+               "findings": findings(results["runs"], results.get("total_correlation", {}), results["data"],
+                                    results.get("mixed_output"))}
     results["plots"] = plots(results, out)
     (out / "report.md").write_text(markdown(results))
     (out / "results.json").write_text(json.dumps(results, indent=1))

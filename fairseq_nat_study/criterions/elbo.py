@@ -13,7 +13,7 @@ the prior's value:
 - **Gaussian prior**: LaNMT's KL budget, b = 1 nat **per target position** (``--kl-budget``), held for the first
   half of the run and then annealed linearly to 0, so that the run ends on the true ELBO
   (``--kl-budget-hold-updates`` and ``--kl-budget-anneal-updates`` default to the halves of ``--max-update``, or
-  of ``--run-updates`` for a run trained in segments). While a position's KL is under its budget, the hinge
+  of ``--run-updates`` for a run trained in segments or stopped on validation). While a position's KL is under its budget, the hinge
   gives q no gradient there, but the prior still receives the gradient of KL_t with q held fixed: the budget
   never stops the prior from fitting the posterior.
 - **Flow prior**: no budget; KL-weight annealing, β from 0.1 (``--kl-weight-start``) to 1 over the first third
@@ -73,8 +73,9 @@ class ElboCriterionConfig(FairseqDataclass):
     )
     label_smoothing: float = field(default=0.0, metadata={"help": "label smoothing of the reconstruction NLL"})
     run_updates: int = field(
-        default=0, metadata={"help": "updates of the whole run, for a run trained in segments that each stop at a "
-                                     "lower --max-update and resume (0: the run is --max-update updates)"}
+        default=0, metadata={"help": "updates the schedules run over (0: --max-update); a run trained in "
+                                     "segments passes its whole length; a shorter value ends the schedules "
+                                     "early and the run goes on with the ELBO itself (the study's early stopping)"}
     )
     max_update: int = II("optimization.max_update")
 
@@ -138,8 +139,6 @@ class ElboCriterion(FairseqCriterion):
         super().__init__(task)
         if run_updates < 0:
             raise ValueError(f"--run-updates must be >= 0, got {run_updates}")
-        if run_updates > 0 and 0 < max_update and run_updates < max_update:
-            raise ValueError(f"--run-updates {run_updates} is shorter than this segment's --max-update {max_update}")
         self.flags = {"kl_weight_start": kl_weight_start, "kl_anneal_updates": kl_anneal_updates,
                       "kl_budget": kl_budget, "kl_budget_hold_updates": kl_budget_hold_updates,
                       "kl_budget_anneal_updates": kl_budget_anneal_updates}

@@ -32,8 +32,9 @@ class GlatCriterionConfig(NatMleCriterionConfig):
         default=None, metadata={"help": "updates to anneal the ratio over (default: the whole run, --max-update or "
                                         "--run-updates)"})
     run_updates: int = field(
-        default=0, metadata={"help": "updates of the whole run, for a run trained in segments that each stop at a "
-                                     "lower --max-update and resume (0: the run is --max-update updates)"})
+        default=0, metadata={"help": "updates the ratio schedule runs over (0: --max-update); a run trained in "
+                                     "segments passes its whole length; a shorter value ends the schedule early "
+                                     "and the run goes on at the end ratio"})
     max_update: int = II("optimization.max_update")
 
 

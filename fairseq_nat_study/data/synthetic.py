@@ -9,7 +9,12 @@ position alignment are therefore deterministic functions of the source, and
 closed form (natural logarithms, nats per sentence).  ``a0`` is always
 "no problem" / "of course" at 0.5 / 0.5, contributing ``C = log 2``.  The
 ``two_mode`` preset puts exactly one ``a0`` (the only ambiguous word) at a
-uniformly random position of every sentence.
+uniformly random position of every sentence. The ``aligned`` preset makes every
+source word a two-token target phrase (target length 2|x|, target positions 2i
+and 2i+1 translate source word i) and every ambiguous word's alternatives
+equally likely with no token shared between them (C = log k per word of k
+alternatives): the alignment and the length are trivial, so small models fit it
+in few updates, and every ambiguous word is as multimodal as it can be.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from typing import Any, Sequence
 
 logger = logging.getLogger(__name__)
 
-PRESETS: tuple[str, ...] = ("default", "two_mode")
+PRESETS: tuple[str, ...] = ("default", "two_mode", "aligned")
 SPLITS: tuple[str, ...] = ("train", "valid", "test")
 TWO_WORD_DET_FRACTION = 0.25
 MIN_ALT_PROB_UNITS = 1000  # probabilities are multiples of 1e-4; minimum 0.1
@@ -50,7 +55,7 @@ class SynthConfig:
         max_phrases: Maximum number of source words per sentence.
         p_ambiguous: Probability that a source word is ambiguous (``default``
             preset only; ignored by ``two_mode``).
-        preset: ``"default"`` or ``"two_mode"``.
+        preset: ``"default"``, ``"two_mode"`` or ``"aligned"``.
     """
 
     seed: int = 1
@@ -180,11 +185,16 @@ def build_phrase_table(cfg: SynthConfig) -> PhraseTable:
     cfg = cfg.effective()
     rng = random.Random(cfg.seed)
     deterministic: dict[str, tuple[str, ...]] = {}
+    aligned = cfg.preset == "aligned"
     for i in range(cfg.n_det):
-        two_words = rng.random() < TWO_WORD_DET_FRACTION
+        two_words = rng.random() < TWO_WORD_DET_FRACTION or aligned
         deterministic[f"w{i}"] = (f"t{i}a", f"t{i}b") if two_words else (f"t{i}",)
     ambiguous: dict[str, Alternatives] = {"a0": list(A0_ALTERNATIVES)}
-    for k in range(1, cfg.n_amb):
+    for k in range(1, cfg.n_amb if aligned else 0):  # two tokens, 2 or 3 tied alternatives sharing no token
+        n_alts = rng.choice((2, 3))
+        probs = [(PROB_UNITS // n_alts + (j < PROB_UNITS % n_alts)) / PROB_UNITS for j in range(n_alts)]
+        ambiguous[f"a{k}"] = [((f"u{k}x{j}", f"u{k}y{j}"), q) for j, q in enumerate(probs)]
+    for k in range(1, cfg.n_amb if not aligned else 0):
         length = rng.choice((2, 3))
         n_alts = rng.choice((2, 3))
         while True:  # labels per (alternative, position); shared labels give shared tokens

@@ -26,6 +26,7 @@ relative paths are resolved against the config file's folder.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -72,14 +73,42 @@ class DataConfig:
     ood: dict[str, Any] | None = field(default_factory=dict)
 
 
+#: the validation metric each family's runs are selected and stopped on (fairseq's --best-checkpoint-metric):
+#: NLL in bits per target position, or the ELBO per position (maximized) for latent models
+SELECTION = {
+    "ar": ["--best-checkpoint-metric", "nll_loss"],
+    "nat": ["--best-checkpoint-metric", "nll_loss"],
+    "glat": ["--best-checkpoint-metric", "nll_loss"],
+    "latent": ["--best-checkpoint-metric", "elbo_per_token", "--maximize-best-checkpoint-metric"],
+}
+
+
 @dataclass
 class ModelSpec:
+    """One model of the grid. Training validates every ``valid_every`` updates (0: ``max_update`` split into
+    ``eval.checkpoints`` segments) and, with ``patience`` > 0, stops after that many validations without a new
+    best, but not before ``schedule_updates`` (the length of the latent and GLAT schedules; 0: ``max_update``);
+    ``max_update`` is the cap."""
+
     name: str
     family: str
     arch: str
     max_update: int
     data: list[str] = field(default_factory=lambda: ["raw", "dist"])
     flags: list[str] = field(default_factory=list)
+    valid_every: int = 0
+    patience: int = 0
+    schedule_updates: int = 0
+
+    def snapshots(self, checkpoints: int) -> list[int]:
+        """The update counts at which training validates and keeps a snapshot (the last is ``max_update``)."""
+        if self.valid_every:
+            return [*range(self.valid_every, self.max_update, self.valid_every), self.max_update]
+        return sorted({max(1, self.max_update * (i + 1) // checkpoints) for i in range(checkpoints)})
+
+    def schedule(self) -> int:
+        """Updates over which the ELBO's and GLAT's schedules run (``--run-updates``)."""
+        return self.schedule_updates or self.max_update
 
 
 @dataclass
@@ -212,6 +241,10 @@ def validate(cfg: StudyConfig) -> None:
                                    f"{CRITERIA[m.family][1]})")
         if m.max_update <= 0:
             raise StudyConfigError(f"models[{m.name}].max_update must be positive")
+        for key in ("valid_every", "patience", "schedule_updates"):
+            if getattr(m, key) < 0 or getattr(m, key) > (m.max_update if key != "patience" else math.inf):
+                raise StudyConfigError(f"models[{m.name}].{key}: must be in [0, max_update = {m.max_update}], "
+                                       f"got {getattr(m, key)}")
         bad = sorted(set(m.data) - {"raw", "dist"})
         if bad or not m.data:
             raise StudyConfigError(f"models[{m.name}].data: {m.data} must be a non-empty subset of ['raw', 'dist']")
@@ -254,19 +287,23 @@ def load_config(path: str | None) -> StudyConfig:
 
 
 def quick_config() -> StudyConfig:
-    """The quick study: the synthetic corpus, one tiny model per family, raw and distilled, on a CPU."""
+    """The quick study: the synthetic corpus (``aligned`` preset: every word two target tokens, tied modes), the
+    AR teacher, NAT-MLE and the Gaussian latent model, raw and distilled, each trained until its validation
+    stops improving; measured to fit in 15 minutes on 2 CPU cores (README). GLAT and the flow model are in the
+    ``findings`` profile (``examples/study/synthetic_findings.json``)."""
     return from_dict({
         "name": "quick (synthetic corpus)",
-        "data": {"kind": "synth", "num_train": 4000},
+        "data": {"kind": "synth", "num_train": 20000, "preset": "aligned"},
+        "train": {"flags": ["--max-tokens", "2048", "--lr", "3e-3"]},
         "teacher": "tr_tiny",
-        "distill": {"beam": 4, "shard_size": 4000},
+        "distill": {"beam": 4, "shard_size": 20000},
         "models": [
-            {"name": "tr_tiny", "family": "ar", "arch": "nat_study_tr_tiny", "max_update": 300,
-             "flags": ["--label-smoothing", "0"]},  # plain MLE: Ĉ needs an AR whose NLL can reach H(Y|X)
-            {"name": "nat_tiny", "family": "nat", "arch": "nat_study_nat_tiny", "max_update": 400},
-            {"name": "glat_tiny", "family": "glat", "arch": "nat_study_glat_tiny", "max_update": 400},
-            {"name": "ga_tiny", "family": "latent", "arch": "nat_study_ga_tiny", "max_update": 300},
-            {"name": "fl_tiny", "family": "latent", "arch": "nat_study_fl_tiny", "max_update": 200},
+            {"name": "tr_tiny", "family": "ar", "arch": "nat_study_tr_tiny", "max_update": 800, "valid_every": 100,
+             "patience": 3, "flags": ["--label-smoothing", "0"]},  # plain MLE: Ĉ needs an NLL that can reach H(Y|X)
+            {"name": "nat_tiny", "family": "nat", "arch": "nat_study_nat_tiny", "max_update": 1500,
+             "valid_every": 100, "patience": 3},
+            {"name": "ga_tiny", "family": "latent", "arch": "nat_study_ga_tiny", "max_update": 1500,
+             "valid_every": 100, "patience": 3, "schedule_updates": 500},
         ],
-        "eval": {"refine_steps": [0, 1, 2, 4, 8], "iw_samples": 10, "checkpoints": 5, "bench_sentences": 50},
+        "eval": {"refine_steps": [0, 1, 2, 4], "iw_samples": 10, "checkpoints": 5, "bench_sentences": 50},
     })

@@ -9,12 +9,14 @@ a different config is refused: ``OUT/config.json`` records the one the study was
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable
 
-from fairseq_nat_study.study.config import CRITERIA, ModelSpec, StudyConfig, StudyConfigError
+from fairseq_nat_study.study.config import CRITERIA, SELECTION, ModelSpec, StudyConfig, StudyConfigError
+from fairseq_nat_study.utils.early_stopping import final_checkpoint
 
 PLUGIN_DIR = str(Path(__file__).resolve().parents[1])
 
@@ -22,7 +24,12 @@ PLUGIN_DIR = str(Path(__file__).resolve().parents[1])
 BASE_TRAIN_FLAGS = [
     "--user-dir", PLUGIN_DIR, "--task", "nat_study_translation", "--optimizer", "adam", "--adam-betas", "(0.9,0.98)",
     "--lr-scheduler", "inverse_sqrt", "--warmup-updates", "200", "--lr", "1e-3", "--max-tokens", "4096",
-    "--disable-validation", "--save-interval", "1000000", "--log-interval", "100", "--log-format", "simple",
+    # validation and checkpoints only where segmented_train ends a segment (not at every epoch's end)
+    "--validate-interval", "1000000", "--save-interval", "1000000", "--log-interval", "100", "--log-format", "simple",
+    # batches loaded in the training process: fairseq's default data-loading worker is a new process for every
+    # epoch iterator, about 5 s each, once per segment (600 NAT updates on the quick corpus in 6 segments,
+    # 2 CPU cores: 75.2 s with one worker, 50.7 s without; in one segment 50.2 s and 47.5 s)
+    "--num-workers", "0",
 ]
 
 
@@ -95,35 +102,39 @@ class Study:
         return results
 
     def _train(self, spec: ModelSpec, data: str) -> None:
-        """Trains in one process, in ``eval.checkpoints`` segments of the run
-        (:mod:`~fairseq_nat_study.utils.segmented_train`), with a copy of the model at the end of each
-        (``checkpoint_at_<updates>.pt``). Latent and GLAT runs get ``--run-updates``, so that the ELBO's KL
-        schedules and GLAT's ratio follow the whole run."""
+        """Trains in one process, in segments (:mod:`~fairseq_nat_study.utils.segmented_train`): validation on
+        the run's own data (the distilled validation split for a distilled run) and a copy of the model
+        (``checkpoint_at_<updates>.pt``) at the end of each, stopped by ``spec.patience``. Latent and GLAT runs
+        get ``--run-updates spec.schedule()``, so that the ELBO's KL schedules and GLAT's ratio follow it."""
         from fairseq_nat_study.utils.fairseq_runner import run_fairseq
 
         run_dir = self.run_dir(spec, data)
         run_dir.mkdir(parents=True, exist_ok=True)
-        n = self.cfg.eval.checkpoints
-        targets = sorted({max(1, spec.max_update * (i + 1) // n) for i in range(n)})
+        targets = spec.snapshots(self.cfg.eval.checkpoints)
+        scheduled = spec.family in ("latent", "glat")
         flags = [*BASE_TRAIN_FLAGS, *self.cfg.train.get("flags", []), "--arch", spec.arch, *CRITERIA[spec.family],
-                 "--seed", str(self.cfg.seed), "--save-dir", run_dir, *(["--cpu"] if self.cpu else []),
-                 *(["--run-updates", str(spec.max_update)] if spec.family in ("latent", "glat") else []),
+                 *SELECTION[spec.family], "--seed", str(self.cfg.seed), "--save-dir", run_dir,
+                 *(["--cpu"] if self.cpu else []), *(["--run-updates", str(spec.schedule())] if scheduled else []),
                  *spec.flags]
+        own = ["--patience", str(spec.patience), "--stop-after", str(spec.schedule() if scheduled else 0)]
         # one log per attempt: a resumed run keeps the log of the attempt that was killed
         attempt = 1 + len(list(run_dir.glob("train-*.log")))
-        run_fairseq("train", ["--snapshots", ",".join(map(str, targets)), self.bin[data], *flags],
+        run_fairseq("train", ["--snapshots", ",".join(map(str, targets)), *own, self.bin[data], *flags],
                     run_dir / f"train-{attempt}.log", prefix=f"[{spec.name}-{data}] ",
                     module="fairseq_nat_study.utils.segmented_train")
 
     def _distill(self) -> None:
         from fairseq_nat_study.distill.pipeline import DistillConfig, distill
 
-        teacher = self.run_dir(self._teacher(), "raw") / "checkpoint_last.pt"
+        teacher = final_checkpoint(self.run_dir(self._teacher(), "raw"))
         opts = dict(self.cfg.distill)  # keys checked by config.validate
         for subset, dest in (("train", self.bin["dist"]), ("valid", self.bin_dist_valid)):
             summary = distill(DistillConfig(teacher=str(teacher), data=str(self.bin["raw"]), out=str(dest),
                                             subset=subset, cpu=self.cpu, **opts))
             (self.out / f"distill-{subset}.json").write_text(json.dumps(summary, indent=1))
+        # distilled runs validate (and stop) on the distilled validation split: the data they are fitted to
+        for item in self.bin_dist_valid.glob("valid.*"):
+            shutil.copyfile(item, self.bin["dist"] / item.name)
 
     def _teacher(self) -> ModelSpec:
         return next(m for m in self.cfg.models if m.name == self.cfg.teacher)
@@ -146,6 +157,7 @@ class Study:
         evaluate_run(self.run_dir(spec, data), self.bin["raw"], self._references(), self.cfg.eval, name=spec.name,
                      data=data, lang=lang, compound=self.cfg.eval.compound_split, family=spec.family,
                      seed=self.cfg.seed, cpu=self.cpu, ood_refs=self._ood_references(), speed=False,
+                     max_checkpoints=self.cfg.eval.checkpoints,
                      progress=lambda s: self.say(f"[study] {s}"),
                      extra={"max_update": spec.max_update,
                             "train_seconds": self.timings.get(f"train-{spec.name}-{data}")})
@@ -155,7 +167,7 @@ class Study:
         (``study/speed_stage.py``), to ``speed.json``; the evaluation stages do not time decoding."""
         from fairseq_nat_study.study.speed_stage import measure_speed
 
-        runs = [(spec.name, data, self.run_dir(spec, data) / "checkpoint_last.pt") for spec, data in self.cfg.runs()]
+        runs = [(spec.name, data, final_checkpoint(self.run_dir(spec, data))) for spec, data in self.cfg.runs()]
         result = measure_speed(runs, self.bin["raw"], self.cfg.eval, seed=self.cfg.seed, cpu=self.cpu,
                                progress=lambda s: self.say(f"[study] {s}"))
         (self.out / "speed.json").write_text(json.dumps(result, indent=1))
@@ -163,7 +175,8 @@ class Study:
     def _total_correlation(self) -> None:
         """Ĉ of the raw and of the distilled validation data (AR and NAT-MLE trained on each), and of the
         GLAT proxy, with the first NAT and GLAT models of the grid and its AR model with the least label
-        smoothing (a label-smoothed AR's NLL cannot reach H(Y|X), which biases Ĉ upward; recorded)."""
+        smoothing (a label-smoothed AR's NLL cannot reach H(Y|X), which biases Ĉ upward; recorded); on the
+        synthetic corpus also the NAT's mass on mixed outputs (:meth:`_mixed_output`)."""
         from fairseq_nat_study.analysis.loading import load_model_and_task
         from fairseq_nat_study.analysis.total_correlation import estimate
 
@@ -177,14 +190,31 @@ class Study:
             if ar_spec is None or nat_spec is None or data not in ar_spec.data or data not in nat_spec.data:
                 result[label] = {"skipped": f"the grid has no {data} AR and {nat_family} pair"}
                 continue
-            ar, ar_task = load_model_and_task(str(self.run_dir(ar_spec, data) / "checkpoint_last.pt"), str(bin_dir))
-            nat, nat_task = load_model_and_task(str(self.run_dir(nat_spec, data) / "checkpoint_last.pt"), str(bin_dir))
+            ar, ar_task = load_model_and_task(str(final_checkpoint(self.run_dir(ar_spec, data))), str(bin_dir))
+            nat, nat_task = load_model_and_task(str(final_checkpoint(self.run_dir(nat_spec, data))), str(bin_dir))
             est = estimate(ar, ar_task, nat, nat_task, str(bin_dir), "valid", glat_ratio=ratio, seed=self.cfg.seed)
             est.pop("sentence_C_hat")
             result[label] = {**est, "ar": ar_spec.name, "nat": nat_spec.name,
                              "ar_label_smoothing": label_smoothing(ar_spec)}
             self.say(f"[study] Ĉ {label}: {est['C_hat_per_sentence']:.3f} nats/sentence")
         (self.out / "total_correlation.json").write_text(json.dumps(result, indent=1))
+        stats = json.loads((self.data_dir / "data.json").read_text()).get("stats")
+        if stats and pick["nat"] is not None and "raw" in pick["nat"].data:
+            self._mixed_output(pick["nat"], stats)
+
+    def _mixed_output(self, spec: ModelSpec, stats: dict[str, Any]) -> None:
+        """NAT-MLE's mass on mixed outputs of the ambiguous words of the raw validation split, against the product
+        of the data's marginals (synthetic corpus; ``analysis/mixed_output.py``), to ``mixed_output.json``."""
+        from fairseq_nat_study.analysis.loading import load_model_and_task, load_split
+        from fairseq_nat_study.analysis.mixed_output import nat_mixed_output
+
+        nat, task = load_model_and_task(str(final_checkpoint(self.run_dir(spec, "raw"))), str(self.bin["raw"]))
+        mixed = {**nat_mixed_output(nat, task, load_split(task, str(self.bin["raw"]), "valid"), stats),
+                 "model": spec.name, "subset": "valid"}
+        (self.out / "mixed_output.json").write_text(json.dumps(mixed, indent=1))
+        if mixed["occurrences"]:
+            self.say(f"[study] mixed outputs: {spec.name} {mixed['nat_mixed_mass']:.3f}, product of the data's "
+                     f"marginals {mixed['marginal_product_mixed_mass']:.3f}")
 
     def collect(self, seconds: float) -> dict[str, Any]:
         """``results.json``: config, data, every run's evaluation, Ĉ, distillation, hardware and timings."""
@@ -196,6 +226,7 @@ class Study:
             "data": json.loads((self.data_dir / "data.json").read_text()), "runs": runs,
             "total_correlation": json.loads((self.out / "total_correlation.json").read_text()),
             **({"speed": json.loads(p.read_text())} if (p := self.out / "speed.json").exists() else {}),
+            **({"mixed_output": json.loads(p.read_text())} if (p := self.out / "mixed_output.json").exists() else {}),
             "distill": {s: json.loads(p.read_text()) for s in ("train", "valid")
                         if (p := self.out / f"distill-{s}.json").exists()},
             "hardware": hardware(runs), "stage_seconds": self.timings, "seconds_this_run": round(seconds, 1),

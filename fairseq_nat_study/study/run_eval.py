@@ -1,5 +1,5 @@
-"""Evaluating one training run directory: every saved checkpoint (BLEU and LL, for the within-model Pearson r)
-and the final one in full (refinement, diversity, speed), written to ``RUN/eval.json``.
+"""Evaluating one training run directory: every saved checkpoint up to the final one (BLEU and LL, for the
+within-model Pearson r) and the final one (the best on validation when training recorded it) in full (refinement, diversity, speed), written to ``RUN/eval.json``.
 
 Used by the study pipeline and by ``fairseq-nat-study evaluate`` (the recipes' evaluation stage); the record is
 what ``report`` and ``collect`` read.
@@ -12,23 +12,17 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from fairseq_nat_study.study.config import EvalConfig
+from fairseq_nat_study.utils.early_stopping import final_checkpoint, read_record
 
 _SNAPSHOT = re.compile(r"checkpoint_(?:at_|\d+_)(\d+)\.pt$")  # ours, or fairseq's interval checkpoints
 
 
-def last_checkpoint(run_dir: Path) -> Path:
-    """``run_dir/checkpoint_last.pt`` (FileNotFoundError naming the run when training left none)."""
-    last = run_dir / "checkpoint_last.pt"
-    if not last.is_file():
-        raise FileNotFoundError(f"{run_dir}: training left no checkpoint_last.pt")
-    return last
-
-
 def checkpoints_of(run_dir: Path, final: int) -> list[tuple[int, Path]]:
-    """(updates, path) of the saved checkpoints before ``final`` updates, then ``checkpoint_last.pt``."""
-    last = last_checkpoint(run_dir)
+    """(updates, path) of the saved checkpoints before ``final`` updates, then the run's final checkpoint
+    (:func:`~fairseq_nat_study.utils.early_stopping.final_checkpoint`: the best on validation, or
+    ``checkpoint_last.pt``); checkpoints after the final one are not the run's."""
     saved = sorted({int(m.group(1)): p for p in run_dir.glob("checkpoint_*.pt") if (m := _SNAPSHOT.search(p.name))}.items())
-    return [(u, p) for u, p in saved if u < final] + [(final, last)]
+    return [(u, p) for u, p in saved if u < final] + [(final, final_checkpoint(run_dir))]
 
 
 def checkpoint_info(path: Path) -> tuple[int, str, str]:
@@ -110,12 +104,12 @@ def evaluate_run(run_dir: Path, data_bin: Path, refs: Sequence[str], ev: EvalCon
         raise ValueError(f"data must be 'raw' or 'dist', got {data!r}")
     # one read of the last checkpoint's metadata serves the whole run: every checkpoint of a run shares
     # its arch and criterion
-    final_updates, criterion, arch = checkpoint_info(last_checkpoint(run_dir))
+    final_updates, criterion, arch = checkpoint_info(final_checkpoint(run_dir))
     points, device = [], "cpu"
     for updates, ckpt in thin(checkpoints_of(run_dir, final_updates), max_checkpoints):
         model, task = load_model_and_task(str(ckpt), str(data_bin), cpu=cpu)
         device = device_name(model)
-        final = ckpt.name == "checkpoint_last.pt"
+        final = updates == final_updates
         if family is None:
             family = "glat" if criterion == "nat_study_glat" else model_family(model)
         check_family(family, model_family(model), ckpt)
@@ -135,7 +129,8 @@ def evaluate_run(run_dir: Path, data_bin: Path, refs: Sequence[str], ev: EvalCon
         if family == "glat":  # a GLAT model is a NAT model to the tools; the study keeps its family apart
             row["group"] = "glat"
         points.append({"updates": updates, "final": final, **row})
+    training = read_record(run_dir)  # the validation curve and why training stopped, when recorded
     record = {"model": name, "family": family, "arch": arch, "data": data, "device": device, **(extra or {}),
-              "points": points}
+              **({"training": training} if training else {}), "points": points}
     (run_dir / "eval.json").write_text(json.dumps(record, indent=1))
     return record

@@ -15,7 +15,8 @@ from typing import Callable, Sequence
 logger = logging.getLogger(__name__)
 
 #: fairseq log lines worth echoing while a pipeline runs.
-PROGRESS_MARKERS = ("| train_inner |", "| valid |", "done training", "Generate ", "Wrote preprocessed", "segment ")
+PROGRESS_MARKERS = ("| train_inner |", "| valid |", "done training", "Generate ", "Wrote preprocessed", "segment ",
+                    "segmented_train: ")
 
 
 def default_echo(line: str) -> bool:
