@@ -10,7 +10,7 @@ import torch
 
 from fairseq_helpers import PLUGIN_DIR, run_preprocess
 from fairseq_nat_study.data.synthetic import SynthConfig, write_corpus
-from fairseq_nat_study.utils.segmented_train import checkpoint_updates, parse_snapshots
+from fairseq_nat_study.utils.segmented_train import USAGE, checkpoint_updates, parse_own_flags, parse_snapshots
 
 
 def test_snapshot_lists_are_checked() -> None:
@@ -18,6 +18,17 @@ def test_snapshot_lists_are_checked() -> None:
     for bad in ("", "3,3", "5,2", "0,4", "a,b"):
         with pytest.raises(ValueError, match="--snapshots"):
             parse_snapshots(bad)
+
+
+def test_own_flags_lead_and_fairseq_flags_pass_through() -> None:
+    assert parse_own_flags(["--snapshots", "5,10", "--patience", "3", "--stop-after", "7", "DATA", "--patience", "9"]) \
+        == ([5, 10], 3, 7, ["DATA", "--patience", "9"])  # fairseq's own --patience after DATA is fairseq's
+    assert parse_own_flags(["--snapshots", "5", "DATA"]) == ([5], 0, 0, ["DATA"])
+    for bad, message in ((["DATA"], USAGE), (["--snapshots", "5", "--patience"], "whole number of validations"),
+                         (["--snapshots", "5", "--stop-after", "x"], "whole number of updates"),
+                         (["--snapshots", "5", "--patience", "-1"], "must be >= 0")):
+        with pytest.raises(ValueError, match=message.replace(".", r"\.").replace("[", r"\[")):
+            parse_own_flags(bad)
 
 
 def _train(data: Path, save: Path, snapshots: str) -> subprocess.CompletedProcess:

@@ -66,7 +66,8 @@ def parse_own_flags(argv: list[str]) -> tuple[list[int], int, int, list[str]]:
         try:
             own[rest[0]] = int(rest[1])
         except (IndexError, ValueError) as err:
-            raise ValueError(f"{rest[0]}: expected a whole number of {'validations' if rest[0] == '--patience' else 'updates'}") from err
+            unit = "validations" if rest[0] == "--patience" else "updates"
+            raise ValueError(f"{rest[0]}: expected a whole number of {unit}") from err
         if own[rest[0]] < 0:
             raise ValueError(f"{rest[0]}: must be >= 0, got {own[rest[0]]}")
         rest = rest[2:]
