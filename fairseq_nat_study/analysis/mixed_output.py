@@ -72,6 +72,7 @@ def nat_mixed_output(nat: Any, task: Any, dataset: Any, stats: dict[str, Any], m
     """Mean mass a NAT model puts on the mixed outputs of each ambiguous-word occurrence of ``dataset``, beside
     the product of the data's marginals and the data's own 0, as a JSON-ready dict."""
     from fairseq_nat_study.analysis.loglik import iterate_batches, model_max_positions
+    from fairseq_nat_study.analysis.total_correlation import nat_log_probs
 
     table = phrase_table(stats)
     src_dict, tgt_dict = task.source_dictionary, task.target_dictionary
@@ -80,8 +81,7 @@ def nat_mixed_output(nat: Any, task: Any, dataset: Any, stats: dict[str, Any], m
         if not sample:
             continue
         net_input, target = sample["net_input"], sample["target"]
-        out = nat(net_input["src_tokens"], net_input["src_lengths"], mask_targets(target, nat.pad, nat.unk, nat.eos), target)
-        lp = torch.log_softmax(out["word_ins"]["out"].float(), -1)
+        lp = nat_log_probs(nat, sample, mask_targets(target, nat.pad, nat.unk, nat.eos))
         for b in range(target.size(0)):
             src = net_input["src_tokens"][b]
             words = [src_dict[i] for i in src[src.ne(src_dict.pad()) & src.ne(src_dict.eos())].tolist()]

@@ -35,11 +35,17 @@ def ar_token_log_probs(model: Any, sample: dict[str, Any]) -> torch.Tensor:
     return lp.gather(-1, target.unsqueeze(-1)).squeeze(-1).masked_fill(target.eq(model.decoder.dictionary.pad()), 0.0)
 
 
+def nat_log_probs(model: Any, sample: dict[str, Any], decoder_in: torch.Tensor) -> torch.Tensor:
+    """log p(·|x, T, decoder input) [B, T, V] of a NAT model at every target position (float32)."""
+    net_input = sample["net_input"]
+    out = model(net_input["src_tokens"], net_input["src_lengths"], decoder_in, sample["target"])
+    return torch.log_softmax(out["word_ins"]["out"].float(), -1)
+
+
 def nat_token_log_probs(model: Any, sample: dict[str, Any], decoder_in: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """log p(y_t|x, T, decoder input) [B, T] of a NAT model, and its argmax prediction [B, T]."""
-    net_input, target = sample["net_input"], sample["target"]
-    out = model(net_input["src_tokens"], net_input["src_lengths"], decoder_in, target)
-    lp = torch.log_softmax(out["word_ins"]["out"].float(), -1)
+    target = sample["target"]
+    lp = nat_log_probs(model, sample, decoder_in)
     return lp.gather(-1, target.unsqueeze(-1)).squeeze(-1), lp.argmax(-1)
 
 

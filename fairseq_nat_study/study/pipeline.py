@@ -50,6 +50,7 @@ class Study:
         self.bin = {"raw": self.data_dir / "bin", "dist": self.data_dir / "bin-dist"}
         self.bin_dist_valid = self.data_dir / "bin-dist-valid"
         self.timings: dict[str, float] = {}
+        self._data_json: dict[str, Any] | None = None
 
     # -- bookkeeping -------------------------------------------------------------------------------------
     def _check_config(self) -> None:
@@ -139,15 +140,21 @@ class Study:
     def _teacher(self) -> ModelSpec:
         return next(m for m in self.cfg.models if m.name == self.cfg.teacher)
 
+    def _data_record(self) -> dict[str, Any]:
+        """``data.json`` of the data stage (read once per process; the data stage writes it before any reader)."""
+        if self._data_json is None:
+            self._data_json = json.loads((self.data_dir / "data.json").read_text())
+        return self._data_json
+
     def _references(self, stem: str = "test") -> list[str]:
-        tgt = json.loads((self.data_dir / "data.json").read_text())["tgt"]
+        tgt = self._data_record()["tgt"]
         return (self.data_dir / "text" / f"{stem}.{tgt}").read_text(encoding="utf-8").splitlines()
 
     def _ood_references(self) -> list[str] | None:
         """References of the out-of-distribution test set, or None when the study has none."""
         from fairseq_nat_study.study.ood import OOD_STEM
 
-        has_ood = "ood" in json.loads((self.data_dir / "data.json").read_text())
+        has_ood = "ood" in self._data_record()
         return self._references(OOD_STEM) if has_ood else None
 
     def _evaluate(self, spec: ModelSpec, data: str) -> None:
@@ -183,6 +190,7 @@ class Study:
         pick = {fam: next((m for m in self.cfg.models if m.family == fam), None) for fam in ("nat", "glat")}
         pick["ar"] = min((m for m in self.cfg.models if m.family == "ar"), key=label_smoothing, default=None)
         result: dict[str, Any] = {}
+        raw_nat = None  # the raw NAT-MLE as loaded for Ĉ(raw), reused for the mixed outputs
         cases = [("raw", "raw", self.bin["raw"], "nat", 0.0), ("dist", "dist", self.bin_dist_valid, "nat", 0.0),
                  ("glat_proxy", "raw", self.bin["raw"], "glat", 0.3)]
         for label, data, bin_dir, nat_family, ratio in cases:
@@ -192,23 +200,26 @@ class Study:
                 continue
             ar, ar_task = load_model_and_task(str(final_checkpoint(self.run_dir(ar_spec, data))), str(bin_dir))
             nat, nat_task = load_model_and_task(str(final_checkpoint(self.run_dir(nat_spec, data))), str(bin_dir))
+            if label == "raw":
+                raw_nat = (nat, nat_task)
             est = estimate(ar, ar_task, nat, nat_task, str(bin_dir), "valid", glat_ratio=ratio, seed=self.cfg.seed)
             est.pop("sentence_C_hat")
             result[label] = {**est, "ar": ar_spec.name, "nat": nat_spec.name,
                              "ar_label_smoothing": label_smoothing(ar_spec)}
             self.say(f"[study] Ĉ {label}: {est['C_hat_per_sentence']:.3f} nats/sentence")
         (self.out / "total_correlation.json").write_text(json.dumps(result, indent=1))
-        stats = json.loads((self.data_dir / "data.json").read_text()).get("stats")
+        stats = self._data_record().get("stats")
         if stats and pick["nat"] is not None and "raw" in pick["nat"].data:
-            self._mixed_output(pick["nat"], stats)
+            self._mixed_output(pick["nat"], stats, raw_nat)
 
-    def _mixed_output(self, spec: ModelSpec, stats: dict[str, Any]) -> None:
+    def _mixed_output(self, spec: ModelSpec, stats: dict[str, Any], loaded: tuple[Any, Any] | None = None) -> None:
         """NAT-MLE's mass on mixed outputs of the ambiguous words of the raw validation split, against the product
-        of the data's marginals (synthetic corpus; ``analysis/mixed_output.py``), to ``mixed_output.json``."""
+        of the data's marginals (synthetic corpus; ``analysis/mixed_output.py``), to ``mixed_output.json``;
+        ``loaded``: the raw NAT-MLE and its task when the Ĉ stage has them."""
         from fairseq_nat_study.analysis.loading import load_model_and_task, load_split
         from fairseq_nat_study.analysis.mixed_output import nat_mixed_output
 
-        nat, task = load_model_and_task(str(final_checkpoint(self.run_dir(spec, "raw"))), str(self.bin["raw"]))
+        nat, task = loaded or load_model_and_task(str(final_checkpoint(self.run_dir(spec, "raw"))), str(self.bin["raw"]))
         mixed = {**nat_mixed_output(nat, task, load_split(task, str(self.bin["raw"]), "valid"), stats),
                  "model": spec.name, "subset": "valid"}
         (self.out / "mixed_output.json").write_text(json.dumps(mixed, indent=1))
@@ -223,7 +234,7 @@ class Study:
         runs = [json.loads((self.run_dir(m, d) / "eval.json").read_text()) for m, d in self.cfg.runs()]
         results = {
             "name": self.cfg.name, "config": asdict(self.cfg),
-            "data": json.loads((self.data_dir / "data.json").read_text()), "runs": runs,
+            "data": self._data_record(), "runs": runs,
             "total_correlation": json.loads((self.out / "total_correlation.json").read_text()),
             **({"speed": json.loads(p.read_text())} if (p := self.out / "speed.json").exists() else {}),
             **({"mixed_output": json.loads(p.read_text())} if (p := self.out / "mixed_output.json").exists() else {}),

@@ -1,5 +1,6 @@
 """Evaluating one training run directory: every saved checkpoint up to the final one (BLEU and LL, for the
-within-model Pearson r) and the final one (the best on validation when training recorded it) in full (refinement, diversity, speed), written to ``RUN/eval.json``.
+within-model Pearson r) and the final one (the best on validation when training recorded it) in full
+(refinement, diversity, speed), written to ``RUN/eval.json``.
 
 Used by the study pipeline and by ``fairseq-nat-study evaluate`` (the recipes' evaluation stage); the record is
 what ``report`` and ``collect`` read.
@@ -17,12 +18,12 @@ from fairseq_nat_study.utils.early_stopping import final_checkpoint, read_record
 _SNAPSHOT = re.compile(r"checkpoint_(?:at_|\d+_)(\d+)\.pt$")  # ours, or fairseq's interval checkpoints
 
 
-def checkpoints_of(run_dir: Path, final: int) -> list[tuple[int, Path]]:
+def checkpoints_of(run_dir: Path, final: int, final_path: Path) -> list[tuple[int, Path]]:
     """(updates, path) of the saved checkpoints before ``final`` updates, then the run's final checkpoint
-    (:func:`~fairseq_nat_study.utils.early_stopping.final_checkpoint`: the best on validation, or
+    ``final_path`` (:func:`~fairseq_nat_study.utils.early_stopping.final_checkpoint`: the best on validation, or
     ``checkpoint_last.pt``); checkpoints after the final one are not the run's."""
     saved = sorted({int(m.group(1)): p for p in run_dir.glob("checkpoint_*.pt") if (m := _SNAPSHOT.search(p.name))}.items())
-    return [(u, p) for u, p in saved if u < final] + [(final, final_checkpoint(run_dir))]
+    return [(u, p) for u, p in saved if u < final] + [(final, final_path)]
 
 
 def checkpoint_info(path: Path) -> tuple[int, str, str]:
@@ -104,9 +105,10 @@ def evaluate_run(run_dir: Path, data_bin: Path, refs: Sequence[str], ev: EvalCon
         raise ValueError(f"data must be 'raw' or 'dist', got {data!r}")
     # one read of the last checkpoint's metadata serves the whole run: every checkpoint of a run shares
     # its arch and criterion
-    final_updates, criterion, arch = checkpoint_info(final_checkpoint(run_dir))
+    final_path = final_checkpoint(run_dir)
+    final_updates, criterion, arch = checkpoint_info(final_path)
     points, device = [], "cpu"
-    for updates, ckpt in thin(checkpoints_of(run_dir, final_updates), max_checkpoints):
+    for updates, ckpt in thin(checkpoints_of(run_dir, final_updates, final_path), max_checkpoints):
         model, task = load_model_and_task(str(ckpt), str(data_bin), cpu=cpu)
         device = device_name(model)
         final = updates == final_updates
