@@ -29,6 +29,21 @@ def test_quick_config_is_valid_and_trains_raw_before_distilled() -> None:
     assert {m.arch for m in findings_cfg.models} >= {"nat_study_ga_tiny", "nat_study_fl_tiny"}
 
 
+def test_multi30k_cpu_profile_trains_every_family_on_the_full_data_and_stops_on_validation(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NAT_STUDY_DATA", "/data")
+    cfg = load_config(str(Path(__file__).resolve().parents[1] / "examples" / "study" / "multi30k_en_de_cpu.json"))
+    assert cfg.data.max_train == 0  # every training pair
+    assert {m.family for m in cfg.models} == {"ar", "nat", "glat", "latent"}
+    assert all(m.patience > 0 and m.valid_every > 0 for m in cfg.models)
+    # selection and early stopping read the validation lines only; the test split is disjoint from them
+    (v0, v1), (t0, t1) = cfg.data.valid_lines, cfg.data.test_lines
+    assert v1 <= t0 or t1 <= v0
+    # Ĉ needs an AR trained by plain MLE
+    assert any(m.family == "ar" and "--label-smoothing" in m.flags
+               and m.flags[m.flags.index("--label-smoothing") + 1] == "0" for m in cfg.models)
+
+
 def test_snapshots_follow_the_validation_interval_or_the_checkpoint_count() -> None:
     from fairseq_nat_study.study.config import ModelSpec
 
@@ -355,7 +370,8 @@ def test_c_hat_takes_the_ar_model_with_the_least_label_smoothing() -> None:
 def test_synthetic_ood_set_shares_the_phrase_table_and_shifts_lengths_and_ambiguity(tmp_path: Path) -> None:
     """The shifted synthetic test set: the same words and translations (same seed), longer sentences and more
     ambiguous words than the study's corpus, with its own exact statistics."""
-    from fairseq_nat_study.data.synthetic import SynthConfig, build_phrase_table
+    from fairseq_nat_study.data.phrase_table import build_phrase_table
+    from fairseq_nat_study.data.synthetic import SynthConfig
     from fairseq_nat_study.study.ood import DEFAULT_SYNTH_SHIFT, synth_config, write_synth
 
     data = from_dict({"models": [TEACHER], "teacher": "tr", "data": {"kind": "synth", "num_train": 100}}).data
@@ -482,3 +498,51 @@ def test_findings_on_family_pairs_refinement_bleu_and_c_hat_against_the_exact_c(
     assert "by_design" not in findings(res["runs"], tc, {})[0]  # real data: a plain "no"
     md = markdown({**res, "total_correlation": tc, "data": {**res["data"], "stats": stats}})
     assert "| no, by design | best LL: tr (-1.0); by design of the synthetic corpus" in md
+
+
+def test_glat_below_nat_mle_is_by_design_only_on_tied_modes_with_nat_mle_at_the_factorized_bound() -> None:
+    """One-pass GLAT and NAT-MLE both decode per-token marginals: on a synthetic corpus whose ambiguous words have
+    equally likely translations, with NAT-MLE at −(H + C), GLAT below NAT-MLE in BLEU is "no, by design"; with
+    NAT-MLE short of that bound, or with modes that are not tied, or on real data, it stays a plain "no"."""
+    res = _results()
+    # test split: 10 sentences, 90 target tokens → 100 positions; H = 0.5, C = 0.3 nats per position
+    stats = {"splits": {"test": {"num_sentences": 10, "num_target_tokens": 90, "H_joint": 5.0, "C": 3.0}},
+             "phrase_table": {"w0": [["t0", 1.0]], "a0": [["x y", 0.5], ["u v", 0.5]],
+                              "a1": [["p q", 0.3334], ["r s", 0.3333], ["m n", 0.3333]]}}
+    nat = [_point(1, 5, -3.0, "nat"), _point(5, 20, -0.81, "nat", True)]  # 0.01 below −0.8
+    res["runs"] += [{"model": "nat", "arch": "n", "data": "raw", "points": nat},
+                    {"model": "glat", "arch": "g", "data": "raw", "points": [_point(5, 19.5, -0.9, "glat", True)]}]
+    text = "Raw data: GLAT reaches at least NAT-MLE's BLEU (Qian et al. 2021)"
+    got = {f["claim"]: f for f in findings(res["runs"], res["total_correlation"], {"stats": stats})}[text]
+    assert got["holds"] is False and "a tie-break" in got["by_design"] and "test LL 0.0100 nats/position" in got["by_design"]
+    nat[-1]["ll_per_token"] = -0.85  # 0.05 short of the factorized bound: not fitted, a plain "no"
+    got = {f["claim"]: f for f in findings(res["runs"], res["total_correlation"], {"stats": stats})}[text]
+    assert got["holds"] is False and "by_design" not in got
+    nat[-1]["ll_per_token"] = -0.81
+    untied = {**stats, "phrase_table": {**stats["phrase_table"], "a0": [["x y", 0.7], ["u v", 0.3]]}}
+    got = {f["claim"]: f for f in findings(res["runs"], res["total_correlation"], {"stats": untied})}[text]
+    assert "by_design" not in got
+    got = {f["claim"]: f for f in findings(res["runs"], res["total_correlation"], {})}[text]  # real data
+    assert "by_design" not in got
+
+
+def test_across_family_correlation_is_by_design_only_for_fitted_runs_on_the_synthetic_corpus() -> None:
+    """Fitted models of the synthetic corpus differ in LL only by the token dependence they miss, which is what
+    costs BLEU: a positive r across families is "no, by design" there when no raw run was still improving, and a
+    plain "no" on real data or with a run still improving."""
+    res = _results()
+    nat = [_point(5, 20, -1.2, "nat", True)]
+    res["runs"] += [{"model": "nat", "arch": "n", "data": "raw", "points": nat}]
+    for run in res["runs"]:
+        run["training"] = {"improving_at_end": False}
+    text = "BLEU and LL do not correlate across families (raw)"
+    stats = {"splits": {}}
+    got = {f["claim"]: f for f in findings(res["runs"], res["total_correlation"], {"stats": stats})}[text]
+    assert got["holds"] is False and "by_design" not in got  # tr 30/−1.0, fl 8/−0.5, nat 20/−1.2: r = −0.73
+    res["runs"][1]["points"][-1]["bleu"] = 40.0  # fl 40/−0.5: BLEU and LL ranked alike, r > 0.5
+    got = {f["claim"]: f for f in findings(res["runs"], res["total_correlation"], {"stats": stats})}[text]
+    assert got["holds"] is False and "every raw run is fitted" in got["by_design"]
+    assert "by_design" not in {f["claim"]: f for f in findings(res["runs"], res["total_correlation"], {})}[text]
+    res["runs"][1]["training"] = {"improving_at_end": True}  # the flow model's raw run: still improving
+    got = {f["claim"]: f for f in findings(res["runs"], res["total_correlation"], {"stats": stats})}[text]
+    assert got["holds"] is False and "by_design" not in got

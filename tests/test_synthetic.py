@@ -13,16 +13,8 @@ from pathlib import Path
 import pytest
 
 from fairseq_nat_study.cli.synth import add_args, main
-from fairseq_nat_study.data.synthetic import (
-    PhraseTable,
-    SynthConfig,
-    build_phrase_table,
-    expected_statistics,
-    sample_corpus,
-    sentence_entropies,
-    target_distribution,
-    write_corpus,
-)
+from fairseq_nat_study.data.phrase_table import PhraseTable, build_phrase_table, sentence_entropies, target_distribution
+from fairseq_nat_study.data.synthetic import SynthConfig, expected_statistics, sample_corpus, write_corpus
 
 LOG2 = math.log(2.0)
 

@@ -9,7 +9,7 @@ import pytest
 from fairseq_nat_study.analysis.loglik import evaluate_dataset, make_pair_dataset
 from fairseq_nat_study.analysis.loading import load_model_and_task
 from conftest import TWO_MODE
-from fairseq_nat_study.data.synthetic import build_phrase_table
+from fairseq_nat_study.data.phrase_table import build_phrase_table
 
 MODES = ("no problem", "of course", "no course", "of problem")
 
