@@ -76,6 +76,11 @@ def test_snapshots_follow_the_validation_interval_or_the_checkpoint_count() -> N
     ({"models": [{**TEACHER, "valid_every": 11}], "teacher": "tr"}, "models[tr].valid_every: must be in [0, max_update = 10]"),
     ({"models": [{**TEACHER, "patience": -1}], "teacher": "tr"}, "models[tr].patience: must be in [0, "),
     ({"models": [{**TEACHER, "schedule_updates": 20}], "teacher": "tr"}, "models[tr].schedule_updates: must be in"),
+    ({"models": [{**TEACHER, "valid_every": 2}], "teacher": "tr", "teacher_updates": 5},
+     "teacher_updates: 5 is not one of the snapshots of 'tr' ([2, 4, 6, 8, 10])"),
+    ({"models": [TEACHER], "teacher": "tr", "teacher_updates": -2}, "teacher_updates: -2 is not one of the snapshots"),
+    ({"models": [TEACHER], "teacher": "tr", "eval": {"last_checkpoints": -1}},
+     "eval.last_checkpoints (--last-checkpoints): must be >= 0, got -1"),
 ])
 def test_bad_configs_name_the_problem(raw: dict, message: str) -> None:
     with pytest.raises(StudyConfigError) as err:
@@ -183,7 +188,7 @@ def test_correlations_and_findings_on_known_numbers() -> None:
     assert got["Distilled data has a lower Ĉ than raw data (Huang et al. 2022)"] is True
     assert got["The GLAT proxy has a lower Ĉ than raw data"] is None  # skipped: not testable, not "no"
     assert got["BLEU and LL do not correlate across families (raw)"] is None  # 2 points: r undefined
-    within = "within a model (over its checkpoints, >= 5 each; the slides' Pearson table)"
+    within = "within a model (over its checkpoints along training, >= 5 each; the slides' Pearson table)"
     assert got[f"Raw data: BLEU and LL correlate positively {within}"] is True  # tr (5 points); fl's 3 not read
     # distilled: tr's r is positive (5 points) and fl has one point (undefined): the claim does not hold
     assert got[f"Distilled data: BLEU and LL correlate negatively {within}"] is False
@@ -195,10 +200,70 @@ def test_correlations_and_findings_on_known_numbers() -> None:
     assert r_dist["ci"] == pytest.approx([lo, hi]) and lo < r_dist["r"] < hi
     md = markdown(res)
     assert "| tr | a | ar | 30.00 | 31.00 |" in md
-    assert f"| tr: its checkpoints | 1.000 (5 pts, CI [1.00, 1.00]) | {r_dist['r']:.3f} (5 pts, CI [{lo:.2f}, {hi:.2f}]) |" in md
+    assert f"| tr: its checkpoints along training | 1.000 (5 pts, CI [1.00, 1.00]) | {r_dist['r']:.3f} (5 pts, CI [{lo:.2f}, {hi:.2f}]) |" in md
     assert "| fl | raw | ELBO(ŷ)/token | -1.20 | -0.90 |" in md
     assert "| glat_proxy | n/a | n/a | | no glat |" in md
     assert not any(math.isnan(v) for v in (corr["per_model"]["tr"]["dist"]["r"],))
+
+
+def test_within_model_r_of_the_trained_model_reads_its_last_checkpoints() -> None:
+    """Along training BLEU and LL rise together from a random start (r > 0); over the last checkpoints of a model
+    fitted to distilled data, LL of the real references falls while BLEU still rises (r < 0): the findings read
+    the latter, as the slides' table of trained models does, and the report prints both."""
+    bleu = [2.0, 10.0, 20.0, 24.0, 26.0, 27.0, 28.0, 29.0]
+    ll = [-6.0, -3.0, -2.8, -2.9, -3.0, -3.1, -3.2, -3.3]
+    last = {3, 4, 5, 6, 7}
+    pts = [_point(i, b, v, "ar", i == 7, last=i in last) for i, (b, v) in enumerate(zip(bleu, ll))]
+    raw = [_point(i, b, -4.0 + i / 2, "ar", i == 7, last=i in last) for i, b in enumerate(bleu)]
+    runs = [{"model": "tr", "arch": "a", "data": "raw", "points": raw},
+            {"model": "tr", "arch": "a", "data": "dist", "points": pts}]
+    corr = correlations(runs)
+    assert corr["per_model"]["tr"]["dist"]["r"] == pytest.approx(pearson(bleu, ll)) and corr["per_model"]["tr"]["dist"]["r"] > 0
+    tail = corr["per_model_last"]["tr"]["dist"]
+    assert tail["points"] == 5 and tail["r"] == pytest.approx(pearson(bleu[3:], ll[3:])) and tail["r"] < -0.98
+    got = {f["claim"]: f["holds"] for f in findings(runs, {})}
+    within = "within a model (over its last checkpoints up to the final one, >= 5 each; the slides' Pearson table)"
+    assert got[f"Distilled data: BLEU and LL correlate negatively {within}"] is True
+    assert got[f"Raw data: BLEU and LL correlate positively {within}"] is True
+    along = "within a model (over its checkpoints along training, >= 5 each; the slides' Pearson table)"
+    assert got[f"Distilled data: BLEU and LL correlate negatively {along}"] is False  # 8 points, r > 0
+    assert got[f"Raw data: BLEU and LL correlate positively {along}"] is True
+    distill = {"train": {"teacher": "/x/runs/tr-raw/checkpoint_at_3000.pt", "beam": 4, "num_sentences": 29000,
+                         "empty_hypotheses": 0, "unk_tokens": 0}}
+    md = markdown({"name": "t", "runs": runs, "total_correlation": {}, "data": {"sentences": {"test": 3}, "kind": "text"},
+                   "hardware": {}, "seconds_this_run": 1.0, "distill": distill})
+    assert ("Distilled data: the teacher `tr-raw/checkpoint_at_3000.pt` decoded 29000 training sentences with beam 4 "
+            "(0 empty hypotheses, 0 <unk> tokens).") in md
+    raw_tail = corr["per_model_last"]["tr"]["raw"]["r"]
+    assert raw_tail > 0.9
+    assert f"| tr: its last checkpoints up to the final one | {raw_tail:.3f} (5 pts, CI [" in md
+    assert f"| {tail['r']:.3f} (5 pts, CI [" in md
+    assert "| tr: its checkpoints along training |" in md
+
+
+def test_evaluation_takes_a_spread_along_training_and_the_last_checkpoints() -> None:
+    from fairseq_nat_study.study.run_eval import select
+
+    pts = [(u, Path(f"c{u}")) for u in range(100, 1100, 100)]  # 10 checkpoints, the last one final
+    chosen = select(pts, 3, 4)
+    assert [(u, last) for u, _, last in chosen] == [(100, False), (500, False), (700, True), (800, True),
+                                                    (900, True), (1000, True)]
+    assert [u for u, _, last in select(pts, 3, 0)] == [100, 500, 1000] and not any(x[2] for x in select(pts, 3, 0))
+    assert [u for u, _, last in select(pts, 0, 2) if last] == [900, 1000] and len(select(pts, 0, 2)) == 10
+    assert all(last for *_, last in select(pts[:3], 5, 5))  # a run shorter than the tail: all of it
+
+
+def test_distillation_takes_the_teachers_snapshot_when_the_config_pins_it(tmp_path: Path) -> None:
+    from fairseq_nat_study.study.pipeline import Study
+
+    cfg = from_dict({"models": [{**TEACHER, "valid_every": 2}], "teacher": "tr", "teacher_updates": 4})
+    study = Study(cfg, tmp_path, progress=lambda s: None)
+    run = tmp_path / "runs" / "tr-raw"
+    with pytest.raises(FileNotFoundError, match="teacher_updates 4: .* has no checkpoint_at_4.pt"):
+        study.teacher_checkpoint()
+    run.mkdir(parents=True)
+    (run / "checkpoint_at_4.pt").write_bytes(b"")
+    assert study.teacher_checkpoint() == run / "checkpoint_at_4.pt"
 
 
 def test_the_c_hat_heading_names_the_split_that_was_scored() -> None:
@@ -261,7 +326,7 @@ def test_evaluate_cli_checks_its_settings_as_a_config_would(tmp_path: Path, caps
     base = ["evaluate", "--run-dir", str(tmp_path), "--data", str(tmp_path), "--refs", str(refs), "--name", "m",
             "--condition", "raw", "--lang", "en"]
     for flag, value, least in (("--iw-samples", "0", 1), ("--length-beam", "0", 1), ("--decode-steps", "-1", 0),
-                               ("--bench-batch", "0", 1), ("--bench-sentences", "0", 1)):
+                               ("--bench-batch", "0", 1), ("--bench-sentences", "0", 1), ("--last-checkpoints", "-1", 0)):
         assert cli([*base, flag, value]) == 2
         key = flag[2:].replace("-", "_")
         assert f"error: eval.{key} ({flag}): must be >= {least}, got {value}" in capsys.readouterr().err

@@ -1,6 +1,7 @@
 """Pearson r between BLEU and the log-likelihood of the references, as the slides compute it: within a model
-over its checkpoints, within a family over all its checkpoints, across families over the final checkpoints;
-each with its number of points and a 95% interval (Fisher's z)."""
+over its last checkpoints up to the final one (the trained model) and over checkpoints spread along its
+training, within a family over all its checkpoints, across families over the final checkpoints; each with its
+number of points and a 95% interval (Fisher's z)."""
 from __future__ import annotations
 
 import math
@@ -50,12 +51,17 @@ def r_entry(pts: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def correlations(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Pearson r(BLEU, LL per token) per model, per family and across families, for raw and distilled."""
-    out: dict[str, Any] = {"per_model": {}, "per_family": {}, "across_families": {}}
+    """Pearson r(BLEU, LL per token) per model (``per_model``: every evaluated checkpoint, along training;
+    ``per_model_last``: the last checkpoints up to the final one, where the evaluation marked them), per family
+    and across families, for raw and distilled."""
+    out: dict[str, Any] = {"per_model": {}, "per_model_last": {}, "per_family": {}, "across_families": {}}
     for cond in ("raw", "dist"):
         cond_runs = [r for r in runs if r["data"] == cond]
         for r in cond_runs:
             out["per_model"].setdefault(r["model"], {})[cond] = r_entry(r["points"])
+            last = [p for p in r["points"] if p.get("last")]
+            if last:
+                out["per_model_last"].setdefault(r["model"], {})[cond] = r_entry(last)
         for group in sorted({final_point(r)["group"] for r in cond_runs}):
             pts = [p for r in cond_runs if final_point(r)["group"] == group for p in r["points"]]
             out["per_family"].setdefault(group, {})[cond] = r_entry(pts)

@@ -90,14 +90,19 @@ def findings(runs: list[dict[str, Any]], tc: dict[str, Any], data: dict[str, Any
               f"lower for {len(lower)}/{len(pairs)}: {', '.join(lower) or 'none'}")
         _distillation_bleu_claims(pairs, ar_bleu, stats, claim)
     corr = correlations(runs)
-    per_model = corr["per_model"]
-    for cond, sign, word in (("raw", 1, "positively"), ("dist", -1, "negatively")):
+    # two readings of the slides' table: checkpoints spread along training (the learning phase weighs in) and
+    # the last checkpoints up to the final one (the trained model), where the evaluation took them
+    readings = [("its checkpoints along training", corr["per_model"])]
+    if corr["per_model_last"]:
+        readings.append(("its last checkpoints up to the final one", corr["per_model_last"]))
+    for (over, per_model), (cond, sign, word) in [(r, c) for c in (("raw", 1, "positively"), ("dist", -1, "negatively"))
+                                                  for r in readings]:
         entries = {m: d[cond] for m, d in per_model.items() if d.get(cond, {}).get("r") is not None}
         rs = {m: e["r"] for m, e in entries.items() if e["points"] >= MIN_POINTS}
         few = sorted(set(entries) - set(rs))
         agree = [m for m, r in rs.items() if sign * r > 0]
         claim(f"{'Raw' if cond == 'raw' else 'Distilled'} data: BLEU and LL correlate {word} within a model "
-              f"(over its checkpoints, >= {MIN_POINTS} each; the slides' Pearson table)",
+              f"(over {over}, >= {MIN_POINTS} each; the slides' Pearson table)",
               len(agree) == len(rs) if rs else None,
               f"{len(agree)}/{len(rs)}: " + ", ".join(f"{m} {r:.2f} ({entries[m]['points']} pts)" for m, r in rs.items())
               + (f"; not read (fewer than {MIN_POINTS} points): {', '.join(few)}" if few else ""))

@@ -1,7 +1,7 @@
 """The study report: the slides' tables from a study's ``results.json``, as Markdown, PNG plots and JSON.
 
 Tables (Lee et al. 2020): BLEU and per-token LL of every model on raw and distilled data; Pearson r between
-BLEU and LL within each model (over its checkpoints), within each family (AR; NAT; latent with the same
+BLEU and LL within each model (over its last checkpoints up to the final one, and along training), within each family (AR; NAT; latent with the same
 prior: all checkpoints of the family) and across families (final checkpoints), with points and 95% intervals;
 the fit of every run (``analysis/fit.py``); the refinement table (BLEU, ELBO of the outputs and candidate
 diversity at K steps); speed (latency at batch 1, throughput) with their ratios to the AR model on the same
@@ -45,6 +45,17 @@ def latent_usage_table(final: dict[tuple[str, str], dict[str, Any]]) -> list[str
                     "the flow's KL is the Monte Carlo estimate over the importance samples.", ""]
 
 
+def _distill_line(distill: dict[str, Any]) -> list[str]:
+    """One line on the distillation: the teacher checkpoint (run and snapshot), beam and what it produced."""
+    train = distill.get("train")
+    if not train:
+        return []
+    teacher = Path(train["teacher"])
+    return [f"Distilled data: the teacher `{teacher.parent.name}/{teacher.name}` decoded "
+            f"{train['num_sentences']} training sentences with beam {train['beam']} "
+            f"({train['empty_hypotheses']} empty hypotheses, {train.get('unk_tokens', 'n/a')} <unk> tokens).", ""]
+
+
 def markdown(results: dict[str, Any]) -> str:
     runs, tc = results["runs"], results.get("total_correlation", {})
     models = list(dict.fromkeys(r["model"] for r in runs))
@@ -54,6 +65,7 @@ def markdown(results: dict[str, Any]) -> str:
              f"Data: {json.dumps(results['data']['sentences'])} sentence pairs ({results['data']['kind']}); "
              f"hardware: {results['hardware']}; time: {sum(results.get('stage_seconds', {}).values()) / 60:.1f} min "
              f"over all stages ({results['seconds_this_run']:.0f} s in the last invocation).", "",
+             *_distill_line(results.get("distill") or {}),
              "## BLEU and log-likelihood (final checkpoints; LL of the real test references, nats/token)", "",
              "| model | arch | group | BLEU raw | BLEU dist | tok. BLEU raw | tok. BLEU dist | LL raw | LL dist | estimator |",
              "|---|---|---|---|---|---|---|---|---|---|"]
@@ -69,13 +81,20 @@ def markdown(results: dict[str, Any]) -> str:
     lines += ["## Pearson r between BLEU and LL", "", "| over | raw | dist |", "|---|---|---|"]
     cell = lambda d, c: _r_cell(d.get(c, {}))  # noqa: E731
     for m, d in corr["per_model"].items():
-        lines.append(f"| {m}: its checkpoints | {cell(d, 'raw')} | {cell(d, 'dist')} |")
+        if m in corr["per_model_last"]:
+            d_last = corr["per_model_last"][m]
+            lines.append(f"| {m}: its last checkpoints up to the final one | {cell(d_last, 'raw')} | "
+                         f"{cell(d_last, 'dist')} |")
+        lines.append(f"| {m}: its checkpoints along training | {cell(d, 'raw')} | {cell(d, 'dist')} |")
     for g, d in corr["per_family"].items():
         lines.append(f"| family {g}: all its checkpoints | {cell(d, 'raw')} | {cell(d, 'dist')} |")
     lines.append(f"| across families: final checkpoints | {cell(corr['across_families'], 'raw')} | "
                  f"{cell(corr['across_families'], 'dist')} |")
     lines += ["", "n/a: fewer than 3 points or a constant variable (r undefined). Interval: 95%, Fisher's z "
-              f"(4 points or more). The findings read a within-model r from {MIN_POINTS} points up.", ""]
+              f"(4 points or more). The findings read a within-model r from {MIN_POINTS} points up, in both readings: "
+              "over the checkpoints along training (every evaluated one; the learning phase, where BLEU and LL "
+              "rise together from a random start, weighs in) and over the last checkpoints up to the final one "
+              "(the trained model).", ""]
     lines += fit_table(runs, results["data"].get("stats"))[0]
     lines += latent_usage_table(final)
     lines += ood_table(final, results["data"])

@@ -28,6 +28,9 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--iw-samples", type=int, default=20, help="importance samples for latent-model LL")
     parser.add_argument("--max-checkpoints", type=int, default=0,
                         help="evaluate at most this many saved checkpoints, evenly spread (0: all)")
+    parser.add_argument("--last-checkpoints", type=int, default=5,
+                        help="also evaluate the last N checkpoints up to the final one: the within-model Pearson r "
+                             "of the trained model (0: off)")
     parser.add_argument("--bench-sentences", type=int, default=100, help="sentences timed at batch size 1")
     parser.add_argument("--bench-batch", type=int, default=128, help="batch size of the throughput figure")
     parser.add_argument("--seed", type=int, default=1)
@@ -45,7 +48,7 @@ def main(args: argparse.Namespace) -> int:
         return 2
     ev = EvalConfig(refine_steps=args.refine_steps, decode_steps=args.decode_steps, iw_samples=args.iw_samples,
                     length_beam=args.length_beam, bench_sentences=args.bench_sentences, bench_batch=args.bench_batch,
-                    compound_split=args.compound_split)
+                    compound_split=args.compound_split, last_checkpoints=args.last_checkpoints)
     try:
         validate_eval(ev)
     except StudyConfigError as err:
@@ -56,6 +59,7 @@ def main(args: argparse.Namespace) -> int:
         record = evaluate_run(Path(args.run_dir), Path(args.data), refs, ev, name=args.name, data=args.condition,
                               lang=args.lang, compound=args.compound_split, family=args.family, seed=args.seed,
                               cpu=args.cpu, max_checkpoints=args.max_checkpoints,
+                              last_checkpoints=args.last_checkpoints,
                               progress=lambda s: print(f"[evaluate] {s}", flush=True))
     except (FileNotFoundError, ValueError, UnsupportedModelError) as err:
         print(f"fairseq-nat-study evaluate: error: {err}", file=sys.stderr)

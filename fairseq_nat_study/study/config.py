@@ -117,6 +117,9 @@ class EvalConfig:
     decode_steps: int = 1
     iw_samples: int = 20
     checkpoints: int = 3
+    #: the last this many checkpoints up to the final one are evaluated too: the within-model Pearson r of a
+    #: trained model (the slides' reading), beside the one over ``checkpoints`` spread along training (0: off)
+    last_checkpoints: int = 5
     length_beam: int = 4
     bench_sentences: int = 100
     bench_batch: int = 128
@@ -130,6 +133,8 @@ class StudyConfig:
     data: DataConfig = field(default_factory=DataConfig)
     train: dict[str, Any] = field(default_factory=dict)
     teacher: str = "tr_tiny"
+    #: distil with the teacher's snapshot at this update count (0: its final, best-on-validation checkpoint)
+    teacher_updates: int = 0
     distill: dict[str, Any] = field(default_factory=lambda: {"beam": 4, "shard_size": 2000})
     models: list[ModelSpec] = field(default_factory=list)
     eval: EvalConfig = field(default_factory=EvalConfig)
@@ -251,6 +256,9 @@ def validate(cfg: StudyConfig) -> None:
     teacher = next((m for m in cfg.models if m.name == cfg.teacher), None)
     if teacher is None or teacher.family != "ar" or "raw" not in teacher.data:
         raise StudyConfigError(f"teacher: {cfg.teacher!r} must name an AR model of the grid trained on raw data")
+    if cfg.teacher_updates and cfg.teacher_updates not in teacher.snapshots(cfg.eval.checkpoints):
+        raise StudyConfigError(f"teacher_updates: {cfg.teacher_updates} is not one of the snapshots of "
+                               f"{cfg.teacher!r} ({teacher.snapshots(cfg.eval.checkpoints)}); 0 takes its final checkpoint")
     unknown = sorted(set(cfg.distill) - {"beam", "shard_size", "workers", "max_tokens"})
     if unknown:
         raise StudyConfigError(f"distill: unknown key(s) {unknown}; known: beam, shard_size, workers, max_tokens")
@@ -262,7 +270,8 @@ def validate(cfg: StudyConfig) -> None:
 
 def validate_eval(ev: EvalConfig) -> None:
     """Raises ``StudyConfigError`` naming the first problem of an evaluation section."""
-    for key, flag, least in (("checkpoints", None, 1), ("length_beam", "--length-beam", 1),
+    for key, flag, least in (("checkpoints", None, 1), ("last_checkpoints", "--last-checkpoints", 0),
+                             ("length_beam", "--length-beam", 1),
                              ("iw_samples", "--iw-samples", 1), ("decode_steps", "--decode-steps", 0),
                              ("bench_sentences", "--bench-sentences", 1), ("bench_batch", "--bench-batch", 1)):
         value = getattr(ev, key)

@@ -127,7 +127,7 @@ class Study:
     def _distill(self) -> None:
         from fairseq_nat_study.distill.pipeline import DistillConfig, distill
 
-        teacher = final_checkpoint(self.run_dir(self._teacher(), "raw"))
+        teacher = self.teacher_checkpoint()
         opts = dict(self.cfg.distill)  # keys checked by config.validate
         for subset, dest in (("train", self.bin["dist"]), ("valid", self.bin_dist_valid)):
             summary = distill(DistillConfig(teacher=str(teacher), data=str(self.bin["raw"]), out=str(dest),
@@ -139,6 +139,20 @@ class Study:
 
     def _teacher(self) -> ModelSpec:
         return next(m for m in self.cfg.models if m.name == self.cfg.teacher)
+
+    def teacher_checkpoint(self) -> Path:
+        """The checkpoint distillation decodes with: the teacher run's snapshot at ``cfg.teacher_updates``, or its
+        final checkpoint when that is 0. FileNotFoundError when the run stopped before that snapshot."""
+        from fairseq_nat_study.utils.segmented_train import snapshot_path
+
+        run_dir = self.run_dir(self._teacher(), "raw")
+        if not self.cfg.teacher_updates:
+            return final_checkpoint(run_dir)
+        path = snapshot_path(run_dir, self.cfg.teacher_updates)
+        if not path.is_file():
+            raise FileNotFoundError(f"teacher_updates {self.cfg.teacher_updates}: {run_dir} has no {path.name} "
+                                    "(its training stopped before; lower teacher_updates or set 0)")
+        return path
 
     def _data_record(self) -> dict[str, Any]:
         """``data.json`` of the data stage (read once per process; the data stage writes it before any reader)."""
@@ -164,7 +178,7 @@ class Study:
         evaluate_run(self.run_dir(spec, data), self.bin["raw"], self._references(), self.cfg.eval, name=spec.name,
                      data=data, lang=lang, compound=self.cfg.eval.compound_split, family=spec.family,
                      seed=self.cfg.seed, cpu=self.cpu, ood_refs=self._ood_references(), speed=False,
-                     max_checkpoints=self.cfg.eval.checkpoints,
+                     max_checkpoints=self.cfg.eval.checkpoints, last_checkpoints=self.cfg.eval.last_checkpoints,
                      progress=lambda s: self.say(f"[study] {s}"),
                      extra={"max_update": spec.max_update,
                             "train_seconds": self.timings.get(f"train-{spec.name}-{data}")})

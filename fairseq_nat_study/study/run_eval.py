@@ -1,5 +1,5 @@
-"""Evaluating one training run directory: every saved checkpoint up to the final one (BLEU and LL, for the
-within-model Pearson r) and the final one (the best on validation when training recorded it) in full
+"""Evaluating one training run directory: saved checkpoints up to the final one (BLEU and LL, for the
+within-model Pearson r: a spread along training and the last ones up to the final checkpoint) and the final one (the best on validation when training recorded it) in full
 (refinement, diversity, speed), written to ``RUN/eval.json``.
 
 Used by the study pipeline and by ``fairseq-nat-study evaluate`` (the recipes' evaluation stage); the record is
@@ -79,9 +79,19 @@ def thin(points: list[tuple[int, Path]], keep: int) -> list[tuple[int, Path]]:
     return [points[round(i * step)] for i in range(keep)]
 
 
+def select(points: list[tuple[int, Path]], keep: int, last: int) -> list[tuple[int, Path, bool]]:
+    """(updates, path, is one of the last ``last``) of the checkpoints to evaluate: ``keep`` spread along
+    training (:func:`thin`) and the ``last`` ones up to the final checkpoint, in order, each once. The last
+    ones are the checkpoints of a trained model that the slides' within-model Pearson r reads (a spread over
+    the whole run is dominated by the learning phase, where BLEU and LL rise together from a random start)."""
+    tail = {u for u, _ in points[-last:]} if last > 0 else set()
+    chosen = {u: p for u, p in thin(points, keep)} | {u: p for u, p in points if u in tail}
+    return [(u, p, u in tail) for u, p in sorted(chosen.items())]
+
+
 def evaluate_run(run_dir: Path, data_bin: Path, refs: Sequence[str], ev: EvalConfig, *, name: str, data: str,
                  lang: str, compound: bool = False, family: str | None = None, seed: int = 1, cpu: bool = True,
-                 max_checkpoints: int = 0, extra: dict[str, Any] | None = None,
+                 max_checkpoints: int = 0, last_checkpoints: int = 0, extra: dict[str, Any] | None = None,
                  ood_refs: Sequence[str] | None = None, speed: bool = True,
                  progress: Callable[[str], None] = print) -> dict[str, Any]:
     """Evaluates the checkpoints of ``run_dir`` on the test split of ``data_bin``; writes ``eval.json``.
@@ -92,6 +102,8 @@ def evaluate_run(run_dir: Path, data_bin: Path, refs: Sequence[str], ev: EvalCon
         family: ``ar``/``nat``/``glat``/``latent``; ``None`` reads it from the checkpoint (GLAT = a NAT model
             trained with the ``nat_study_glat`` criterion).
         max_checkpoints: evaluate at most this many checkpoints, evenly spread (0: all).
+        last_checkpoints: also evaluate the last this many checkpoints up to the final one (0: none); their
+            points carry ``"last": true`` (the within-model r of a trained model, :func:`select`).
         ood_refs: tokenized references of the out-of-distribution test set (the ``test1`` split of
             ``data_bin``, ``study/ood.py``); the final checkpoint's BLEU and LL on it go to its ``ood`` entry.
         speed: time the final checkpoint's decoding on its own (the study times all runs side by side in its
@@ -108,7 +120,8 @@ def evaluate_run(run_dir: Path, data_bin: Path, refs: Sequence[str], ev: EvalCon
     final_path = final_checkpoint(run_dir)
     final_updates, criterion, arch = checkpoint_info(final_path)
     points, device = [], "cpu"
-    for updates, ckpt in thin(checkpoints_of(run_dir, final_updates, final_path), max_checkpoints):
+    chosen = select(checkpoints_of(run_dir, final_updates, final_path), max_checkpoints, last_checkpoints)
+    for updates, ckpt, last in chosen:
         model, task = load_model_and_task(str(ckpt), str(data_bin), cpu=cpu)
         device = device_name(model)
         final = updates == final_updates
@@ -130,7 +143,7 @@ def evaluate_run(run_dir: Path, data_bin: Path, refs: Sequence[str], ev: EvalCon
                                               "estimator", "elbo_per_token") if k in ood}
         if family == "glat":  # a GLAT model is a NAT model to the tools; the study keeps its family apart
             row["group"] = "glat"
-        points.append({"updates": updates, "final": final, **row})
+        points.append({"updates": updates, "final": final, "last": last, **row})
     training = read_record(run_dir)  # the validation curve and why training stopped, when recorded
     record = {"model": name, "family": family, "arch": arch, "data": data, "device": device, **(extra or {}),
               **({"training": training} if training else {}), "points": points}
