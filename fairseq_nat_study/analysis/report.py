@@ -1,9 +1,9 @@
 """The study report: the slides' tables from a study's ``results.json``, as Markdown, PNG plots and JSON.
 
 Tables (Lee et al. 2020): BLEU and per-token LL of every model on raw and distilled data; Pearson r between
-BLEU and LL within each model (over its last checkpoints up to the final one, and along training), within each family (AR; NAT; latent with the same
-prior: all checkpoints of the family) and across families (final checkpoints), with points and 95% intervals;
-the fit of every run (``analysis/fit.py``); the refinement table (BLEU, ELBO of the outputs and candidate
+BLEU and LL within each model (over its last checkpoints up to the final one, and along training), within
+each family (AR; NAT; latent with the same prior: all checkpoints of the family) and across families (final
+checkpoints), with points and 95% intervals; the fit of every run (``analysis/fit.py``); the refinement table (BLEU, ELBO of the outputs and candidate
 diversity at K steps); speed (latency at batch 1, throughput) with their ratios to the AR model on the same
 data and the pass-count limits (``analysis/speed_table.py``); the conditional total correlation Ĉ of raw and distilled data
 and of the GLAT proxy (Huang et al. 2022). Findings of the papers are checked against the numbers and

@@ -59,7 +59,6 @@ def main(args: argparse.Namespace) -> int:
         record = evaluate_run(Path(args.run_dir), Path(args.data), refs, ev, name=args.name, data=args.condition,
                               lang=args.lang, compound=args.compound_split, family=args.family, seed=args.seed,
                               cpu=args.cpu, max_checkpoints=args.max_checkpoints,
-                              last_checkpoints=args.last_checkpoints,
                               progress=lambda s: print(f"[evaluate] {s}", flush=True))
     except (FileNotFoundError, ValueError, UnsupportedModelError) as err:
         print(f"fairseq-nat-study evaluate: error: {err}", file=sys.stderr)

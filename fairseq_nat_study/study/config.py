@@ -256,9 +256,10 @@ def validate(cfg: StudyConfig) -> None:
     teacher = next((m for m in cfg.models if m.name == cfg.teacher), None)
     if teacher is None or teacher.family != "ar" or "raw" not in teacher.data:
         raise StudyConfigError(f"teacher: {cfg.teacher!r} must name an AR model of the grid trained on raw data")
-    if cfg.teacher_updates and cfg.teacher_updates not in teacher.snapshots(cfg.eval.checkpoints):
+    snapshots = teacher.snapshots(cfg.eval.checkpoints)
+    if cfg.teacher_updates and cfg.teacher_updates not in snapshots:
         raise StudyConfigError(f"teacher_updates: {cfg.teacher_updates} is not one of the snapshots of "
-                               f"{cfg.teacher!r} ({teacher.snapshots(cfg.eval.checkpoints)}); 0 takes its final checkpoint")
+                               f"{cfg.teacher!r} ({snapshots}); 0 takes its final checkpoint")
     unknown = sorted(set(cfg.distill) - {"beam", "shard_size", "workers", "max_tokens"})
     if unknown:
         raise StudyConfigError(f"distill: unknown key(s) {unknown}; known: beam, shard_size, workers, max_tokens")

@@ -178,7 +178,7 @@ class Study:
         evaluate_run(self.run_dir(spec, data), self.bin["raw"], self._references(), self.cfg.eval, name=spec.name,
                      data=data, lang=lang, compound=self.cfg.eval.compound_split, family=spec.family,
                      seed=self.cfg.seed, cpu=self.cpu, ood_refs=self._ood_references(), speed=False,
-                     max_checkpoints=self.cfg.eval.checkpoints, last_checkpoints=self.cfg.eval.last_checkpoints,
+                     max_checkpoints=self.cfg.eval.checkpoints,
                      progress=lambda s: self.say(f"[study] {s}"),
                      extra={"max_update": spec.max_update,
                             "train_seconds": self.timings.get(f"train-{spec.name}-{data}")})

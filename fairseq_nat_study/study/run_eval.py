@@ -1,6 +1,7 @@
 """Evaluating one training run directory: saved checkpoints up to the final one (BLEU and LL, for the
-within-model Pearson r: a spread along training and the last ones up to the final checkpoint) and the final one (the best on validation when training recorded it) in full
-(refinement, diversity, speed), written to ``RUN/eval.json``.
+within-model Pearson r: a spread along training and the last ones up to the final checkpoint) and the final
+one (the best on validation when training recorded it) in full (refinement, diversity, speed), written to
+``RUN/eval.json``.
 
 Used by the study pipeline and by ``fairseq-nat-study evaluate`` (the recipes' evaluation stage); the record is
 what ``report`` and ``collect`` read.
@@ -91,7 +92,7 @@ def select(points: list[tuple[int, Path]], keep: int, last: int) -> list[tuple[i
 
 def evaluate_run(run_dir: Path, data_bin: Path, refs: Sequence[str], ev: EvalConfig, *, name: str, data: str,
                  lang: str, compound: bool = False, family: str | None = None, seed: int = 1, cpu: bool = True,
-                 max_checkpoints: int = 0, last_checkpoints: int = 0, extra: dict[str, Any] | None = None,
+                 max_checkpoints: int = 0, extra: dict[str, Any] | None = None,
                  ood_refs: Sequence[str] | None = None, speed: bool = True,
                  progress: Callable[[str], None] = print) -> dict[str, Any]:
     """Evaluates the checkpoints of ``run_dir`` on the test split of ``data_bin``; writes ``eval.json``.
@@ -102,8 +103,8 @@ def evaluate_run(run_dir: Path, data_bin: Path, refs: Sequence[str], ev: EvalCon
         family: ``ar``/``nat``/``glat``/``latent``; ``None`` reads it from the checkpoint (GLAT = a NAT model
             trained with the ``nat_study_glat`` criterion).
         max_checkpoints: evaluate at most this many checkpoints, evenly spread (0: all).
-        last_checkpoints: also evaluate the last this many checkpoints up to the final one (0: none); their
-            points carry ``"last": true`` (the within-model r of a trained model, :func:`select`).
+        ev: also sets how many of the last checkpoints up to the final one are evaluated (``last_checkpoints``;
+            0: none); their points carry ``"last": true`` (the within-model r of a trained model, :func:`select`).
         ood_refs: tokenized references of the out-of-distribution test set (the ``test1`` split of
             ``data_bin``, ``study/ood.py``); the final checkpoint's BLEU and LL on it go to its ``ood`` entry.
         speed: time the final checkpoint's decoding on its own (the study times all runs side by side in its
@@ -120,7 +121,7 @@ def evaluate_run(run_dir: Path, data_bin: Path, refs: Sequence[str], ev: EvalCon
     final_path = final_checkpoint(run_dir)
     final_updates, criterion, arch = checkpoint_info(final_path)
     points, device = [], "cpu"
-    chosen = select(checkpoints_of(run_dir, final_updates, final_path), max_checkpoints, last_checkpoints)
+    chosen = select(checkpoints_of(run_dir, final_updates, final_path), max_checkpoints, ev.last_checkpoints)
     for updates, ckpt, last in chosen:
         model, task = load_model_and_task(str(ckpt), str(data_bin), cpu=cpu)
         device = device_name(model)
