@@ -160,7 +160,7 @@ def test_multi30k_recipe_end_to_end_on_a_tiny_corpus(tmp_path: Path) -> None:
         PREPARE_FLAGS="--tokenize", TEACHER="tr_tiny", GRID=TINY_GRID, VALID_FLAGS="--disable-validation",
         OPTIM_FLAGS="--optimizer adam --lr 1e-3 --max-tokens 1024",
         CKPT_FLAGS="--save-interval-updates 10 --keep-interval-updates -1 --no-epoch-checkpoints --log-format simple",
-        EVAL_FLAGS="--iw-samples 2 --refine-steps 0 1 --bench-sentences 5 --bench-batch 16 --max-checkpoints 2")
+        EVAL_FLAGS="--iw-samples 2 --refine-steps 0 1 --bench-sentences 5 --bench-batch 16 --max-checkpoints 2 --last-checkpoints 2")
     assert proc.returncode == 0, proc.stderr[-3000:]
     work = tmp_path / "work"
     data = json.loads((work / "data" / "data.json").read_text())
@@ -181,7 +181,10 @@ def test_multi30k_recipe_end_to_end_on_a_tiny_corpus(tmp_path: Path) -> None:
     for run in results["runs"]:
         updates = int(next(m for m in TINY_GRID.split() if m.startswith(run["model"] + ":")).split(":")[3])
         assert run["points"][-1]["final"] and run["points"][-1]["updates"] == updates
-        assert len(run["points"]) == 2 and run["points"][0]["updates"] == 10
+        # two spread along training (the first and the final) and the last two saved up to the final, each once
+        got = [p["updates"] for p in run["points"]]
+        assert got[0] == 10 and got == sorted(set(got)) and len(got) in (2, 3)
+        assert [p["updates"] for p in run["points"] if p["last"]] == got[-2:]
         for p in run["points"]:
             assert 0.0 <= p["bleu"] <= 100.0 and p["ll_per_token"] < 0 and p["num_sentences"] == 40
     groups = {r["model"]: r["points"][-1]["group"] for r in results["runs"]}

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fairseq_nat_study.analysis.correlation import excludes_zero
 from fairseq_nat_study.analysis.report import correlations, findings, markdown, pearson, pearson_interval
 from fairseq_nat_study.study.config import StudyConfigError, from_dict, load_config, quick_config
 from fairseq_nat_study.study.data_prep import _read_pair
@@ -188,7 +189,8 @@ def test_correlations_and_findings_on_known_numbers() -> None:
     assert got["Distilled data has a lower Ĉ than raw data (Huang et al. 2022)"] is True
     assert got["The GLAT proxy has a lower Ĉ than raw data"] is None  # skipped: not testable, not "no"
     assert got["BLEU and LL do not correlate across families (raw)"] is None  # 2 points: r undefined
-    within = "within a model (over its checkpoints along training, >= 5 each; the slides' Pearson table)"
+    within = ("within a model (over its checkpoints along training, >= 5 each, sign read where the 95% interval "
+              "excludes 0; the slides' Pearson table)")
     assert got[f"Raw data: BLEU and LL correlate positively {within}"] is True  # tr (5 points); fl's 3 not read
     # distilled: tr's r is positive (5 points) and fl has one point (undefined): the claim does not hold
     assert got[f"Distilled data: BLEU and LL correlate negatively {within}"] is False
@@ -222,11 +224,17 @@ def test_within_model_r_of_the_trained_model_reads_its_last_checkpoints() -> Non
     tail = corr["per_model_last"]["tr"]["dist"]
     assert tail["points"] == 5 and tail["r"] == pytest.approx(pearson(bleu[3:], ll[3:])) and tail["r"] < -0.98
     got = {f["claim"]: f["holds"] for f in findings(runs, {})}
-    within = "within a model (over its last checkpoints up to the final one, >= 5 each; the slides' Pearson table)"
+    within = ("within a model (over its last checkpoints up to the final one, >= 5 each, sign read where the 95% interval "
+              "excludes 0; the slides' Pearson table)")
     assert got[f"Distilled data: BLEU and LL correlate negatively {within}"] is True
     assert got[f"Raw data: BLEU and LL correlate positively {within}"] is True
-    along = "within a model (over its checkpoints along training, >= 5 each; the slides' Pearson table)"
+    along = ("within a model (over its checkpoints along training, >= 5 each, sign read where the 95% interval "
+             "excludes 0; the slides' Pearson table)")
     assert got[f"Distilled data: BLEU and LL correlate negatively {along}"] is False  # 8 points, r > 0
+    why = {f["claim"]: f.get("by_design") for f in findings(runs, {})}
+    assert why[f"Distilled data: BLEU and LL correlate negatively {along}"].startswith(
+        "by design of this reading: the points of tr (BLEU 2.0 at 0 updates, 29.0 at the final one) reach back "
+        "into the learning phase")
     assert got[f"Raw data: BLEU and LL correlate positively {along}"] is True
     distill = {"train": {"teacher": "/x/runs/tr-raw/checkpoint_at_3000.pt", "beam": 4, "num_sentences": 29000,
                          "empty_hypotheses": 0, "unk_tokens": 0}}
@@ -239,6 +247,49 @@ def test_within_model_r_of_the_trained_model_reads_its_last_checkpoints() -> Non
     assert f"| tr: its last checkpoints up to the final one | {raw_tail:.3f} (5 pts, CI [" in md
     assert f"| {tail['r']:.3f} (5 pts, CI [" in md
     assert "| tr: its checkpoints along training |" in md
+
+
+def test_within_model_sign_is_read_only_where_the_interval_excludes_zero() -> None:
+    """Five points of a flat curve give an r of either sign by chance: such a run neither supports nor refutes
+    the claim, and a claim with no run whose interval excludes 0 is not testable (None), not "no"."""
+    bleu, flat = [70.0, 71.0, 72.0, 73.0, 74.0], [72.8, 71.8, 71.2, 72.9, 72.0]
+    rising = [-0.5, -0.4, -0.3, -0.2, -0.1]
+    runs = [{"model": "tr", "arch": "a", "data": "raw", "points": [
+                _point(i, b, v, "ar", i == 4, last=True) for i, (b, v) in enumerate(zip(bleu, rising))]},
+            {"model": "ga", "arch": "a", "data": "raw", "points": [
+                _point(i, b, v, "latent-gaussian", i == 4, last=True) for i, (b, v) in enumerate(zip(flat, rising))]},
+            {"model": "ga", "arch": "a", "data": "dist", "points": [
+                _point(i, b, v, "latent-gaussian", i == 4, last=True) for i, (b, v) in enumerate(zip(flat, rising))]}]
+    corr = correlations(runs)
+    r_flat = corr["per_model_last"]["ga"]["raw"]
+    lo, hi = r_flat["ci"]
+    assert r_flat["r"] == pytest.approx(pearson(flat, rising)) and lo < 0 < hi  # spans 0 with 5 points
+    assert corr["per_model_last"]["tr"]["raw"]["ci"] == [pytest.approx(1.0), pytest.approx(1.0)]
+    out = {f["claim"]: f for f in findings(runs, {})}
+    within = ("within a model (over its last checkpoints up to the final one, >= 5 each, sign read where the 95% "
+              "interval excludes 0; the slides' Pearson table)")
+    raw = out[f"Raw data: BLEU and LL correlate positively {within}"]
+    assert raw["holds"] is True
+    assert raw["evidence"] == f"1/1: tr 1.00 (5 pts); interval spans 0 (sign not read): ga {r_flat['r']:.2f} (5 pts)"
+    # last checkpoints that reach back into the learning phase (first BLEU < half the final) stand for no trained
+    # model: their r, of either sign, is not read
+    young = [10.0, 30.0, 50.0, 60.0, 70.0]
+    runs.append({"model": "nat", "arch": "a", "data": "raw", "points": [
+        _point(i, b, -0.1 * i, "nat", i == 4, last=True) for i, b in enumerate(young)]})
+    raw = {f["claim"]: f for f in findings(runs, {})}[f"Raw data: BLEU and LL correlate positively {within}"]
+    assert correlations(runs)["per_model_last"]["nat"]["raw"]["r"] < -0.9
+    assert raw["holds"] is True and raw["evidence"].endswith(
+        "; not read (its last checkpoints reach back into the learning phase): nat (BLEU 10.0 at 0 updates, 70.0 at "
+        "the final one)")
+    dist = out[f"Distilled data: BLEU and LL correlate negatively {within}"]
+    assert dist["holds"] is None and dist["evidence"].startswith("no r's interval excludes 0; interval spans 0")
+    assert excludes_zero([0.1, 0.9]) and excludes_zero([-0.9, -0.2]) and not excludes_zero([-0.1, 0.9])
+    # a trained model whose r has the wrong sign, not in its learning phase (first BLEU >= half the final): a bare "no"
+    runs.append({"model": "tr", "arch": "a", "data": "dist", "points": [
+        _point(i, b, v, "ar", i == 4, last=True) for i, (b, v) in enumerate(zip(bleu, rising))]})
+    dist = {f["claim"]: f for f in findings(runs, {})}[f"Distilled data: BLEU and LL correlate negatively {within}"]
+    assert dist["holds"] is False and "by_design" not in dist and dist["evidence"].startswith("0/1: tr 1.00 (5 pts)")
+    assert not excludes_zero(None)
 
 
 def test_evaluation_takes_a_spread_along_training_and_the_last_checkpoints() -> None:

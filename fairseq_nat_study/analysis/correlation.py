@@ -43,6 +43,11 @@ def pearson_interval(r: float | None, n: int, z_crit: float = 1.959963984540054)
     return (math.tanh(z - half), math.tanh(z + half))
 
 
+def excludes_zero(ci: Sequence[float] | None) -> bool:
+    """Whether a 95% interval of r lies wholly on one side of 0 (False without an interval)."""
+    return ci is not None and (ci[0] > 0 or ci[1] < 0)
+
+
 def r_entry(pts: list[dict[str, Any]]) -> dict[str, Any]:
     """{"r", "points", "ci"} of BLEU vs LL per token over ``pts``."""
     r = pearson([p["bleu"] for p in pts], [p["ll_per_token"] for p in pts])

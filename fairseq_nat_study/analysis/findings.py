@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fairseq_nat_study.analysis.correlation import MIN_POINTS, correlations, final_point
+from fairseq_nat_study.analysis.correlation import MIN_POINTS, correlations, excludes_zero, final_point
 from fairseq_nat_study.analysis.formatting import fmt as _fmt
 
 #: Ĉ of raw data must lie within this relative distance of the exact C (synthetic corpus, fitted models).
@@ -35,6 +35,9 @@ ACROSS_FAMILIES_BY_DESIGN = (
     "(up to C), which is what makes the mixed outputs that cost BLEU: the families rank alike on both measures. "
     "The slides' absence of correlation comes from real data, where a flow prior's better density does not "
     "carry over to its translations")
+
+#: A reading's first point below this fraction of its final BLEU lies in the learning phase of the run.
+LEARNING_PHASE_FRACTION = 0.5
 
 #: KL per target position below which a latent model's latent carries nothing for refinement to use.
 UNUSED_LATENT_KL = 0.01
@@ -90,22 +93,7 @@ def findings(runs: list[dict[str, Any]], tc: dict[str, Any], data: dict[str, Any
               f"lower for {len(lower)}/{len(pairs)}: {', '.join(lower) or 'none'}")
         _distillation_bleu_claims(pairs, ar_bleu, stats, claim)
     corr = correlations(runs)
-    # two readings of the slides' table: checkpoints spread along training (the learning phase weighs in) and
-    # the last checkpoints up to the final one (the trained model), where the evaluation took them
-    readings = [("its checkpoints along training", corr["per_model"])]
-    if corr["per_model_last"]:
-        readings.append(("its last checkpoints up to the final one", corr["per_model_last"]))
-    for (over, per_model), (cond, sign, word) in [(r, c) for c in (("raw", 1, "positively"), ("dist", -1, "negatively"))
-                                                  for r in readings]:
-        entries = {m: d[cond] for m, d in per_model.items() if d.get(cond, {}).get("r") is not None}
-        rs = {m: e["r"] for m, e in entries.items() if e["points"] >= MIN_POINTS}
-        few = sorted(set(entries) - set(rs))
-        agree = [m for m, r in rs.items() if sign * r > 0]
-        claim(f"{'Raw' if cond == 'raw' else 'Distilled'} data: BLEU and LL correlate {word} within a model "
-              f"(over {over}, >= {MIN_POINTS} each; the slides' Pearson table)",
-              len(agree) == len(rs) if rs else None,
-              f"{len(agree)}/{len(rs)}: " + ", ".join(f"{m} {r:.2f} ({entries[m]['points']} pts)" for m, r in rs.items())
-              + (f"; not read (fewer than {MIN_POINTS} points): {', '.join(few)}" if few else ""))
+    _within_model_claims(runs, corr, claim)
     across = corr["across_families"]["raw"]["r"]
     raw_fitted = bool(raw) and all((r.get("training") or {}).get("improving_at_end") is False for r, _ in raw)
     claim("BLEU and LL do not correlate across families (raw)",
@@ -127,6 +115,59 @@ def findings(runs: list[dict[str, Any]], tc: dict[str, Any], data: dict[str, Any
     _c_hat_claims(tc, stats, claim)
     _mixed_output_claim(mixed, claim)
     return out
+
+
+def _within_model_claims(runs: list[dict[str, Any]], corr: dict[str, Any], claim: Any) -> None:
+    """The slides' within-model Pearson r: positive on raw data, negative on distilled data, in two readings
+    (checkpoints spread along training, where the learning phase weighs in, and the last checkpoints up to the
+    final one, the trained model, where the evaluation took them). A sign is read only where the run's 95%
+    interval excludes 0; the last checkpoints of a run that reach back into its learning phase are not read, and
+    a "no" along training whose disagreeing runs all reach back into the learning phase says so."""
+    readings = [("its checkpoints along training", corr["per_model"], None)]
+    if corr["per_model_last"]:
+        readings.append(("its last checkpoints up to the final one", corr["per_model_last"], "last"))
+    record = {(r["model"], r["data"]): r for r in runs}
+    for (over, per_model, flag), (cond, sign, word) in [
+            (r, c) for c in (("raw", 1, "positively"), ("dist", -1, "negatively")) for r in readings]:
+        entries = {m: d[cond] for m, d in per_model.items() if d.get(cond, {}).get("r") is not None}
+        early = {m: _learning_phase([p for p in record[(m, cond)]["points"] if not flag or p.get(flag)])
+                 for m in entries}
+        rs = {m: e["r"] for m, e in entries.items() if e["points"] >= MIN_POINTS}
+        few = sorted(set(entries) - set(rs))
+        # the last checkpoints stand for the trained model: a run whose last ones reach back into its learning
+        # phase (checkpoints too sparse for its fit) has no such reading
+        young = [m for m in rs if flag and early[m]]
+        rs = {m: r for m, r in rs.items() if m not in young}
+        # five points of a flat curve give an r of either sign by chance: no evidence for or against the claim
+        signed = {m: r for m, r in rs.items() if excludes_zero(entries[m]["ci"])}
+        spans = [m for m in rs if m not in signed]
+        agree = [m for m, r in signed.items() if sign * r > 0]
+        pts = lambda ms: ", ".join(f"{m} {rs[m]:.2f} ({entries[m]['points']} pts)" for m in ms)  # noqa: E731
+        phase = lambda ms: ", ".join(  # noqa: E731
+            f"{m} (BLEU {early[m][1]} at {early[m][0]} updates, {early[m][2]} at the final one)" for m in ms)
+        against = [m for m in signed if m not in agree]
+        why = None
+        if against and all(early[m] for m in against):
+            why = ("by design of this reading: the points of " + phase(against)
+                   + " reach back into the learning phase, where BLEU and LL rise together from a random start whatever "
+                   "the data; the slides' sign is that of a trained model")
+        claim(f"{'Raw' if cond == 'raw' else 'Distilled'} data: BLEU and LL correlate {word} within a model "
+              f"(over {over}, >= {MIN_POINTS} each, sign read where the 95% interval excludes 0; the slides' "
+              "Pearson table)",
+              len(agree) == len(signed) if signed else None,
+              (f"{len(agree)}/{len(signed)}: {pts(signed)}" if signed else "no r's interval excludes 0")
+              + (f"; interval spans 0 (sign not read): {pts(spans)}" if spans else "")
+              + (f"; not read (fewer than {MIN_POINTS} points): {', '.join(few)}" if few else "")
+              + (f"; not read (its last checkpoints reach back into the learning phase): {phase(young)}"
+                 if young else ""), why)
+
+
+def _learning_phase(points: list[dict[str, Any]]) -> tuple[int, float, float] | None:
+    """(updates, BLEU, final BLEU) of the first of ``points`` when its BLEU is below
+    :data:`LEARNING_PHASE_FRACTION` of the final point's (the points reach back into the learning phase)."""
+    first, last = points[0], points[-1]
+    return ((first["updates"], first["bleu"], last["bleu"])
+            if first["bleu"] < LEARNING_PHASE_FRACTION * last["bleu"] else None)
 
 
 def _mixed_output_claim(mixed: dict[str, Any] | None, claim: Any) -> None:

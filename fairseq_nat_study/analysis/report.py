@@ -94,7 +94,7 @@ def markdown(results: dict[str, Any]) -> str:
               f"(4 points or more). The findings read a within-model r from {MIN_POINTS} points up, in both readings: "
               "over the checkpoints along training (every evaluated one; the learning phase, where BLEU and LL "
               "rise together from a random start, weighs in) and over the last checkpoints up to the final one "
-              "(the trained model).", ""]
+              "(the trained model); they read the sign of an r only where its interval excludes 0.", ""]
     lines += fit_table(runs, results["data"].get("stats"))[0]
     lines += latent_usage_table(final)
     lines += ood_table(final, results["data"])
