@@ -149,8 +149,8 @@ def _within_model_claims(runs: list[dict[str, Any]], corr: dict[str, Any], claim
         why = None
         if against and all(early[m] for m in against):
             why = ("by design of this reading: the points of " + phase(against)
-                   + " reach back into the learning phase, where BLEU and LL rise together from a random start whatever "
-                   "the data; the slides' sign is that of a trained model")
+                   + " reach back into the learning phase, where BLEU and LL rise together from a random start "
+                   "whatever the data; the slides' sign is that of a trained model")
         claim(f"{'Raw' if cond == 'raw' else 'Distilled'} data: BLEU and LL correlate {word} within a model "
               f"(over {over}, >= {MIN_POINTS} each, sign read where the 95% interval excludes 0; the slides' "
               "Pearson table)",
