@@ -43,6 +43,12 @@ def pearson_interval(r: float | None, n: int, z_crit: float = 1.959963984540054)
     return (math.tanh(z - half), math.tanh(z + half))
 
 
+def reading_points(run: dict[str, Any], last: bool) -> list[dict[str, Any]]:
+    """The points a within-model r reads: every evaluated checkpoint of the run (along training), or only those
+    the evaluation marked as its last ones up to the final one (``last``)."""
+    return [p for p in run["points"] if p.get("last")] if last else run["points"]
+
+
 def excludes_zero(ci: Sequence[float] | None) -> bool:
     """Whether a 95% interval of r lies wholly on one side of 0 (False without an interval)."""
     return ci is not None and (ci[0] > 0 or ci[1] < 0)
@@ -63,8 +69,8 @@ def correlations(runs: list[dict[str, Any]]) -> dict[str, Any]:
     for cond in ("raw", "dist"):
         cond_runs = [r for r in runs if r["data"] == cond]
         for r in cond_runs:
-            out["per_model"].setdefault(r["model"], {})[cond] = r_entry(r["points"])
-            last = [p for p in r["points"] if p.get("last")]
+            out["per_model"].setdefault(r["model"], {})[cond] = r_entry(reading_points(r, last=False))
+            last = reading_points(r, last=True)
             if last:
                 out["per_model_last"].setdefault(r["model"], {})[cond] = r_entry(last)
         for group in sorted({final_point(r)["group"] for r in cond_runs}):

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fairseq_nat_study.analysis.correlation import MIN_POINTS, correlations, excludes_zero, final_point
+from fairseq_nat_study.analysis.correlation import (MIN_POINTS, correlations, excludes_zero, final_point,
+                                                    reading_points)
 from fairseq_nat_study.analysis.formatting import fmt as _fmt
 
 #: Ĉ of raw data must lie within this relative distance of the exact C (synthetic corpus, fitted models).
@@ -123,20 +124,19 @@ def _within_model_claims(runs: list[dict[str, Any]], corr: dict[str, Any], claim
     final one, the trained model, where the evaluation took them). A sign is read only where the run's 95%
     interval excludes 0; the last checkpoints of a run that reach back into its learning phase are not read, and
     a "no" along training whose disagreeing runs all reach back into the learning phase says so."""
-    readings = [("its checkpoints along training", corr["per_model"], None)]
+    readings = [("its checkpoints along training", corr["per_model"], False)]
     if corr["per_model_last"]:
-        readings.append(("its last checkpoints up to the final one", corr["per_model_last"], "last"))
+        readings.append(("its last checkpoints up to the final one", corr["per_model_last"], True))
     record = {(r["model"], r["data"]): r for r in runs}
-    for (over, per_model, flag), (cond, sign, word) in [
+    for (over, per_model, last), (cond, sign, word) in [
             (r, c) for c in (("raw", 1, "positively"), ("dist", -1, "negatively")) for r in readings]:
         entries = {m: d[cond] for m, d in per_model.items() if d.get(cond, {}).get("r") is not None}
-        early = {m: _learning_phase([p for p in record[(m, cond)]["points"] if not flag or p.get(flag)])
-                 for m in entries}
+        early = {m: _learning_phase(reading_points(record[(m, cond)], last)) for m in entries}
         rs = {m: e["r"] for m, e in entries.items() if e["points"] >= MIN_POINTS}
         few = sorted(set(entries) - set(rs))
         # the last checkpoints stand for the trained model: a run whose last ones reach back into its learning
         # phase (checkpoints too sparse for its fit) has no such reading
-        young = [m for m in rs if flag and early[m]]
+        young = [m for m in rs if last and early[m]]
         rs = {m: r for m, r in rs.items() if m not in young}
         # five points of a flat curve give an r of either sign by chance: no evidence for or against the claim
         signed = {m: r for m, r in rs.items() if excludes_zero(entries[m]["ci"])}
