@@ -38,36 +38,53 @@ def _cmd(config: Path, out: Path) -> list[str]:
     return [sys.executable, "-m", "fairseq_nat_study.cli.main", "study", "--config", str(config), "--out", str(out)]
 
 
+def _in_progress(out: Path) -> tuple[set[str], list[str]]:
+    """(stages finished, runs whose training has started and not finished)."""
+    done = {p.name[:-len(".done")] for p in (out / "stages").glob("*.done")}
+    busy = [log.parent.name for log in (out / "runs").glob("*/train-1.log") if f"train-{log.parent.name}" not in done]
+    return done, busy
+
+
 @pytest.fixture(scope="module")
-def study(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+def study(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, set[str], list[str]]:
     root = tmp_path_factory.mktemp("study")
     config, out = root / "grid.json", root / "out"
     config.write_text(json.dumps(CONFIG))
-    # first run: killed while the Gaussian latent model trains (after the AR, NAT and GLAT stages finished)
+    # first run: killed (with its fairseq processes) once a training has finished while another one trains
     proc = subprocess.Popen(_cmd(config, out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     deadline = time.time() + 600
-    while not (out / "runs" / "ga-raw" / "train-1.log").exists():
+    while True:
+        done, busy = _in_progress(out)
+        if busy and any(d.startswith("train-") for d in done):
+            break
         assert proc.poll() is None, "the study ended before the stage it should be killed in"
         assert time.time() < deadline
-        time.sleep(0.2)
+        time.sleep(0.1)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert not (out / "stages" / "train-ga-raw.done").exists()
+    done, busy = _in_progress(out)  # as the kill left them
+    assert busy, "no training was interrupted"
     resumed = subprocess.run(_cmd(config, out), capture_output=True, text=True, timeout=1200)
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
-    return out, resumed.stdout
+    return out, resumed.stdout, done, busy
 
 
-def test_resume_skips_finished_stages(study: tuple[Path, str]) -> None:
-    out, log = study
-    for stage in ("data", "train-tr-raw", "eval-tr-raw", "train-nat-raw", "train-glat-raw"):
+def test_resume_skips_finished_stages(study: tuple[Path, str, set[str], list[str]]) -> None:
+    from fairseq_nat_study.study.schedule import default_jobs
+
+    out, log, done, busy = study
+    assert "data" in done and any(d.startswith("train-") for d in done)
+    for stage in done:
         assert f"[study] {stage}: done earlier, skipped" in log
-    assert "[study] train-ga-raw ..." in log and "[study] distill ..." in log
+    for run in busy:  # the interrupted trainings ran again, resuming from their snapshots in a second attempt
+        assert f"[study] train-{run} ..." in log and (out / "runs" / run / "train-2.log").exists()
+    assert f"[study] {default_jobs()} stage(s) side by side" in log
+    assert json.loads((out / "results.json").read_text())["schedule"]["jobs"] == default_jobs()
 
 
-def test_every_run_is_evaluated_on_every_sentence(study: tuple[Path, str]) -> None:
-    out, _ = study
+def test_every_run_is_evaluated_on_every_sentence(study: tuple[Path, str, set[str], list[str]]) -> None:
+    out, *_ = study
     res = json.loads((out / "results.json").read_text())
     runs = {(r["model"], r["data"]): r for r in res["runs"]}
     assert set(runs) == {("tr", "raw"), ("nat", "raw"), ("glat", "raw"), ("ga", "raw"), ("tr", "dist"),
@@ -106,8 +123,8 @@ def test_every_run_is_evaluated_on_every_sentence(study: tuple[Path, str]) -> No
     assert speed["ga", "raw", "K=1", 1]["limit_ms_per_sentence"] > 0
 
 
-def test_report_has_tables_plots_and_findings(study: tuple[Path, str]) -> None:
-    out, _ = study
+def test_report_has_tables_plots_and_findings(study: tuple[Path, str, set[str], list[str]]) -> None:
+    out, *_ = study
     md = (out / "report.md").read_text()
     for heading in ("## BLEU and log-likelihood", "## Pearson r", "## Refinement steps K", "## Decoding speed and diversity (final checkpoints, timed side by side)",
                     "## Conditional total correlation", "## The papers' findings", "## Out of distribution",
@@ -124,8 +141,9 @@ def test_report_has_tables_plots_and_findings(study: tuple[Path, str]) -> None:
     assert (out / "again" / "report.md").read_text() == md
 
 
-def test_other_config_in_same_directory_is_refused(study: tuple[Path, str], tmp_path: Path) -> None:
-    out, _ = study
+def test_other_config_in_same_directory_is_refused(study: tuple[Path, str, set[str], list[str]],
+                                                   tmp_path: Path) -> None:
+    out, *_ = study
     other = json.loads(json.dumps(CONFIG))
     other["models"][0]["max_update"] = 21
     (tmp_path / "other.json").write_text(json.dumps(other))

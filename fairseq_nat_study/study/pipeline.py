@@ -1,5 +1,10 @@
 """The study pipeline: data → models on raw data (the AR teacher among them) → distillation → models on
-distilled data → evaluation of every run → Ĉ of raw and distilled data → report.
+distilled data → evaluation of every run → Ĉ of raw and distilled data → decoding speed → report.
+
+Independent stages run side by side (``jobs`` of them, default 2 on a machine with 2 cores or more, each
+process with its share of the cores; :mod:`~fairseq_nat_study.study.schedule`): the raw trainings together,
+the distillation as soon as the teacher is trained, the evaluations beside the trainings. Decoding speed is
+timed last, alone, on every core.
 
 Every stage leaves ``OUT/stages/<name>.done`` (with its wall time) when it finishes and is skipped when
 the study is rerun, so a killed study resumes at the stage it was in (a killed training restarts from its
@@ -9,6 +14,7 @@ a different config is refused: ``OUT/config.json`` records the one the study was
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from dataclasses import asdict
@@ -16,6 +22,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from fairseq_nat_study.study.config import CRITERIA, SELECTION, ModelSpec, StudyConfig, StudyConfigError
+from fairseq_nat_study.study.schedule import StageSpec, available_cores, default_jobs, run_stages, threads_per_job
 from fairseq_nat_study.utils.early_stopping import final_checkpoint
 
 PLUGIN_DIR = str(Path(__file__).resolve().parents[1])
@@ -33,6 +40,18 @@ BASE_TRAIN_FLAGS = [
 ]
 
 
+#: seconds per update of each family's training relative to an AR model's (quick study, 2 CPU cores: AR 0.09 s,
+#: NAT-MLE 0.08 s, Gaussian latent 0.14 s); only the order of the stages' costs matters to the scheduler
+FAMILY_COST = {"ar": 1.0, "nat": 1.0, "glat": 1.3, "latent": 1.6}
+#: an evaluation's cost relative to its run's training
+EVAL_COST = 0.1
+
+
+def train_cost(spec: ModelSpec) -> float:
+    """Scheduling estimate of a run's training: its update cap times its family's cost per update."""
+    return spec.max_update * FAMILY_COST.get(spec.family, 1.0)
+
+
 def label_smoothing(spec: ModelSpec) -> float:
     """The label smoothing a model of the grid trains with: its family's criterion flags, then its own flags
     (the last ``--label-smoothing`` wins, as in fairseq's argument parser); 0 when none is given."""
@@ -44,8 +63,14 @@ def label_smoothing(spec: ModelSpec) -> float:
 class Study:
     """One study directory: runs the stages of ``cfg`` in ``out``; ``progress`` prints one line per event."""
 
-    def __init__(self, cfg: StudyConfig, out: Path, cpu: bool = True, progress: Callable[[str], None] = print) -> None:
+    def __init__(self, cfg: StudyConfig, out: Path, cpu: bool = True, progress: Callable[[str], None] = print,
+                 jobs: int | None = None) -> None:
         self.cfg, self.out, self.cpu, self.say = cfg, Path(out), cpu, progress
+        if jobs is not None and jobs < 1:
+            raise StudyConfigError(f"--jobs: must be >= 1, got {jobs}")
+        #: stages run side by side, and the torch threads of each (``study/schedule.py``)
+        self.jobs = jobs or default_jobs()
+        self.threads = threads_per_job(self.jobs)
         self.data_dir = self.out / "data"
         self.bin = {"raw": self.data_dir / "bin", "dist": self.data_dir / "bin-dist"}
         self.bin_dist_valid = self.data_dir / "bin-dist-valid"
@@ -79,28 +104,65 @@ class Study:
         return self.out / "runs" / f"{spec.name}-{data}"
 
     # -- stages ------------------------------------------------------------------------------------------
+    def graph(self) -> list[StageSpec]:
+        """The study's stages and what each waits for (``study/schedule.py`` runs them): the data; each run's
+        training and then its evaluation; the distillation once the teacher is trained, before every distilled
+        training; Ĉ once every training is done; decoding speed last and alone."""
+        runs = self.cfg.runs()
+        stages = [StageSpec("data", self._data, in_process=True)]
+        trains, distilled = [], any(data == "dist" for _, data in runs)
+        if distilled:
+            teacher = self._teacher()
+            stages.append(StageSpec("distill", self._distill, after=(f"train-{teacher.name}-raw",),
+                                    cost=train_cost(teacher)))
+        for spec, data in runs:
+            train, evaluate = f"train-{spec.name}-{data}", f"eval-{spec.name}-{data}"
+            trains.append(train)
+            stages += [StageSpec(train, self._trainer(spec, data), after=("data" if data == "raw" else "distill",),
+                                 cost=train_cost(spec)),
+                       StageSpec(evaluate, self._evaluator(spec, data), after=(train,),
+                                 cost=EVAL_COST * train_cost(spec), in_process=True)]
+        stages.append(StageSpec("total-correlation", self._total_correlation,
+                                after=(*trains, *(["distill"] if distilled else [])), cost=0.0, in_process=True))
+        stages.append(StageSpec("speed", self._speed, after=tuple(s.name for s in stages), alone=True, in_process=True))
+        for s in stages:  # every stage through self.stage: skipped when done earlier, timed, marked
+            s.fn = (lambda name, fn: lambda: self.stage(name, fn))(s.name, s.fn)
+        return stages
+
     def run(self) -> dict[str, Any]:
-        from fairseq_nat_study.utils.fairseq_runner import run_fairseq
-        from fairseq_nat_study.study.data_prep import prepare_data
+        """Runs (or resumes) every stage, ``self.jobs`` side by side, then writes results.json and the report."""
+        import torch
+
+        from fairseq_nat_study.utils.fairseq_runner import terminate_running
 
         self.out.mkdir(parents=True, exist_ok=True)
         self._check_config()
         wall = time.time()
-        self.stage("data", lambda: prepare_data(self.cfg.data, self.cfg.seed, self.data_dir, run_fairseq, self.say))
-        runs = self.cfg.runs()
-        for i, (spec, data) in enumerate(runs):
-            if data == "dist" and runs[i - 1][1] == "raw":  # once, before the first distilled run
-                self.stage("distill", self._distill)
-            self.stage(f"train-{spec.name}-{data}", lambda: self._train(spec, data))
-            self.stage(f"eval-{spec.name}-{data}", lambda: self._evaluate(spec, data))
-        self.stage("speed", self._speed)
-        self.stage("total-correlation", self._total_correlation)
+        # every process of the study (fairseq's, through the environment, and this one) gets its share of cores
+        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = str(self.threads)
+        torch.set_num_threads(self.threads)
+        self.say(f"[study] {self.jobs} stage(s) side by side, {self.threads} torch thread(s) each "
+                 f"({available_cores()} cores)")
+        run_stages(self.graph(), self.jobs, on_failure=terminate_running, say=self.say)
         results = self.collect(time.time() - wall)
         from fairseq_nat_study.analysis.report import write_report
 
         write_report(results, self.out)
         self.say(f"[study] report: {self.out / 'report.md'}; results: {self.out / 'results.json'}")
         return results
+
+    def _data(self) -> None:
+        from fairseq_nat_study.study.data_prep import prepare_data
+        from fairseq_nat_study.utils.fairseq_runner import run_fairseq
+
+        prepare_data(self.cfg.data, self.cfg.seed, self.data_dir, run_fairseq, self.say)
+
+    def _trainer(self, spec: ModelSpec, data: str) -> Callable[[], None]:
+        return lambda: self._train(spec, data)
+
+    def _evaluator(self, spec: ModelSpec, data: str) -> Callable[[], None]:
+        return lambda: self._evaluate(spec, data)
 
     def _train(self, spec: ModelSpec, data: str) -> None:
         """Trains in one process, in segments (:mod:`~fairseq_nat_study.utils.segmented_train`): validation on
@@ -186,11 +248,18 @@ class Study:
     def _speed(self) -> None:
         """Decoding speed of every run's final checkpoint, side by side and interleaved in one process
         (``study/speed_stage.py``), to ``speed.json``; the evaluation stages do not time decoding."""
+        import torch
+
         from fairseq_nat_study.study.speed_stage import measure_speed
 
         runs = [(spec.name, data, final_checkpoint(self.run_dir(spec, data))) for spec, data in self.cfg.runs()]
-        result = measure_speed(runs, self.bin["raw"], self.cfg.eval, seed=self.cfg.seed, cpu=self.cpu,
-                               progress=lambda s: self.say(f"[study] {s}"))
+        before = torch.get_num_threads()
+        torch.set_num_threads(available_cores())  # the stage runs alone: timed on every core, as a user decodes
+        try:
+            result = measure_speed(runs, self.bin["raw"], self.cfg.eval, seed=self.cfg.seed, cpu=self.cpu,
+                                   progress=lambda s: self.say(f"[study] {s}"))
+        finally:
+            torch.set_num_threads(before)
         (self.out / "speed.json").write_text(json.dumps(result, indent=1))
 
     def _total_correlation(self) -> None:
@@ -255,6 +324,7 @@ class Study:
             "distill": {s: json.loads(p.read_text()) for s in ("train", "valid")
                         if (p := self.out / f"distill-{s}.json").exists()},
             "hardware": hardware(runs), "stage_seconds": self.timings, "seconds_this_run": round(seconds, 1),
+            "schedule": {"jobs": self.jobs, "threads_per_job": self.threads, "cores": available_cores()},
         }
         (self.out / "results.json").write_text(json.dumps(results, indent=1))
         return results

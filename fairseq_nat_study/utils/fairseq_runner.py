@@ -9,6 +9,7 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -17,6 +18,20 @@ logger = logging.getLogger(__name__)
 #: fairseq log lines worth echoing while a pipeline runs.
 PROGRESS_MARKERS = ("| train_inner |", "| valid |", "done training", "Generate ", "Wrote preprocessed", "segment ",
                     "segmented_train: ")
+
+
+#: the fairseq processes running now (a study runs several side by side), for :func:`terminate_running`
+_RUNNING: set[subprocess.Popen] = set()
+_RUNNING_LOCK = threading.Lock()
+
+
+def terminate_running() -> int:
+    """Sends SIGTERM to every fairseq process started by :func:`run_fairseq` that still runs; returns how many."""
+    with _RUNNING_LOCK:
+        procs = [p for p in _RUNNING if p.poll() is None]
+    for proc in procs:
+        proc.terminate()
+    return len(procs)
 
 
 def default_echo(line: str) -> bool:
@@ -56,14 +71,20 @@ def run_fairseq(
                 cmd, stdout=out or subprocess.PIPE, stderr=subprocess.PIPE if out else subprocess.STDOUT, text=True,
                 env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"},  # stream fairseq's progress as it happens
             )
-            stream = proc.stderr if out else proc.stdout
-            assert stream is not None
-            for line in stream:
-                log.write(line)
-                tail = (tail + [line])[-30:]
-                if echo(line):
-                    print(f"{prefix}{line.rstrip()}", flush=True)
-            code = proc.wait()
+            with _RUNNING_LOCK:
+                _RUNNING.add(proc)
+            try:
+                stream = proc.stderr if out else proc.stdout
+                assert stream is not None
+                for line in stream:
+                    log.write(line)
+                    tail = (tail + [line])[-30:]
+                    if echo(line):
+                        print(f"{prefix}{line.rstrip()}", flush=True)
+                code = proc.wait()
+            finally:
+                with _RUNNING_LOCK:
+                    _RUNNING.discard(proc)
     finally:
         if out is not None:
             out.close()

@@ -1,0 +1,136 @@
+"""The study's stage scheduler (``study/schedule.py``) and the stage graph of a study (``Study.graph``)."""
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from fairseq_nat_study.study.config import from_dict
+from fairseq_nat_study.study.schedule import StageSpec, default_jobs, run_stages, threads_per_job
+
+
+class Recorder:
+    """Stage functions that log (event, stage, time) and hold for ``hold`` seconds."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str, float]] = []
+        self.lock = threading.Lock()
+
+    def fn(self, name: str, hold: float = 0.05, fail: bool = False, barrier: threading.Barrier | None = None):
+        def run() -> None:
+            with self.lock:
+                self.events.append(("start", name, time.monotonic()))
+            if barrier is not None:
+                barrier.wait(timeout=5)  # BrokenBarrierError unless its partner runs at the same time
+            time.sleep(hold)
+            with self.lock:
+                self.events.append(("end", name, time.monotonic()))
+            if fail:
+                raise RuntimeError(f"{name} broke")
+        return run
+
+    def order(self, event: str = "start") -> list[str]:
+        return [n for e, n, _ in self.events if e == event]
+
+    def overlapping(self) -> list[set[str]]:
+        """The set of stages running after each start event."""
+        live: set[str] = set()
+        sets = []
+        for e, n, _ in self.events:
+            if e == "start":
+                live.add(n)
+                sets.append(set(live))
+            else:
+                live.discard(n)
+        return sets
+
+
+def test_threads_share_the_cores() -> None:
+    assert threads_per_job(2, cores=2) == 1 and threads_per_job(1, cores=2) == 2 and threads_per_job(2, cores=16) == 8
+    assert threads_per_job(4, cores=2) == 1  # never fewer than one
+    assert default_jobs(cores=2) == 2 and default_jobs(cores=1) == 1
+
+
+def test_independent_stages_run_side_by_side_and_dependencies_wait() -> None:
+    rec = Recorder()
+    pair = threading.Barrier(2)
+    stages = [StageSpec("a", rec.fn("a", barrier=pair)), StageSpec("b", rec.fn("b", barrier=pair)),
+              StageSpec("c", rec.fn("c"), after=("a", "b"))]
+    run_stages(stages, jobs=2, say=lambda s: None)
+    ends = {n: t for e, n, t in rec.events if e == "end"}
+    start_c = next(t for e, n, t in rec.events if e == "start" and n == "c")
+    assert start_c >= max(ends["a"], ends["b"])
+    assert sorted(rec.order()) == ["a", "b", "c"]
+
+
+def test_lanes_in_process_stages_and_an_alone_stage_are_respected() -> None:
+    rec = Recorder()
+    stages = [StageSpec(f"t{i}", rec.fn(f"t{i}")) for i in range(4)]
+    stages += [StageSpec(f"e{i}", rec.fn(f"e{i}"), in_process=True) for i in range(3)]
+    stages.append(StageSpec("speed", rec.fn("speed"), after=tuple(s.name for s in stages), alone=True))
+    stages.append(StageSpec("late", rec.fn("late")))
+    run_stages(stages, jobs=3, say=lambda s: None)
+    sets = rec.overlapping()
+    assert max(len(s) for s in sets) == 3  # three lanes used, never more
+    assert all(len(s) <= 3 for s in sets)
+    assert all(sum(n.startswith("e") for n in s) <= 1 for s in sets)  # one in-process stage at a time
+    assert all(s == {"speed"} for s in sets if "speed" in s)  # speed alone, nothing started beside it
+    assert rec.order()[-1] == "speed" and rec.order("end")[-1] == "speed"
+
+
+def test_the_longest_chain_goes_first() -> None:
+    rec = Recorder()
+    stages = [StageSpec("big", rec.fn("big", 0.0), cost=5), StageSpec("teacher", rec.fn("teacher", 0.0), cost=1),
+              StageSpec("distill", rec.fn("distill", 0.0), after=("teacher",), cost=1),
+              StageSpec("student", rec.fn("student", 0.0), after=("distill",), cost=4)]
+    run_stages(stages, jobs=1, say=lambda s: None)
+    # chains: teacher 1+1+4 = 6 > big 5; then distill (5) ties big (5) and keeps the graph's order; student 4
+    assert rec.order() == ["teacher", "big", "distill", "student"]
+
+
+def test_a_failure_stops_the_rest_and_is_raised() -> None:
+    rec = Recorder()
+    stopped = []
+    stages = [StageSpec("bad", rec.fn("bad", 0.01, fail=True), cost=10), StageSpec("slow", rec.fn("slow", 0.3)),
+              StageSpec("after-bad", rec.fn("after-bad"), after=("bad",)), StageSpec("later", rec.fn("later"))]
+    with pytest.raises(RuntimeError, match="bad broke"):
+        run_stages(stages, jobs=2, on_failure=lambda: stopped.append(True), say=lambda s: None)
+    assert stopped == [True]
+    assert "after-bad" not in rec.order() and "later" not in rec.order()
+    assert "slow" in rec.order("end")  # a running stage is let finish (its processes are what on_failure stops)
+
+
+@pytest.mark.parametrize("stages, message", [
+    ([StageSpec("a", lambda: None, after=("nope",))], "unknown stages"),
+    ([StageSpec("a", lambda: None, after=("b",)), StageSpec("b", lambda: None, after=("a",))], "cycle"),
+    ([StageSpec("a", lambda: None), StageSpec("a", lambda: None)], "duplicate"),
+])
+def test_bad_graphs_are_refused(stages: list[StageSpec], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        run_stages(stages, jobs=2, say=lambda s: None)
+
+
+def test_study_graph_orders_distillation_between_the_teacher_and_the_distilled_runs(tmp_path: Path) -> None:
+    from fairseq_nat_study.study.pipeline import Study
+
+    cfg = from_dict({"teacher": "tr", "models": [
+        {"name": "tr", "family": "ar", "arch": "nat_study_tr_tiny", "max_update": 10},
+        {"name": "nat", "family": "nat", "arch": "nat_study_nat_tiny", "max_update": 10},
+        {"name": "ga", "family": "latent", "arch": "nat_study_ga_tiny", "max_update": 10, "data": ["raw"]}]})
+    graph = {s.name: s for s in Study(cfg, tmp_path, progress=lambda s: None, jobs=2).graph()}
+    assert graph["distill"].after == ("train-tr-raw",)
+    assert graph["train-nat-dist"].after == ("distill",) and graph["train-nat-raw"].after == ("data",)
+    assert graph["eval-nat-dist"].after == ("train-nat-dist",) and graph["eval-nat-dist"].in_process
+    assert "train-ga-dist" not in graph and "eval-ga-raw" in graph
+    assert set(graph["speed"].after) == set(graph) - {"speed"} and graph["speed"].alone
+    assert {"train-tr-dist", "train-nat-dist", "distill"} <= set(graph["total-correlation"].after)
+    # the teacher's training heads the longest chain (distillation and the distilled runs wait for it)
+    from fairseq_nat_study.study.schedule import chain_costs
+
+    chain_costs(list(graph.values()))
+    first = max((s for s in graph.values() if s.after == ("data",)), key=lambda s: s.chain)
+    assert first.name == "train-tr-raw"
+    with pytest.raises(Exception, match="--jobs: must be >= 1"):
+        Study(cfg, tmp_path, progress=lambda s: None, jobs=0)
