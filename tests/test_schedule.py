@@ -134,3 +134,26 @@ def test_study_graph_orders_distillation_between_the_teacher_and_the_distilled_r
     assert first.name == "train-tr-raw"
     with pytest.raises(Exception, match="--jobs: must be >= 1"):
         Study(cfg, tmp_path, progress=lambda s: None, jobs=0)
+
+
+def test_progress_lines_are_written_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lanes print at the same time: each progress line must reach stdout in one write, newline included."""
+    import sys
+
+    from fairseq_nat_study.utils.fairseq_runner import say_line
+
+    class Writes:
+        def __init__(self) -> None:
+            self.calls: list[str] = []
+
+        def write(self, text: str) -> int:
+            self.calls.append(text)
+            return len(text)
+
+        def flush(self) -> None:
+            pass
+
+    out = Writes()
+    monkeypatch.setattr(sys, "stdout", out)
+    say_line("[nat-raw] segment 1/3: training to 100 updates")
+    assert [c for c in out.calls if c] == ["[nat-raw] segment 1/3: training to 100 updates\n"]

@@ -21,11 +21,12 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from fairseq_nat_study.study.config import StudyConfigError, load_config
     from fairseq_nat_study.study.pipeline import Study
+    from fairseq_nat_study.utils.fairseq_runner import say_line
 
     try:
         cfg = load_config(args.config)
         print(f"[study] {cfg.name}: {len(cfg.runs())} training runs -> {args.out}", flush=True)
-        Study(cfg, args.out, cpu=not args.gpu, progress=lambda line: print(line, flush=True), jobs=args.jobs).run()
+        Study(cfg, args.out, cpu=not args.gpu, progress=say_line, jobs=args.jobs).run()
     except (StudyConfigError, FileNotFoundError) as err:
         print(f"fairseq-nat-study study: error: {err}", file=sys.stderr)
         return 2

@@ -23,6 +23,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fairseq_nat_study.utils.fairseq_runner import run_fairseq, say_line
+
 PLUGIN_DIR = str(Path(__file__).resolve().parents[1])
 
 
@@ -105,8 +107,6 @@ def _write_shard_bin(data: Path, dest: Path, subset: str, src: str, tgt: str, lo
 def _generate_shard(cfg: DistillConfig, work: Path, shard: int, num_shards: int, n: int, src: str, tgt: str) -> None:
     """fairseq-generate on one shard -> ``shard-<i>.txt`` with corpus-wide ids (written whole, then renamed)
     and its ``.done`` marker."""
-    from fairseq_nat_study.utils.fairseq_runner import run_fairseq
-
     lo, hi = shard * cfg.shard_size, min(n, (shard + 1) * cfg.shard_size)
     shard_bin = work / f"shard-{shard}-bin"
     _write_shard_bin(Path(cfg.data), shard_bin, cfg.subset, src, tgt, lo, hi)
@@ -137,7 +137,7 @@ def _generate_shard(cfg: DistillConfig, work: Path, shard: int, num_shards: int,
     partial.unlink()
     shutil.rmtree(shard_bin)
     (work / f"shard-{shard}.done").write_text(f"{count}\n")
-    print(f"[distill] shard {shard + 1}/{num_shards}: {count} hypotheses ({time.time() - start:.0f} s)", flush=True)
+    say_line(f"[distill] shard {shard + 1}/{num_shards}: {count} hypotheses ({time.time() - start:.0f} s)")
 
 
 def _collect(work: Path, num_shards: int, num_sentences: int) -> list[str]:
@@ -201,8 +201,8 @@ def distill(cfg: DistillConfig) -> dict[str, Any]:
 
     start = time.time()
     todo = [i for i in range(num_shards) if not (work / f"shard-{i}.done").exists()]
-    print(f"[distill] {cfg.subset}: {n} sentences, teacher {arch}, beam {cfg.beam}, {num_shards} shard(s), "
-          f"{num_shards - len(todo)} done earlier", flush=True)
+    say_line(f"[distill] {cfg.subset}: {n} sentences, teacher {arch}, beam {cfg.beam}, {num_shards} shard(s), "
+             f"{num_shards - len(todo)} done earlier")
     with ThreadPoolExecutor(max_workers=min(cfg.workers, max(len(todo), 1))) as pool:
         for future in [pool.submit(_generate_shard, cfg, work, i, num_shards, n, src, tgt) for i in todo]:
             future.result()
@@ -218,6 +218,5 @@ def distill(cfg: DistillConfig) -> dict[str, Any]:
     summary = {**settings, "out": str(out), "num_sentences": n, "empty_hypotheses": sum(1 for h in hyps if not h.strip()),
                "unk_tokens": unks, "seconds_this_run": round(time.time() - start, 1)}
     (out / "distill.json").write_text(json.dumps(summary, indent=1))
-    print(f"[distill] wrote {out} ({n} sentences, {summary['empty_hypotheses']} empty hypotheses, {unks} <unk>)",
-          flush=True)
+    say_line(f"[distill] wrote {out} ({n} sentences, {summary['empty_hypotheses']} empty hypotheses, {unks} <unk>)")
     return summary

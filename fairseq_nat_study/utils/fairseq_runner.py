@@ -34,6 +34,11 @@ def terminate_running() -> int:
     return len(procs)
 
 
+def say_line(text: str) -> None:
+    """Prints one line with a single write, so that lines from stages running side by side do not interleave."""
+    print(text + "\n", end="", flush=True)
+
+
 def default_echo(line: str) -> bool:
     return any(marker in line for marker in PROGRESS_MARKERS)
 
@@ -80,7 +85,7 @@ def run_fairseq(
                     log.write(line)
                     tail = (tail + [line])[-30:]
                     if echo(line):
-                        print(f"{prefix}{line.rstrip()}", flush=True)
+                        say_line(f"{prefix}{line.rstrip()}")
                 code = proc.wait()
             finally:
                 with _RUNNING_LOCK:
