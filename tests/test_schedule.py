@@ -157,3 +157,28 @@ def test_progress_lines_are_written_whole(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(sys, "stdout", out)
     say_line("[nat-raw] segment 1/3: training to 100 updates")
     assert [c for c in out.calls if c] == ["[nat-raw] segment 1/3: training to 100 updates\n"]
+
+
+def test_a_study_gives_its_stages_their_share_of_cores_and_restores_the_callers(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    import torch
+
+    from fairseq_nat_study.study.pipeline import Study
+
+    cfg = from_dict({"teacher": "tr", "models": [{"name": "tr", "family": "ar", "arch": "nat_study_tr_tiny",
+                                                  "max_update": 10}]})
+    study = Study(cfg, tmp_path, progress=lambda s: None, jobs=2)
+    seen: dict[str, object] = {}
+    probe = StageSpec("probe", lambda: seen.update(omp=os.environ.get("OMP_NUM_THREADS"), torch=torch.get_num_threads()))
+    monkeypatch.setattr(study, "graph", lambda: [probe])
+    monkeypatch.setattr(study, "collect", lambda seconds: {})
+    monkeypatch.setattr("fairseq_nat_study.analysis.report.write_report", lambda results, out: None)
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")
+    monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
+    before = torch.get_num_threads()
+    study.run()
+    assert seen == {"omp": str(threads_per_job(2)), "torch": threads_per_job(2)}
+    assert os.environ["OMP_NUM_THREADS"] == "7" and "MKL_NUM_THREADS" not in os.environ
+    assert torch.get_num_threads() == before

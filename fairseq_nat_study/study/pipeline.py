@@ -138,14 +138,24 @@ class Study:
         self.out.mkdir(parents=True, exist_ok=True)
         self._check_config()
         wall = time.time()
-        # every process of the study (fairseq's, through the environment, and this one) gets its share of cores
-        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ[var] = str(self.threads)
+        # every process of the study (fairseq's, through the environment, and this one) gets its share of cores;
+        # the caller's settings come back afterwards
+        saved = {var: os.environ.get(var) for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+        saved_threads = torch.get_num_threads()
+        os.environ.update({var: str(self.threads) for var in saved})
         torch.set_num_threads(self.threads)
         self.say(f"[study] {self.jobs} stage(s) side by side, {self.threads} torch thread(s) each "
                  f"({available_cores()} cores)")
-        run_stages(self.graph(), self.jobs, on_failure=terminate_running, say=self.say)
-        results = self.collect(time.time() - wall)
+        try:
+            run_stages(self.graph(), self.jobs, on_failure=terminate_running, say=self.say)
+            results = self.collect(time.time() - wall)
+        finally:
+            for var, value in saved.items():
+                if value is None:
+                    os.environ.pop(var, None)
+                else:
+                    os.environ[var] = value
+            torch.set_num_threads(saved_threads)
         from fairseq_nat_study.analysis.report import write_report
 
         write_report(results, self.out)

@@ -1,12 +1,12 @@
 """Running a study's stages side by side: a dependency graph of stages on ``jobs`` lanes.
 
-On a few CPU cores the tiny models of a study use two cores poorly: one NAT-MLE training of the quick study
-runs 200 updates in 13.0–15.7 s with two threads, 17.4 s with one, and two one-thread trainings side by side
-take 16.4 s together (2 CPU cores): two lanes of one thread do about 1.6–1.9 times the work of one lane of
-two. The study therefore runs independent stages (the raw trainings, the distillation once its teacher is
-trained, the distilled trainings, the evaluations) at the same time, each process with
-``cores // jobs`` threads (:func:`threads_per_job`), so a run's figures depend on ``jobs`` only through the
-thread count of its arithmetic, never on what runs beside it.
+On a few CPU cores the tiny models of a study use a second thread poorly: on 2 cores two one-thread trainings
+of the quick study's NAT-MLE side by side do 1.73–1.85 times the updates per wall second of one training on both
+cores (``examples/benchmarks/study_lanes.sh``, ``docs/BENCHMARKS.md``). The study therefore runs independent
+stages (the raw trainings, the distillation once its teacher is trained, the distilled trainings, the
+evaluations) at the same time, each process with ``cores // jobs`` threads (:func:`threads_per_job`), so a
+run's figures depend on ``jobs`` only through the thread count of its arithmetic, never on what runs beside it
+(the benchmark's one-thread training ends with the same loss and gradient norm alone and beside another).
 
 Rules the scheduler keeps (:func:`run_stages`):
 
