@@ -182,3 +182,17 @@ def test_a_study_gives_its_stages_their_share_of_cores_and_restores_the_callers(
     assert seen == {"omp": str(threads_per_job(2)), "torch": threads_per_job(2)}
     assert os.environ["OMP_NUM_THREADS"] == "7" and "MKL_NUM_THREADS" not in os.environ
     assert torch.get_num_threads() == before
+
+
+def test_thread_share_without_environment_leaves_the_variables_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    import torch
+
+    from fairseq_nat_study.study.schedule import thread_share
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "5")
+    before = torch.get_num_threads()
+    with thread_share(1):
+        assert torch.get_num_threads() == 1 and os.environ["OMP_NUM_THREADS"] == "5"
+    assert torch.get_num_threads() == before

@@ -14,15 +14,16 @@ a different config is refused: ``OUT/config.json`` records the one the study was
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
 from fairseq_nat_study.study.config import CRITERIA, SELECTION, ModelSpec, StudyConfig, StudyConfigError
-from fairseq_nat_study.study.schedule import StageSpec, available_cores, default_jobs, run_stages, threads_per_job
+from fairseq_nat_study.study.schedule import (StageSpec, available_cores, default_jobs, run_stages, thread_share,
+                                              threads_per_job)
 from fairseq_nat_study.utils.early_stopping import final_checkpoint
 
 PLUGIN_DIR = str(Path(__file__).resolve().parents[1])
@@ -118,44 +119,30 @@ class Study:
         for spec, data in runs:
             train, evaluate = f"train-{spec.name}-{data}", f"eval-{spec.name}-{data}"
             trains.append(train)
-            stages += [StageSpec(train, self._trainer(spec, data), after=("data" if data == "raw" else "distill",),
-                                 cost=train_cost(spec)),
-                       StageSpec(evaluate, self._evaluator(spec, data), after=(train,),
+            stages += [StageSpec(train, partial(self._train, spec, data),
+                                 after=("data" if data == "raw" else "distill",), cost=train_cost(spec)),
+                       StageSpec(evaluate, partial(self._evaluate, spec, data), after=(train,),
                                  cost=EVAL_COST * train_cost(spec), in_process=True)]
         stages.append(StageSpec("total-correlation", self._total_correlation,
                                 after=(*trains, *(["distill"] if distilled else [])), cost=0.0, in_process=True))
         stages.append(StageSpec("speed", self._speed, after=tuple(s.name for s in stages), alone=True, in_process=True))
         for s in stages:  # every stage through self.stage: skipped when done earlier, timed, marked
-            s.fn = (lambda name, fn: lambda: self.stage(name, fn))(s.name, s.fn)
+            s.fn = partial(self.stage, s.name, s.fn)
         return stages
 
     def run(self) -> dict[str, Any]:
         """Runs (or resumes) every stage, ``self.jobs`` side by side, then writes results.json and the report."""
-        import torch
-
         from fairseq_nat_study.utils.fairseq_runner import terminate_running
 
         self.out.mkdir(parents=True, exist_ok=True)
         self._check_config()
         wall = time.time()
-        # every process of the study (fairseq's, through the environment, and this one) gets its share of cores;
-        # the caller's settings come back afterwards
-        saved = {var: os.environ.get(var) for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
-        saved_threads = torch.get_num_threads()
-        os.environ.update({var: str(self.threads) for var in saved})
-        torch.set_num_threads(self.threads)
-        self.say(f"[study] {self.jobs} stage(s) side by side, {self.threads} torch thread(s) each "
-                 f"({available_cores()} cores)")
-        try:
+        # every process of the study (fairseq's, through the environment, and this one) gets its share of cores
+        with thread_share(self.threads, environment=True):
+            self.say(f"[study] {self.jobs} stage(s) side by side, {self.threads} torch thread(s) each "
+                     f"({available_cores()} cores)")
             run_stages(self.graph(), self.jobs, on_failure=terminate_running, say=self.say)
             results = self.collect(time.time() - wall)
-        finally:
-            for var, value in saved.items():
-                if value is None:
-                    os.environ.pop(var, None)
-                else:
-                    os.environ[var] = value
-            torch.set_num_threads(saved_threads)
         from fairseq_nat_study.analysis.report import write_report
 
         write_report(results, self.out)
@@ -167,12 +154,6 @@ class Study:
         from fairseq_nat_study.utils.fairseq_runner import run_fairseq
 
         prepare_data(self.cfg.data, self.cfg.seed, self.data_dir, run_fairseq, self.say)
-
-    def _trainer(self, spec: ModelSpec, data: str) -> Callable[[], None]:
-        return lambda: self._train(spec, data)
-
-    def _evaluator(self, spec: ModelSpec, data: str) -> Callable[[], None]:
-        return lambda: self._evaluate(spec, data)
 
     def _train(self, spec: ModelSpec, data: str) -> None:
         """Trains in one process, in segments (:mod:`~fairseq_nat_study.utils.segmented_train`): validation on
@@ -258,18 +239,12 @@ class Study:
     def _speed(self) -> None:
         """Decoding speed of every run's final checkpoint, side by side and interleaved in one process
         (``study/speed_stage.py``), to ``speed.json``; the evaluation stages do not time decoding."""
-        import torch
-
         from fairseq_nat_study.study.speed_stage import measure_speed
 
         runs = [(spec.name, data, final_checkpoint(self.run_dir(spec, data))) for spec, data in self.cfg.runs()]
-        before = torch.get_num_threads()
-        torch.set_num_threads(available_cores())  # the stage runs alone: timed on every core, as a user decodes
-        try:
+        with thread_share(available_cores()):  # the stage runs alone: timed on every core, as a user decodes
             result = measure_speed(runs, self.bin["raw"], self.cfg.eval, seed=self.cfg.seed, cpu=self.cpu,
                                    progress=lambda s: self.say(f"[study] {s}"))
-        finally:
-            torch.set_num_threads(before)
         (self.out / "speed.json").write_text(json.dumps(result, indent=1))
 
     def _total_correlation(self) -> None:

@@ -24,8 +24,12 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
+
+#: the variables that fix the thread count of the processes a study starts (torch reads them at start-up)
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 @dataclass
@@ -59,6 +63,27 @@ def default_jobs(cores: int | None = None) -> int:
 def threads_per_job(jobs: int, cores: int | None = None) -> int:
     """Torch threads of each stage's process when ``jobs`` stages share ``cores`` cores (at least 1)."""
     return max(1, (cores or available_cores()) // jobs)
+
+
+@contextmanager
+def thread_share(threads: int, environment: bool = False) -> Iterator[None]:
+    """Within the block, torch in this process uses ``threads`` threads and, with ``environment``, so does every
+    process started from it (:data:`THREAD_VARIABLES`); the previous settings come back afterwards."""
+    import torch
+
+    saved_env = {var: os.environ.get(var) for var in THREAD_VARIABLES} if environment else {}
+    saved_threads = torch.get_num_threads()
+    os.environ.update({var: str(threads) for var in saved_env})
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        for var, value in saved_env.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
+        torch.set_num_threads(saved_threads)
 
 
 def check_graph(stages: Sequence[StageSpec]) -> None:
