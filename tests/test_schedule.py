@@ -196,3 +196,45 @@ def test_thread_share_without_environment_leaves_the_variables_alone(monkeypatch
     with thread_share(1):
         assert torch.get_num_threads() == 1 and os.environ["OMP_NUM_THREADS"] == "5"
     assert torch.get_num_threads() == before
+
+
+def test_redo_runs_the_named_finished_stages_again_and_trains_nothing(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--redo evaluation`` on a finished study: every evaluation runs again, no training, distillation, Ĉ or
+    speed stage does; the skipped stages keep their recorded times. Unknown kinds are refused."""
+    import fairseq_nat_study.analysis.report as report
+    from fairseq_nat_study.cli.study import add_args
+    from fairseq_nat_study.study.config import StudyConfigError
+    from fairseq_nat_study.study.pipeline import REDO, Study
+
+    cfg = from_dict({"teacher": "tr", "models": [
+        {"name": "tr", "family": "ar", "arch": "nat_study_tr_tiny", "max_update": 10},
+        {"name": "nat", "family": "nat", "arch": "nat_study_nat_tiny", "max_update": 10, "data": ["raw"]}]})
+    calls: list[str] = []
+    for method in ("_data", "_distill", "_total_correlation", "_speed"):
+        monkeypatch.setattr(Study, method, lambda self, m=method: calls.append(m))
+    monkeypatch.setattr(Study, "_train", lambda self, spec, data: calls.append(f"train {spec.name}-{data}"))
+    monkeypatch.setattr(Study, "_evaluate", lambda self, spec, data: calls.append(f"eval {spec.name}-{data}"))
+    monkeypatch.setattr(Study, "collect", lambda self, seconds: {"stage_seconds": dict(self.timings)})
+    monkeypatch.setattr(report, "write_report", lambda results, out: None)
+    Study(cfg, tmp_path, progress=lambda s: None, jobs=1).run()
+    assert len(calls) == 10  # data, 3 trainings, distillation, 3 evaluations, Ĉ and speed
+    (tmp_path / "stages" / "train-tr-raw.done").write_text("123.0")  # a recorded time, kept when skipped
+    calls.clear()
+    said: list[str] = []
+    results = Study(cfg, tmp_path, progress=said.append, jobs=1).run(("evaluation",))
+    assert sorted(calls) == ["eval nat-raw", "eval tr-dist", "eval tr-raw"]
+    assert "[study] eval-tr-raw: done earlier, to be redone (--redo)" in said
+    assert results["stage_seconds"]["train-tr-raw"] == 123.0
+    assert (tmp_path / "stages" / "eval-tr-raw.done").exists()
+    calls.clear()
+    Study(cfg, tmp_path, progress=lambda s: None, jobs=1).run(("speed", "total-correlation"))
+    assert sorted(calls) == ["_speed", "_total_correlation"]
+    with pytest.raises(StudyConfigError, match="unknown stage kind"):
+        Study(cfg, tmp_path, progress=lambda s: None, jobs=1).run(("training",))
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    add_args(parser)
+    choices = next(a.choices for a in parser._actions if a.dest == "redo")
+    assert set(choices) == set(REDO)

@@ -662,3 +662,44 @@ def test_across_family_correlation_is_by_design_only_for_fitted_runs_on_the_synt
     res["runs"][1]["training"] = {"improving_at_end": True}  # the flow model's raw run: still improving
     got = {f["claim"]: f for f in findings(res["runs"], res["total_correlation"], {"stats": stats})}[text]
     assert got["holds"] is False and "by_design" not in got
+
+
+def test_bleu_claims_read_the_paired_bootstrap_when_outputs_carry_per_sentence_statistics() -> None:
+    """Distillation, GLAT against NAT-MLE and refinement compare two outputs of one test split: with per-sentence
+    statistics a direction is read only where the bootstrap interval excludes 0; two outputs of equal quality that
+    differ sentence by sentence are "level" (n/a), whatever their point scores say."""
+    poor, good = "10 10 7 5 3 2 10 9 8 7", "10 10 9 8 7 6 10 9 8 7"  # one sentence's statistics, two qualities
+    low, high = [poor] * 40, [good] * 40
+    mix_a = [good if i % 2 else poor for i in range(40)]
+    mix_b = [poor if i % 2 else good for i in range(40)]  # the same totals, other sentences
+    res = _results()
+    res["runs"] += [{"model": "nat", "arch": "n", "data": "raw", "points": [_point(5, 20, -1.2, "nat", True)]},
+                    {"model": "glat", "arch": "g", "data": "raw", "points": [_point(5, 20.5, -1.3, "glat", True)]}]
+    fl_raw, fl_dist = res["runs"][1]["points"][-1], res["runs"][3]["points"][-1]
+    nat, glat = res["runs"][4]["points"][-1], res["runs"][5]["points"][-1]
+    k0, kmax = fl_raw["refinement"]
+
+    def got(stats: dict | None = None) -> dict:
+        return {f["claim"]: f for f in findings(res["runs"], res["total_correlation"], stats)}
+
+    kd, glat_text, refine = ("Distillation raises the BLEU of latent models",
+                             "Raw data: GLAT reaches at least NAT-MLE's BLEU (Qian et al. 2021)", "fl (raw): refinement raises BLEU")
+    for (a, b), holds in (((low, high), True), ((mix_a, mix_b), None), ((high, low), False)):
+        fl_raw["bleu_stats"], fl_dist["bleu_stats"] = a, b
+        nat["bleu_stats"], glat["bleu_stats"] = a, b
+        k0["bleu_stats"], kmax["bleu_stats"] = a, b
+        f = got()
+        assert f[kd]["holds"] is holds and f[glat_text]["holds"] is holds and f[refine]["holds"] is holds
+        assert "paired bootstrap, 1000 resamples of the 40 test sentences, 95% interval" in f[kd]["evidence"]
+        reading = {True: "higher", None: "level", False: "lower"}[holds]
+        assert f"{reading})" in f[kd]["evidence"] and f"{reading})" in f[refine]["evidence"]
+        assert ("within noise for fl" in f[kd]["evidence"]) is (holds is None)
+    # level on the synthetic corpus, the latent model at the AR model's BLEU on raw data: the reason is given
+    fl_raw["bleu_stats"], fl_dist["bleu_stats"], fl_raw["bleu"] = mix_a, mix_b, 35.0
+    f = got({"stats": {"splits": {}}})[kd]
+    assert f["holds"] is None and "within noise for fl" in f["evidence"] and "already resolves the modes" in f["evidence"]
+    assert "+0.00 [" in f["evidence"]
+    # one side without statistics (a record from before they were stored): point against point
+    del fl_dist["bleu_stats"]
+    f = got()[kd]
+    assert "point against point" in f["evidence"] and f["holds"] is False  # 35.0 → 12 by the point scores

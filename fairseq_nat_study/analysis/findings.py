@@ -4,6 +4,12 @@ Every claim gets ``holds``: True, False, or None when these numbers cannot test 
 grid, too few points), and the evidence it was read from. On the synthetic corpus, where the exact answers are
 known, a claim that the corpus cannot show by its design carries a ``by_design`` reason, which the report
 prints instead of a bare "no".
+
+Claims that compare the BLEU of two outputs of the same test split (distillation, GLAT against NAT-MLE, refinement)
+read a direction from the paired bootstrap of the difference (``analysis/significance.py``) when both outputs carry
+per-sentence statistics: higher or lower where the 95% interval excludes 0, and "level" (within the test set's
+sampling noise, the claim not testable: ``None``) where it holds 0. Records without the statistics are compared
+point against point.
 """
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ from typing import Any
 from fairseq_nat_study.analysis.correlation import (MIN_POINTS, correlations, excludes_zero, final_point,
                                                     reading_points)
 from fairseq_nat_study.analysis.formatting import fmt as _fmt
+from fairseq_nat_study.analysis.significance import describe, paired_difference
 
 #: Ĉ of raw data must lie within this relative distance of the exact C (synthetic corpus, fitted models).
 C_HAT_TOLERANCE = 0.15
@@ -111,8 +118,9 @@ def findings(runs: list[dict[str, Any]], tc: dict[str, Any], data: dict[str, Any
         claim(f"{r['model']} ({r['data']}): refinement raises the ELBO of the outputs",
               None if e0 is None or e1 is None or unused else e1 > e0,
               f"K={k0['steps']}: {k0['output_elbo_per_token']} → K={kmax['steps']}: {kmax['output_elbo_per_token']}{why}")
-        claim(f"{r['model']} ({r['data']}): refinement raises BLEU", None if unused else kmax["bleu"] > k0["bleu"],
-              f"K={k0['steps']}: {k0['bleu']} → K={kmax['steps']}: {kmax['bleu']}{why}")
+        moved = _direction(k0, kmax)
+        claim(f"{r['model']} ({r['data']}): refinement raises BLEU", None if unused else _raised(moved),
+              f"K={k0['steps']} → K={kmax['steps']}: {_change(k0, kmax, moved)}{why}")
     _c_hat_claims(tc, stats, claim)
     _mixed_output_claim(mixed, claim)
     return out
@@ -185,23 +193,62 @@ def _mixed_output_claim(mixed: dict[str, Any] | None, claim: Any) -> None:
           f"ambiguous word ({mixed['occurrences']} in the {mixed['subset']} split; {_fmt(gap and 100 * gap, 0)} % apart)")
 
 
+def _direction(a: dict[str, Any], b: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
+    """(``higher``/``lower``/``level``, the paired bootstrap or None): BLEU of output ``b`` against output ``a`` of
+    the same test split; paired when both carry per-sentence statistics of as many sentences, else point against
+    point."""
+    sa, sb = a.get("bleu_stats"), b.get("bleu_stats")
+    if sa and sb and len(sa) == len(sb):
+        diff = paired_difference(sa, sb)
+        return diff["reading"], diff
+    return ("higher" if b["bleu"] > a["bleu"] else "lower" if b["bleu"] < a["bleu"] else "level"), None
+
+
+def _raised(moved: tuple[str, dict[str, Any] | None]) -> bool | None:
+    """A claim that BLEU goes up: yes when higher, no when lower, not testable when level (within noise)."""
+    return {"higher": True, "lower": False}.get(moved[0])
+
+
+def _change(a: dict[str, Any], b: dict[str, Any], moved: tuple[str, dict[str, Any] | None]) -> str:
+    """``69.76 → 71.52 (+1.76 [+0.90, +2.61], higher)``: the two BLEU scores, the paired difference with its
+    95% interval and its reading (``level``: the interval holds 0)."""
+    reading, diff = moved
+    return f"{a['bleu']} → {b['bleu']}" + (f" ({describe(diff)}, {reading})" if diff else "")
+
+
+def _paired_note(moves: list[tuple[str, dict[str, Any] | None]]) -> str:
+    """How the readings were made: the bootstrap's resamples and sentences, or point against point."""
+    diffs = [d for _, d in moves if d]
+    if not diffs:
+        return "point against point (no per-sentence statistics)"
+    return (f"paired bootstrap, {diffs[0]['samples']} resamples of the {diffs[0]['sentences']} test sentences, "
+            f"{diffs[0]['level']:.0%} interval")
+
+
 def _distillation_bleu_claims(pairs: list[tuple[dict[str, Any], dict[str, Any], str]], ar_bleu: float | None,
                               stats: dict[str, Any] | None, claim: Any) -> None:
     """KD raises the BLEU of NAT-MLE and GLAT, and of the latent models (on the synthetic corpus a latent model that
-    resolves the modes on raw data, scoring at least the AR model's BLEU, has nothing for KD to remove)."""
+    resolves the modes on raw data, scoring at least the AR model's BLEU, has nothing for KD to remove). Every
+    member higher: yes; any lower: no; otherwise (some level within noise): not testable."""
     for label, members in (("NAT-MLE and GLAT models", ("nat", "glat")), ("latent models", ("latent",))):
-        runs = [(a, b, m) for a, b, m in pairs if a["group"].startswith(members)]
-        up = [m for a, b, m in runs if b["bleu"] > a["bleu"]]
-        resolved = [m for a, b, m in runs if m not in up and ar_bleu is not None and a["bleu"] >= ar_bleu]
-        by_design = None
+        runs = [(a, b, m, _direction(a, b)) for a, b, m in pairs if a["group"].startswith(members)]
+        up = [m for a, b, m, mv in runs if mv[0] == "higher"]
+        down = [m for a, b, m, mv in runs if mv[0] == "lower"]
+        resolved = [m for a, b, m, mv in runs if m not in up and ar_bleu is not None and a["bleu"] >= ar_bleu]
+        holds = None if not runs else (True if len(up) == len(runs) else (False if down else None))
+        why = None
         if stats and label.startswith("latent") and resolved and len(up) + len(resolved) == len(runs):
-            by_design = (f"by design of the synthetic corpus: {', '.join(resolved)} already resolves the modes on raw "
-                         f"data (raw BLEU at or above the AR model's {_fmt(ar_bleu)}), and every consistent choice of "
-                         "modes has the same expected BLEU against a sampled reference: distillation has no mixed "
-                         "outputs to remove")
-        claim(f"Distillation raises the BLEU of {label}", len(up) == len(runs) if runs else None,
-              f"higher for {len(up)}/{len(runs)}: " + ", ".join(f"{m} {a['bleu']} → {b['bleu']}" for a, b, m in runs),
-              by_design)
+            why = (f"by design of the synthetic corpus: {', '.join(resolved)} already resolves the modes on raw "
+                   f"data (raw BLEU at or above the AR model's {_fmt(ar_bleu)}), and every consistent choice of "
+                   "modes has the same expected BLEU against a sampled reference: distillation has no mixed "
+                   "outputs to remove")
+        level = [m for a, b, m, mv in runs if mv[0] == "level"]
+        evidence = (f"higher for {len(up)}/{len(runs)}"
+                    + (f", within noise for {', '.join(level)}" if level and runs[0][3][1] else "")
+                    + f" ({_paired_note([mv for *_, mv in runs])}): "
+                    + ", ".join(f"{m} {_change(a, b, mv)}" for a, b, m, mv in runs))
+        claim(f"Distillation raises the BLEU of {label}", holds,
+              evidence + (f"; {why}" if why and holds is None else ""), why)
 
 
 def _modes_tied(stats: dict[str, Any] | None) -> bool:
@@ -230,14 +277,19 @@ def _family_claims(raw: list[tuple[dict[str, Any], dict[str, Any]]], claim: Any,
     nat, glat, latent = of("nat"), of("glat"), of("latent")
     if nat and glat:
         best_nat = max(nat, key=lambda mp: mp[1]["bleu"])
-        ok = [m for m, p in glat if p["bleu"] >= best_nat[1]["bleu"]]
+        moves = [(m, p, _direction(best_nat[1], p)) for m, p in glat]
+        readings = {mv[0] for _, _, mv in moves}
+        # "at least": yes when every GLAT model is higher or, point against point, equal; no when one is lower
+        holds = (False if "lower" in readings else
+                 True if readings == {"higher"} or not any(mv[1] for _, _, mv in moves) else None)
         gap = _factorized_gap(next(r for r, _ in raw if r["model"] == best_nat[0]), stats)
         tied = _modes_tied(stats)
         why = (TIED_MARGINALS_BY_DESIGN.format(gap=f"test LL {gap:.4f} nats/position from −(H + C)")
                if tied and gap is not None and gap <= FACTORIZED_FIT_TOL else None)
-        claim("Raw data: GLAT reaches at least NAT-MLE's BLEU (Qian et al. 2021)", len(ok) == len(glat),
-              f"NAT-MLE {best_nat[0]} {best_nat[1]['bleu']}; GLAT " + ", ".join(f"{m} {p['bleu']}" for m, p in glat),
-              why)
+        claim("Raw data: GLAT reaches at least NAT-MLE's BLEU (Qian et al. 2021)", holds,
+              f"NAT-MLE {best_nat[0]} → GLAT ({_paired_note([mv for *_, mv in moves])}): "
+              + ", ".join(f"{m} {_change(best_nat[1], p, mv)}" for m, p, mv in moves)
+              + (f"; {why}" if why and holds is None else ""), why)
     else:
         claim("Raw data: GLAT reaches at least NAT-MLE's BLEU (Qian et al. 2021)", None,
               "the grid has no raw NAT-MLE and GLAT pair")

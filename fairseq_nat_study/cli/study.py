@@ -1,7 +1,8 @@
 """``fairseq-nat-study study [--config F] --out DIR``: the whole study, resumable stage by stage.
 
 With no ``--config`` it runs the quick study on the synthetic corpus (what ``make demo`` runs); the shipped
-configs are in ``examples/study/``. ``--jobs N`` runs N independent stages side by side. See :mod:`fairseq_nat_study.study.pipeline` for the stages.
+configs are in ``examples/study/``. ``--jobs N`` runs N independent stages side by side; ``--redo evaluation`` evaluates again
+what is trained. See :mod:`fairseq_nat_study.study.pipeline` for the stages.
 """
 from __future__ import annotations
 
@@ -16,6 +17,9 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jobs", type=int, default=None,
                         help="stages run side by side, each with cores/jobs torch threads (default: 2 on a machine "
                              "with 2 cores or more, else 1); decoding speed is always timed alone on every core")
+    parser.add_argument("--redo", nargs="+", default=[], choices=["evaluation", "total-correlation", "speed"],
+                        help="run these finished stages again on the checkpoints already trained (e.g. after a "
+                             "change to the evaluation code); nothing is trained again")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -26,7 +30,7 @@ def main(args: argparse.Namespace) -> int:
     try:
         cfg = load_config(args.config)
         print(f"[study] {cfg.name}: {len(cfg.runs())} training runs -> {args.out}", flush=True)
-        Study(cfg, args.out, cpu=not args.gpu, progress=say_line, jobs=args.jobs).run()
+        Study(cfg, args.out, cpu=not args.gpu, progress=say_line, jobs=args.jobs).run(tuple(args.redo))
     except (StudyConfigError, FileNotFoundError) as err:
         print(f"fairseq-nat-study study: error: {err}", file=sys.stderr)
         return 2

@@ -4,6 +4,8 @@ refinement table, candidate diversity and decoding speed. Everything runs in one
 * BLEU of the default decoder (AR beam 4; NAT one pass; latent ``decode_steps`` delta-posterior steps),
   sacreBLEU on detokenised text with its signature, tokenized BLEU and (optionally) compound-split BLEU;
   BPE (``@@ ``) is removed from hypotheses, references are the untouched tokenized test text.
+* Per-sentence BLEU statistics (``bleu_stats``, ``analysis/significance.py``) of the final checkpoint's output
+  and of the first and last refinement step: the findings' paired bootstrap of BLEU differences reads them.
 * LL of the *references*: exact for AR/NAT, IWAE-``iw_samples`` with the ELBO beside it for latent models.
 * Refinement (latent): for K in ``refine_steps``, BLEU of ŷ_K and the ELBO per token of ŷ_K under the model
   (the quantity delta-posterior inference climbs), and the diversity of the length-beam candidates.
@@ -23,6 +25,7 @@ from typing import Any, Callable, Sequence
 import torch
 
 from fairseq_nat_study.analysis.bleu import corpus_bleu, detokenize, remove_bpe
+from fairseq_nat_study.analysis.significance import sentence_statistics
 from fairseq_nat_study.analysis.loglik import (to_model_device, evaluate_dataset, iterate_batches, make_pair_dataset,
                                                model_family, model_max_positions)
 from fairseq_nat_study.analysis.speed import build_generator, time_decoder
@@ -52,11 +55,17 @@ def decode(model: Any, task: Any, dataset: Any, generator: Any, batch_size: int 
     return [out[i] for i in range(len(dataset))]
 
 
-def bleu_scores(hyps: Sequence[str], refs: Sequence[str], lang: str, compound: bool) -> dict[str, Any]:
-    """sacreBLEU (detokenised), tokenized and optionally compound-split BLEU of BPE-joined hypotheses."""
+def bleu_scores(hyps: Sequence[str], refs: Sequence[str], lang: str, compound: bool,
+                stats: bool = False) -> dict[str, Any]:
+    """sacreBLEU (detokenised), tokenized and optionally compound-split BLEU of BPE-joined hypotheses; with
+    ``stats``, also the per-sentence statistics of the sacreBLEU score (``bleu_stats``, for the paired bootstrap
+    of ``analysis/significance.py``)."""
     hyps = [remove_bpe(h) for h in hyps]
-    result = corpus_bleu(detokenize(hyps, lang), detokenize(refs, lang))
+    detok_hyps, detok_refs = detokenize(hyps, lang), detokenize(refs, lang)
+    result = corpus_bleu(detok_hyps, detok_refs)
     out = {"bleu": round(result.score, 2), "bleu_signature": result.signature}
+    if stats:
+        out["bleu_stats"] = sentence_statistics(detok_hyps, detok_refs)
     out["tokenized_bleu"] = round(corpus_bleu(hyps, refs, compound=compound).tokenized_score, 2)
     if compound:
         out["compound_split_bleu"] = round(corpus_bleu(hyps, refs, compound=True).compound_split_score or 0.0, 2)
@@ -103,7 +112,7 @@ def evaluate_checkpoint(model: Any, task: Any, dataset: Any, refs: Sequence[str]
     hyps = [c[0] for c in decode(model, task, dataset, build_generator(model, task, steps, beam))]
     row: dict[str, Any] = {"group": model_group(model), "num_sentences": len(hyps),
                            "empty_hypotheses": sum(1 for h in hyps if not h.strip()),
-                           **bleu_scores(hyps, refs, lang, compound)}
+                           **bleu_scores(hyps, refs, lang, compound, stats=full)}
     progress(f"BLEU {row['bleu']} ({len(hyps)} sentences); log-likelihood of the references ...")
     ll = evaluate_dataset(model, task, dataset, iw_samples=ev.iw_samples, seed=seed)
     row.update(ll_per_token=round(ll.ll_per_token, 4), ll_per_sentence=round(ll.ll_per_sentence, 3),
@@ -122,13 +131,15 @@ def evaluate_checkpoint(model: Any, task: Any, dataset: Any, refs: Sequence[str]
         row["diversity"] = diversity(cands)
     elif family == "latent":
         row["refinement"] = []
+        ends = {ev.refine_steps[0], ev.refine_steps[-1]} if ev.refine_steps else set()  # compared by the findings
         for k in ev.refine_steps:
             hyps_k = [c[0] for c in decode(model, task, dataset, build_generator(model, task, k, 1))]
             cands = decode(model, task, dataset, build_generator(model, task, k, ev.length_beam))
             elbo, empty = output_elbo_per_token(model, task, sources, hyps_k, seed)
-            entry = {"steps": k, "bleu": bleu_scores(hyps_k, refs, lang, compound)["bleu"],
+            scores = bleu_scores(hyps_k, refs, lang, compound, stats=k in ends)
+            entry = {"steps": k, "bleu": scores["bleu"],
                      "output_elbo_per_token": None if elbo is None else round(elbo, 4), "empty_outputs": empty,
-                     "diversity": diversity(cands)}
+                     "diversity": diversity(cands), **({"bleu_stats": scores["bleu_stats"]} if k in ends else {})}
             row["refinement"].append(entry)
             progress(f"refinement K={k}: BLEU {entry['bleu']}, ELBO(ŷ) {entry['output_elbo_per_token']}, "
                      f"diversity {entry['diversity']}")

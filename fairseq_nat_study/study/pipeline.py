@@ -9,7 +9,9 @@ timed last, alone, on every core.
 Every stage leaves ``OUT/stages/<name>.done`` (with its wall time) when it finishes and is skipped when
 the study is rerun, so a killed study resumes at the stage it was in (a killed training restarts from its
 ``checkpoint_last.pt`` through fairseq's own resume; a killed distillation resumes its shards). A rerun with
-a different config is refused: ``OUT/config.json`` records the one the study was started with.
+a different config is refused: ``OUT/config.json`` records the one the study was started with. ``redo`` names
+stages to run again on what the others left (:data:`REDO`: the evaluations, Ĉ or the speed stage, e.g. after a
+change to the evaluation code), without training anything again.
 """
 from __future__ import annotations
 
@@ -46,6 +48,9 @@ BASE_TRAIN_FLAGS = [
 FAMILY_COST = {"ar": 1.0, "nat": 1.0, "glat": 1.3, "latent": 1.6}
 #: an evaluation's cost relative to its run's training
 EVAL_COST = 0.1
+
+#: the stages a rerun can be asked to redo (``--redo``), by the prefix of their names
+REDO = {"evaluation": "eval-", "total-correlation": "total-correlation", "speed": "speed"}
 
 
 def train_cost(spec: ModelSpec) -> float:
@@ -130,12 +135,28 @@ class Study:
             s.fn = partial(self.stage, s.name, s.fn)
         return stages
 
-    def run(self) -> dict[str, Any]:
-        """Runs (or resumes) every stage, ``self.jobs`` side by side, then writes results.json and the report."""
+    def forget(self, redo: tuple[str, ...]) -> list[str]:
+        """Removes the markers of the finished stages of the kinds in ``redo`` (keys of :data:`REDO`), so that
+        the next run does them again; returns the stages forgotten."""
+        unknown = sorted(set(redo) - set(REDO))
+        if unknown:
+            raise StudyConfigError(f"--redo: unknown stage kind(s) {unknown}; choose from {sorted(REDO)}")
+        gone = []
+        for marker in sorted((self.out / "stages").glob("*.done")):
+            if any(marker.stem.startswith(REDO[kind]) for kind in redo):
+                marker.unlink()
+                gone.append(marker.stem)
+        return gone
+
+    def run(self, redo: tuple[str, ...] = ()) -> dict[str, Any]:
+        """Runs (or resumes) every stage, ``self.jobs`` side by side, then writes results.json and the report;
+        the finished stages of the kinds in ``redo`` run again (:meth:`forget`)."""
         from fairseq_nat_study.utils.fairseq_runner import terminate_running
 
         self.out.mkdir(parents=True, exist_ok=True)
         self._check_config()
+        for name in self.forget(redo):
+            self.say(f"[study] {name}: done earlier, to be redone (--redo)")
         wall = time.time()
         # every process of the study (fairseq's, through the environment, and this one) gets its share of cores
         with thread_share(self.threads, environment=True):

@@ -1,0 +1,99 @@
+"""Paired bootstrap of a BLEU difference between two systems on the same test sentences (Koehn 2004).
+
+A study compares two outputs of one test split (a run trained on raw data against the same model trained on
+distilled data; GLAT against NAT-MLE; refinement step K = 0 against the last K). A difference of a few tenths of
+BLEU can be the test set's sampling noise: resampling the sentences with replacement, the same resample for both
+systems, gives the spread of the difference, and a claim reads a direction only where its 95 % interval excludes 0.
+
+The evaluation stores, for the outputs the findings compare, sacreBLEU's sufficient statistics of every sentence
+(:func:`sentence_statistics`: hypothesis and reference lengths, matching and total n-grams for n = 1..4, as the
+corpus score sums them), so that the interval is computed from ``results.json`` alone. The statistics are those of
+the study's reported BLEU (sacreBLEU, default ``13a`` tokenizer, on detokenised text): the difference on the full
+set equals the difference of the reported scores.
+
+This interval covers the test set's sampling only; a rerun of training (another seed, another thread count) moves a
+model's BLEU as well, which no test-set resampling measures.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+from sacrebleu.metrics import BLEU
+
+#: Resamples of the test set per comparison, and the seed that makes an interval reproducible.
+SAMPLES = 1000
+SEED = 12345
+LEVEL = 0.95
+
+
+def _metric() -> BLEU:
+    """The metric of the study's reported BLEU (``analysis/bleu.py: corpus_bleu``)."""
+    return BLEU(tokenize="13a")
+
+
+def sentence_statistics(hyps: Sequence[str], refs: Sequence[str]) -> list[str]:
+    """sacreBLEU's sufficient statistics of each sentence, one space-separated line per sentence.
+
+    Args:
+        hyps: detokenised hypotheses; refs: detokenised references, one per hypothesis.
+    Returns:
+        ``N`` strings of 10 integers: hypothesis length, reference length, matches for n = 1..4, totals for n = 1..4.
+    """
+    if len(hyps) != len(refs):
+        raise ValueError(f"{len(hyps)} hypotheses for {len(refs)} references")
+    if not hyps:
+        raise ValueError("no sentences")
+    stats = _metric()._extract_corpus_statistics(list(hyps), [list(refs)])
+    return [" ".join(str(int(v)) for v in row) for row in stats]
+
+
+def _matrix(stats: Sequence[str]) -> np.ndarray:
+    """[N, 10] float64 array of packed statistics."""
+    rows = [[float(v) for v in line.split()] for line in stats]
+    if not rows or any(len(r) != len(rows[0]) for r in rows):
+        raise ValueError("statistics must be non-empty rows of equal length")
+    return np.asarray(rows)
+
+
+def _scores(sums: np.ndarray) -> np.ndarray:
+    """Corpus BLEU (0-100) of each row of summed statistics ``[S, 10]``, as sacreBLEU computes it."""
+    metric = _metric()
+    return np.array([metric._compute_score_from_stats(list(row)).score for row in sums])
+
+
+def paired_difference(stats_a: Sequence[str], stats_b: Sequence[str], *, samples: int = SAMPLES, seed: int = SEED,
+                      level: float = LEVEL) -> dict[str, Any]:
+    """BLEU(b) − BLEU(a) on the full test set and its paired-bootstrap interval.
+
+    Args:
+        stats_a, stats_b: :func:`sentence_statistics` of the two systems on the same ``N`` sentences, in order.
+        samples: resamples of the ``N`` sentences (the same resample for both systems).
+        level: coverage of the percentile interval.
+    Returns:
+        ``{"delta", "low", "high", "level", "samples", "sentences", "reading"}``; ``reading`` is ``higher`` (b above
+        a: the interval lies above 0), ``lower`` (below 0) or ``level`` (the interval holds 0: within the test set's
+        sampling noise).
+    """
+    a, b = _matrix(stats_a), _matrix(stats_b)
+    if a.shape != b.shape:
+        raise ValueError(f"statistics of {a.shape[0]} and {b.shape[0]} sentences: not the same test set")
+    if samples < 1 or not 0 < level < 1:
+        raise ValueError("samples must be >= 1 and level in (0, 1)")
+    n = a.shape[0]
+    delta = float(_scores(b.sum(0, keepdims=True))[0] - _scores(a.sum(0, keepdims=True))[0])
+    # how often each sentence is drawn in each resample, [samples, N]: the same draws weigh both systems
+    idx = np.random.default_rng(seed).integers(0, n, size=(samples, n))
+    weights = np.zeros((samples, n))
+    np.add.at(weights, (np.arange(samples)[:, None], idx), 1.0)
+    diffs = _scores(weights @ b) - _scores(weights @ a)
+    tail = 100 * (1 - level) / 2
+    low, high = (float(v) for v in np.percentile(diffs, [tail, 100 - tail]))
+    reading = "higher" if low > 0 else ("lower" if high < 0 else "level")
+    return {"delta": round(delta, 2), "low": round(low, 2), "high": round(high, 2), "level": level,
+            "samples": samples, "sentences": n, "reading": reading}
+
+
+def describe(diff: dict[str, Any]) -> str:
+    """``+1.76 [+0.9, +2.6]``: the difference and its interval, for the findings' evidence."""
+    return f"{diff['delta']:+.2f} [{diff['low']:+.2f}, {diff['high']:+.2f}]"
