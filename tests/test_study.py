@@ -97,6 +97,8 @@ def test_every_run_is_evaluated_on_every_sentence(study: tuple[Path, str, set[st
         assert [u for u, _ in run["training"]["curve"]] == [10, 20] and run["training"]["best_updates"] == 20, key
         final = run["points"][-1]
         assert final["final"] and final["num_sentences"] == num_test
+        # per-sentence BLEU statistics for the findings' paired bootstrap: the final checkpoint's output only
+        assert len(final["bleu_stats"]) == num_test and not any("bleu_stats" in p for p in run["points"][:-1])
         assert 0.0 <= final["bleu"] <= 100.0 and final["ll_per_token"] < 0
         assert "speed" not in final  # timed in the speed stage, side by side, not in its own evaluation
         assert final["ood"]["num_sentences"] == 30 and final["ood"]["ll_per_token"] < 0  # the OOD test set
@@ -106,6 +108,7 @@ def test_every_run_is_evaluated_on_every_sentence(study: tuple[Path, str, set[st
     ga = runs[("ga", "raw")]["points"][-1]
     assert ga["estimator"] == "iwae-2" and ga["ll_per_token"] >= ga["elbo_per_token"] - 1e-6
     assert [e["steps"] for e in ga["refinement"]] == [0, 1, 2]
+    assert [len(e.get("bleu_stats", [])) for e in ga["refinement"]] == [num_test, 0, num_test]  # K = 0 and the last
     assert runs[("tr", "raw")]["points"][-1]["diversity"] is not None
     assert runs[("nat", "raw")]["points"][-1]["diversity"] is None
     distill = res["distill"]["train"]
@@ -130,6 +133,7 @@ def test_report_has_tables_plots_and_findings(study: tuple[Path, str, set[str], 
                     "## Conditional total correlation", "## The papers' findings", "## Out of distribution",
                     "## Fit: validation curve"):
         assert heading in md
+    assert "(paired bootstrap, 1000 resamples of the" in md  # KD's BLEU claims read the stored statistics
     for png in ("bleu_vs_ll.png", "bleu_vs_latency.png", "refinement.png"):
         assert (out / png).read_bytes()[:4] == b"\x89PNG"
     res = json.loads((out / "results.json").read_text())
