@@ -7,7 +7,10 @@ systems, gives the spread of the difference, and a claim reads a direction only 
 
 The evaluation stores, for the outputs the findings compare, sacreBLEU's sufficient statistics of every sentence
 (:func:`sentence_statistics`: hypothesis and reference lengths, matching and total n-grams for n = 1..4, as the
-corpus score sums them), so that the interval is computed from ``results.json`` alone. The statistics are those of
+corpus score sums them), so that the interval is computed from ``results.json`` alone. The statistics are
+extracted and scored by the two methods of sacreBLEU's ``BLEU`` class that its own paired test
+(``sacrebleu.significance``) uses, ``_extract_corpus_statistics`` and ``_compute_score_from_stats`` (sacreBLEU 2.x;
+``requirements/runtime.txt`` pins the version). The statistics are those of
 the study's reported BLEU (sacreBLEU, default ``13a`` tokenizer, on detokenised text): the difference on the full
 set equals the difference of the reported scores.
 
