@@ -17,7 +17,9 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jobs", type=int, default=None,
                         help="stages run side by side, each with cores/jobs torch threads (default: 2 on a machine "
                              "with 2 cores or more, else 1); decoding speed is always timed alone on every core")
-    parser.add_argument("--redo", nargs="+", default=[], choices=["evaluation", "total-correlation", "speed"],
+    from fairseq_nat_study.study.pipeline import REDO  # light: no torch, no fairseq
+
+    parser.add_argument("--redo", nargs="+", default=[], choices=sorted(REDO),
                         help="run these finished stages again on the checkpoints already trained (e.g. after a "
                              "change to the evaluation code); nothing is trained again")
 
