@@ -238,3 +238,25 @@ def test_redo_runs_the_named_finished_stages_again_and_trains_nothing(tmp_path: 
     add_args(parser)
     choices = next(a.choices for a in parser._actions if a.dest == "redo")
     assert set(choices) == set(REDO)
+
+
+def test_a_study_recorded_before_a_config_key_existed_resumes_and_another_config_is_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``config.json`` written without a key added later (``data.num_test``) reads as that key's default, so the
+    study resumes; a changed value is refused."""
+    import json
+
+    from fairseq_nat_study.study.config import StudyConfigError
+    from fairseq_nat_study.study.pipeline import Study
+
+    cfg = from_dict({"teacher": "tr", "models": [
+        {"name": "tr", "family": "ar", "arch": "nat_study_tr_tiny", "max_update": 10}]})
+    study = Study(cfg, tmp_path, progress=lambda s: None, jobs=1)
+    study._check_config()
+    recorded = json.loads((tmp_path / "config.json").read_text())
+    del recorded["data"]["num_test"], recorded["eval"]["last_checkpoints"], recorded["models"][0]["patience"]
+    (tmp_path / "config.json").write_text(json.dumps(recorded))
+    study._check_config()  # the older record resumes
+    cfg.data.num_test = 2000
+    with pytest.raises(StudyConfigError, match="started with another config"):
+        Study(cfg, tmp_path, progress=lambda s: None, jobs=1)._check_config()

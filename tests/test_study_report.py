@@ -28,6 +28,8 @@ def test_quick_config_is_valid_and_trains_raw_before_distilled() -> None:
     findings_cfg = load_config(str(Path(__file__).resolve().parents[1] / "examples" / "study" / "synthetic_findings.json"))
     assert {m.family for m in findings_cfg.models} == {"ar", "nat", "glat", "latent"}
     assert {m.arch for m in findings_cfg.models} >= {"nat_study_ga_tiny", "nat_study_fl_tiny"}
+    # its test split is 4x the quick study's: bootstrap intervals of BLEU differences half as wide
+    assert findings_cfg.data.num_test == 4 * cfg.data.num_test == 2000
 
 
 def test_multi30k_cpu_profile_trains_every_family_on_the_full_data_and_stops_on_validation(
@@ -71,6 +73,9 @@ def test_snapshots_follow_the_validation_interval_or_the_checkpoint_count() -> N
     ({"models": [{**TEACHER, "family": "rnn"}], "teacher": "tr"}, "family: 'rnn'"),
     ({"models": [{**TEACHER, "data": ["raw", "kd"]}], "teacher": "tr"}, "data: ['raw', 'kd']"),
     ({"models": [TEACHER], "teacher": "tr", "data": {"kind": "text"}}, "data.dir: required"),
+    ({"models": [TEACHER], "teacher": "tr", "data": {"num_test": 0}}, "data.num_test: must be >= 1, got 0"),
+    ({"models": [TEACHER], "teacher": "tr", "data": {"kind": "text", "dir": "/d", "num_test": 900}},
+     "data.num_test: synthetic data only"),
     ({"models": [], "teacher": "tr"}, "the grid is empty"),
     ({"models": [TEACHER], "teacher": "tr", "distill": {"beams": 4}}, "distill: unknown key(s) ['beams']"),
     ({"models": [TEACHER], "teacher": "tr", "train": {"max_tokens": 5}}, "train: only a 'flags' list"),
@@ -481,6 +486,26 @@ def test_c_hat_takes_the_ar_model_with_the_least_label_smoothing() -> None:
     res = _results()
     res["total_correlation"]["raw"]["ar_label_smoothing"] = 0.1
     assert "Ĉ uses a label-smoothed AR model (tr)" in markdown(res)
+
+
+def test_num_test_sizes_the_synthetic_test_split_and_leaves_training_and_validation_data_alone(
+        tmp_path: Path) -> None:
+    """``data.num_test`` writes that many test pairs; the training and validation files are byte-identical to
+    those of another test size (trained checkpoints stay valid for a bigger test split)."""
+    from fairseq_nat_study.study.data_prep import prepare_data
+
+    said: list[str] = []
+    for size in (30, 70):
+        data = from_dict({"models": [TEACHER], "teacher": "tr",
+                          "data": {"kind": "synth", "num_train": 50, "num_test": size, "ood": None}}).data
+        summary = prepare_data(data, 1, tmp_path / str(size), run=lambda *a: said.append(a[0]), progress=said.append)
+        assert summary["sentences"] == {"train": 50, "valid": 500, "test": size}
+    for split in ("train", "valid"):
+        for side in ("src", "tgt"):
+            assert ((tmp_path / "30" / "text" / f"{split}.{side}").read_bytes()
+                    == (tmp_path / "70" / "text" / f"{split}.{side}").read_bytes())
+    assert (tmp_path / "70" / "text" / "test.src").read_text().startswith(
+        (tmp_path / "30" / "text" / "test.src").read_text())
 
 
 def test_synthetic_ood_set_shares_the_phrase_table_and_shifts_lengths_and_ambiguity(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ A config is a JSON object with four sections; unknown keys are errors (a typo mu
 to a default)::
 
     {"name": "...", "seed": 1,
-     "data": {"kind": "synth", "num_train": 6000}                      # or
+     "data": {"kind": "synth", "num_train": 6000, "num_test": 500}      # or
      "data": {"kind": "text", "dir": "$NAT_STUDY_DATA/multi30k", "src": "en", "tgt": "de",
               "train": "train.lc.norm.tok", "valid": "val.lc.norm.tok", "test": "val.lc.norm.tok",
               "test_lines": [500, 1014], "valid_lines": [0, 500], "max_train": 0, "bpe_merges": 8000,
@@ -50,6 +50,9 @@ class StudyConfigError(ValueError):
 class DataConfig:
     kind: str = "synth"
     num_train: int = 6000
+    #: synthetic data: test pairs (each split has its own RNG, so this changes neither training nor validation
+    #: data; more test pairs narrow the paired bootstrap's intervals as 1/sqrt(N))
+    num_test: int = 500
     preset: str = "default"
     dir: str = ""
     src: str = "src"
@@ -193,6 +196,12 @@ def validate_data(d: DataConfig) -> None:
         raise StudyConfigError(f"data.kind: {d.kind!r} is neither 'synth' nor 'text'")
     if d.kind == "text" and not d.dir:
         raise StudyConfigError("data.dir: required for data.kind 'text'")
+    for key in ("num_train", "num_test"):
+        if d.kind == "synth" and getattr(d, key) < 1:
+            raise StudyConfigError(f"data.{key}: must be >= 1, got {getattr(d, key)}")
+    if d.kind == "text" and d.num_test != DataConfig.num_test:
+        raise StudyConfigError("data.num_test: synthetic data only; text data chooses its test split with "
+                               "data.test and data.test_lines")
     for key, flag, least in (("bpe_merges", "--bpe-merges", 1), ("workers", "--workers", 1),
                              ("clean_max_len", "--clean-max-len", 0), ("max_train", "--max-train", 0)):
         if getattr(d, key) < least:

@@ -111,7 +111,8 @@ def prepare_data(cfg: DataConfig, seed: int, out: Path, run: Callable[..., None]
     if cfg.kind == "synth":
         from fairseq_nat_study.data.synthetic import SynthConfig, write_corpus
 
-        write_corpus(SynthConfig(seed=seed, num_train=cfg.num_train, preset=cfg.preset), text)
+        write_corpus(SynthConfig(seed=seed, num_train=cfg.num_train, num_test=cfg.num_test,
+                                 preset=cfg.preset), text)
         src, tgt, source = "src", "tgt", text
         if ood.enabled(cfg):
             ood_summary = ood.write_synth(cfg, seed, text)
