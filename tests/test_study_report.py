@@ -724,6 +724,22 @@ def test_bleu_claims_read_the_paired_bootstrap_when_outputs_carry_per_sentence_s
     f = got({"stats": {"splits": {}}})[kd]
     assert f["holds"] is None and "within noise for fl" in f["evidence"] and "already resolves the modes" in f["evidence"]
     assert "+0.00 [" in f["evidence"]
+    # an AR model has the best BLEU: the best AR output against every non-AR output, read by the bootstrap
+    best = "Raw data: an AR model has the best BLEU"
+    ar_raw = res["runs"][0]["points"][-1]
+    nat["bleu_stats"] = glat["bleu_stats"] = ["10 10 5 3 1 0 10 9 8 7"] * 40  # below every other output
+    for ar_stats, fl_stats, holds, by_design in ((high, low, True, False), (mix_a, mix_b, None, True),
+                                                 (low, high, False, True)):
+        ar_raw["bleu_stats"], fl_raw["bleu_stats"] = ar_stats, fl_stats
+        f = got({"stats": {"splits": {}}})[best]
+        assert f["holds"] is holds, (holds, f)
+        assert ("same expected BLEU" in f["evidence"] + f.get("by_design", "")) is by_design
+        assert "AR tr → each non-AR model (paired bootstrap" in f["evidence"]
+    assert "by_design" not in got()[best]  # real data: a plain "no"
+    ar_raw["bleu_stats"], glat["bleu_stats"] = high, high  # GLAT level with AR: n/a, and not a tie by design
+    f = got({"stats": {"splits": {}}})[best]
+    assert f["holds"] is None and "same expected BLEU" not in f["evidence"] + f.get("by_design", "")
+    del ar_raw["bleu_stats"]
     # one side without statistics (a record from before they were stored): point against point
     del fl_dist["bleu_stats"]
     f = got()[kd]
