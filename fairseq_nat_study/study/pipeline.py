@@ -9,7 +9,8 @@ timed last, alone, on every core.
 Every stage leaves ``OUT/stages/<name>.done`` (with its wall time) when it finishes and is skipped when
 the study is rerun, so a killed study resumes at the stage it was in (a killed training restarts from its
 ``checkpoint_last.pt`` through fairseq's own resume; a killed distillation resumes its shards). A rerun with
-a different config is refused: ``OUT/config.json`` records the one the study was started with. ``redo`` names
+a different config is refused: ``OUT/config.json`` records the one the study was started with (a key added to
+the config since then reads as its default). ``redo`` names
 stages to run again on what the others left (:data:`REDO`: the evaluations, Ĉ or the speed stage, e.g. after a
 change to the evaluation code), without training anything again.
 """
