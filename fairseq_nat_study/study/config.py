@@ -157,13 +157,20 @@ def _build(cls: type, raw: Any, where: str) -> Any:
     return cls(**raw)
 
 
-def from_dict(raw: dict[str, Any], base_dir: Path | None = None) -> StudyConfig:
-    """Builds and validates a config; ``base_dir`` resolves a relative ``data.dir``."""
+def build(raw: dict[str, Any]) -> StudyConfig:
+    """The config a JSON object describes, every missing key at its default; unknown keys are errors. Nothing
+    is validated or resolved (``from_dict`` does both): a study's recorded ``config.json`` is read back this way."""
     raw = dict(raw)
     data = _build(DataConfig, raw.pop("data", {}), "data")
     ev = _build(EvalConfig, raw.pop("eval", {}), "eval")
     models = [_build(ModelSpec, m, f"models[{i}]") for i, m in enumerate(raw.pop("models", []))]
-    cfg = _build(StudyConfig, {**raw, "data": data, "eval": ev, "models": models}, "config")
+    return _build(StudyConfig, {**raw, "data": data, "eval": ev, "models": models}, "config")
+
+
+def from_dict(raw: dict[str, Any], base_dir: Path | None = None) -> StudyConfig:
+    """Builds and validates a config; ``base_dir`` resolves a relative ``data.dir``."""
+    cfg = build(raw)
+    data = cfg.data
     if data.kind == "text" and data.dir:
         data.dir = expand_data_dir(data.dir)
     if data.kind == "text" and base_dir is not None and data.dir and not Path(data.dir).is_absolute():

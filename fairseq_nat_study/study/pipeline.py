@@ -24,7 +24,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
-from fairseq_nat_study.study.config import CRITERIA, SELECTION, ModelSpec, StudyConfig, StudyConfigError
+from fairseq_nat_study.study.config import CRITERIA, SELECTION, ModelSpec, StudyConfig, StudyConfigError, build
 from fairseq_nat_study.study.schedule import (StageSpec, available_cores, default_jobs, run_stages, thread_share,
                                               threads_per_job)
 from fairseq_nat_study.utils.early_stopping import final_checkpoint
@@ -88,7 +88,7 @@ class Study:
     def _check_config(self) -> None:
         recorded = self.out / "config.json"
         mine = json.dumps(asdict(self.cfg), indent=1, sort_keys=True)
-        if recorded.exists() and _with_defaults(json.loads(recorded.read_text())) != asdict(self.cfg):
+        if recorded.exists() and _recorded(recorded) != asdict(self.cfg):
             raise StudyConfigError(f"{self.out} holds a study started with another config ({recorded}); "
                                    "use a new --out or delete the directory")
         recorded.write_text(mine)
@@ -337,23 +337,10 @@ class Study:
         return results
 
 
-def _with_defaults(recorded: dict[str, Any]) -> dict[str, Any]:
-    """A recorded ``config.json`` with the keys added to the config since it was written set to their defaults,
-    so that a study started before a key existed resumes under the same settings."""
-    from dataclasses import MISSING, fields
-
-    from fairseq_nat_study.study.config import DataConfig, EvalConfig
-
-    def defaults(cls: type) -> dict[str, Any]:
-        return {f.name: f.default if f.default is not MISSING else f.default_factory()
-                for f in fields(cls) if f.default is not MISSING or f.default_factory is not MISSING}
-
-    out = {**defaults(StudyConfig), **recorded}
-    for section, cls in (("data", DataConfig), ("eval", EvalConfig)):
-        if isinstance(out[section], dict):
-            out[section] = {**defaults(cls), **out[section]}
-        else:
-            out[section] = asdict(out[section])
-    if isinstance(out["models"], list):
-        out["models"] = [{**defaults(ModelSpec), **m} if isinstance(m, dict) else m for m in out["models"]]
-    return out
+def _recorded(path: Path) -> dict[str, Any] | None:
+    """A study's recorded ``config.json`` read back through the config's own builder, so that a key added to the
+    config since it was written takes its default; None when it no longer builds (a key since removed)."""
+    try:
+        return asdict(build(json.loads(path.read_text())))
+    except StudyConfigError:
+        return None
