@@ -203,9 +203,13 @@ def validate_data(d: DataConfig) -> None:
         raise StudyConfigError(f"data.kind: {d.kind!r} is neither 'synth' nor 'text'")
     if d.kind == "text" and not d.dir:
         raise StudyConfigError("data.dir: required for data.kind 'text'")
-    for key in ("num_train", "num_test"):
-        if d.kind == "synth" and getattr(d, key) < 1:
-            raise StudyConfigError(f"data.{key}: must be >= 1, got {getattr(d, key)}")
+    if d.kind == "synth":
+        from fairseq_nat_study.data.synthetic import SynthConfig
+
+        try:  # the corpus's own check, before any stage runs (its messages begin with the field's name)
+            SynthConfig(num_train=d.num_train, num_test=d.num_test, preset=d.preset).validate()
+        except ValueError as err:
+            raise StudyConfigError(f"data.{err}") from None
     if d.kind == "text" and d.num_test != DataConfig.num_test:
         raise StudyConfigError("data.num_test: synthetic data only; text data chooses its test split with "
                                "data.test and data.test_lines")
