@@ -59,3 +59,4 @@ def test_registering_the_plugin_keeps_large_blocks_in_the_heap() -> None:
     assert mapped["applied"] is None
     assert mapped["faults"] > 20 * 20_000  # every 100 MB block faulted in afresh (24,414 pages each)
     assert kept["faults"] < mapped["faults"] / 5, (kept, mapped)
+    assert cpu_heap.keep_large_allocations(1 << 40) == 2**31 - 1  # mallopt takes an int: lowered, and said so
