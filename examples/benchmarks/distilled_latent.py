@@ -109,7 +109,8 @@ def main() -> int:
                *BASE_TRAIN_FLAGS, *cfg.train.get("flags", []), "--arch", spec.arch, *CRITERIA["latent"],
                *SELECTION["latent"], "--seed", str(cfg.seed), "--save-dir", str(run_dir), "--cpu", *schedule, *spec.flags]
         print(f"{name}: training in {run_dir} (log {run_dir}/train.log) ...", file=sys.stderr, flush=True)
-        procs.append((name, subprocess.Popen(cmd, stdout=open(run_dir / "train.log", "w"), stderr=subprocess.STDOUT,
+        # appended: a killed variant resumes from its snapshots and keeps the validation lines logged before
+        procs.append((name, subprocess.Popen(cmd, stdout=open(run_dir / "train.log", "a"), stderr=subprocess.STDOUT,
                                              env=env)))
     for name, proc in procs:
         if proc.wait() != 0:
