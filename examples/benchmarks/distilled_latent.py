@@ -9,7 +9,7 @@ patience, cap):
 - ``annealed over the cap``: the budget is held for the first half of the cap and annealed to 0 at the cap;
 - ``budget held``: the budget (1 nat per position) is never annealed, so the latent stays in use; the selection
   metric is still the true ELBO, which pays the whole KL;
-- ``KL weight annealed, no budget``: the flow prior's default objective (no budget; the KL weight rises from 0.1
+- ``KL weight annealed, no budget``: the flow prior's kind of objective (no budget; the KL weight rises from 0.1
   to 1 over the schedule), which finds a code shared between positions on the two-mode corpus
   (``docs/BENCHMARKS.md``).
 
