@@ -14,7 +14,7 @@ glibc (macOS, musl) nothing is changed.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
+import functools
 import os
 
 #: the environment variable that sets the threshold in bytes (0: glibc's defaults)
@@ -69,13 +69,12 @@ def keep_large_allocations(threshold: int | None = None) -> int:
     return value
 
 
+@functools.lru_cache(maxsize=None)
 def _glibc() -> ctypes.CDLL | None:
-    """The process's C library when it is glibc (it has ``gnu_get_libc_version``), else None."""
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return None
+    """The C library this process runs on when it is glibc (it has ``gnu_get_libc_version``), else None; looked
+    up once, in the symbols already loaded (no search for a library file)."""
     try:
-        libc = ctypes.CDLL(name)
+        libc = ctypes.CDLL(None)
         libc.gnu_get_libc_version  # noqa: B018 (absent from every other C library)
     except (OSError, AttributeError):
         return None
