@@ -30,8 +30,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from fairseq_nat_study.study.config import CRITERIA, SELECTION, build
-from fairseq_nat_study.study.pipeline import BASE_TRAIN_FLAGS
+from fairseq_nat_study.study.config import build
+from fairseq_nat_study.study.pipeline import train_args
 from fairseq_nat_study.utils.early_stopping import read_record
 
 TERMS = ("elbo_per_token", "reconstruction", "kl", "active_dims", "kl_budget")
@@ -62,7 +62,7 @@ def summary(run_dir: Path) -> dict[str, object]:
     if record is None:
         raise SystemExit(f"distilled_latent: {run_dir} has no training.json (not trained, or still training)")
     values: dict[int, dict[str, float]] = {}
-    for log in sorted(run_dir.glob("train-*.log")) + sorted(run_dir.glob("*.log")):
+    for log in sorted(run_dir.glob("*.log")):  # the study's train-<attempt>.log, or a variant's train.log
         values.update(valid_lines(log.read_text(errors="replace")))
     best, last = record["best_updates"], record["updates"]
     return {"stopped": f"{record['stopped']} at {last}", "best": best, "at_best": values.get(best, {}),
@@ -104,10 +104,7 @@ def main() -> int:
             print(f"{name}: trained already ({run_dir})", file=sys.stderr)
             continue
         cmd = [sys.executable, "-m", "fairseq_nat_study.utils.segmented_train",
-               "--snapshots", ",".join(map(str, spec.snapshots(cfg.eval.checkpoints))),
-               "--patience", str(spec.patience), "--stop-after", str(stop_after), str(data),
-               *BASE_TRAIN_FLAGS, *cfg.train.get("flags", []), "--arch", spec.arch, *CRITERIA["latent"],
-               *SELECTION["latent"], "--seed", str(cfg.seed), "--save-dir", str(run_dir), "--cpu", *schedule, *spec.flags]
+               *train_args(cfg, spec, data, run_dir, cpu=True, stop_after=stop_after, extra=tuple(schedule))]
         print(f"{name}: training in {run_dir} (log {run_dir}/train.log) ...", file=sys.stderr, flush=True)
         # appended: a killed variant resumes from its snapshots and keeps the validation lines logged before
         procs.append((name, subprocess.Popen(cmd, stdout=open(run_dir / "train.log", "a"), stderr=subprocess.STDOUT,

@@ -54,6 +54,21 @@ EVAL_COST = 0.1
 REDO = {"evaluation": "eval-", "total-correlation": "total-correlation", "speed": "speed"}
 
 
+def train_args(cfg: StudyConfig, spec: ModelSpec, data_dir: str | Path, run_dir: str | Path, cpu: bool,
+               stop_after: int | None = None, extra: tuple[str, ...] = ()) -> list[str]:
+    """The command line of :mod:`~fairseq_nat_study.utils.segmented_train` for one run of the grid: snapshots,
+    patience and ``--stop-after`` (the end of the run's schedules unless ``stop_after`` is given), then
+    fairseq-train's flags in the order base, ``train.flags``, family, ``--run-updates`` (latent and GLAT runs),
+    ``spec.flags``, ``extra`` (later flags override earlier ones)."""
+    scheduled = spec.family in ("latent", "glat")
+    own = ["--patience", str(spec.patience),
+           "--stop-after", str(stop_after if stop_after is not None else spec.schedule() if scheduled else 0)]
+    flags = [*BASE_TRAIN_FLAGS, *cfg.train.get("flags", []), "--arch", spec.arch, *CRITERIA[spec.family],
+             *SELECTION[spec.family], "--seed", str(cfg.seed), "--save-dir", str(run_dir), *(["--cpu"] if cpu else []),
+             *(["--run-updates", str(spec.schedule())] if scheduled else []), *spec.flags, *extra]
+    return ["--snapshots", ",".join(map(str, spec.snapshots(cfg.eval.checkpoints))), *own, str(data_dir), *flags]
+
+
 def train_cost(spec: ModelSpec) -> float:
     """Scheduling estimate of a run's training: its update cap times its family's cost per update."""
     return spec.max_update * FAMILY_COST.get(spec.family, 1.0)
@@ -186,16 +201,9 @@ class Study:
 
         run_dir = self.run_dir(spec, data)
         run_dir.mkdir(parents=True, exist_ok=True)
-        targets = spec.snapshots(self.cfg.eval.checkpoints)
-        scheduled = spec.family in ("latent", "glat")
-        flags = [*BASE_TRAIN_FLAGS, *self.cfg.train.get("flags", []), "--arch", spec.arch, *CRITERIA[spec.family],
-                 *SELECTION[spec.family], "--seed", str(self.cfg.seed), "--save-dir", run_dir,
-                 *(["--cpu"] if self.cpu else []), *(["--run-updates", str(spec.schedule())] if scheduled else []),
-                 *spec.flags]
-        own = ["--patience", str(spec.patience), "--stop-after", str(spec.schedule() if scheduled else 0)]
         # one log per attempt: a resumed run keeps the log of the attempt that was killed
         attempt = 1 + len(list(run_dir.glob("train-*.log")))
-        run_fairseq("train", ["--snapshots", ",".join(map(str, targets)), *own, self.bin[data], *flags],
+        run_fairseq("train", train_args(self.cfg, spec, self.bin[data], run_dir, self.cpu),
                     run_dir / f"train-{attempt}.log", prefix=f"[{spec.name}-{data}] ",
                     module="fairseq_nat_study.utils.segmented_train")
 
