@@ -12,22 +12,10 @@ from __future__ import annotations
 
 import sys
 
+from fairseq_nat_study.registration import register
+
 __version__ = "0.1.0"
-
-
-def register() -> None:
-    """Registers the plugin's models, archs, criterions and task with fairseq, allow-lists the checkpoint
-    globals, filters fairseq's known log noise and raises glibc's mmap threshold; idempotent (later calls are
-    module-cache look-ups)."""
-    from fairseq_nat_study.utils.checkpoint import allow_fairseq_checkpoints
-    from fairseq_nat_study.utils.cpu_heap import keep_large_allocations
-    from fairseq_nat_study.utils.log_noise import filter_known_noise
-
-    keep_large_allocations()
-    filter_known_noise()
-    allow_fairseq_checkpoints()
-    # fairseq's --user-dir auto-imports models/ and tasks/ only; criterions are imported here explicitly.
-    from fairseq_nat_study import criterions, models, tasks  # noqa: F401
+__all__ = ["register", "__version__"]
 
 
 if "fairseq" in sys.modules:  # imported by fairseq's --user-dir, or by code that already uses fairseq

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from fairseq_nat_study.utils.early_stopping import ValidationCurve, final_checkpoint, read_record, write_record
+from fairseq_nat_study.training.early_stopping import ValidationCurve, final_checkpoint, read_record, write_record
 
 
 def _curve(values: list[float], **kw) -> ValidationCurve:
@@ -71,7 +71,7 @@ def test_segmented_run_validates_each_segment_and_stops_on_patience(tmp_path: Pa
     write_corpus(SynthConfig(seed=2, num_train=200, num_valid=20, num_test=20), tmp_path / "raw")
     run_preprocess(tmp_path / "raw", tmp_path / "bin")
     save = tmp_path / "run"
-    cmd = [sys.executable, "-m", "fairseq_nat_study.utils.segmented_train", "--snapshots", "2,4,6,8,10,12",
+    cmd = [sys.executable, "-m", "fairseq_nat_study.training.segmented_train", "--snapshots", "2,4,6,8,10,12",
            "--patience", "2", str(tmp_path / "bin"), "--user-dir", PLUGIN_DIR, "--task", "nat_study_translation",
            "--arch", "nat_study_nat_tiny", "--criterion", "nat_study_mle", "--optimizer", "adam", "--lr", "0",
            "--max-tokens", "512", "--save-dir", str(save), "--cpu", "--validate-interval", "1000000",

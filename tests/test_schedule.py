@@ -174,7 +174,7 @@ def test_a_study_gives_its_stages_their_share_of_cores_and_restores_the_callers(
     probe = StageSpec("probe", lambda: seen.update(omp=os.environ.get("OMP_NUM_THREADS"), torch=torch.get_num_threads()))
     monkeypatch.setattr(study, "graph", lambda: [probe])
     monkeypatch.setattr(study, "collect", lambda seconds: {})
-    monkeypatch.setattr("fairseq_nat_study.analysis.report.write_report", lambda results, out: None)
+    monkeypatch.setattr("fairseq_nat_study.study.report.write.write_report", lambda results, out: None)
     monkeypatch.setenv("OMP_NUM_THREADS", "7")
     monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
     before = torch.get_num_threads()
@@ -202,7 +202,7 @@ def test_redo_runs_the_named_finished_stages_again_and_trains_nothing(tmp_path: 
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """``--redo evaluation`` on a finished study: every evaluation runs again, no training, distillation, Ĉ or
     speed stage does; the skipped stages keep their recorded times. Unknown kinds are refused."""
-    import fairseq_nat_study.analysis.report as report
+    import fairseq_nat_study.study.report.write as report
     from fairseq_nat_study.cli.study import add_args
     from fairseq_nat_study.study.config import StudyConfigError
     from fairseq_nat_study.study.pipeline import REDO, Study

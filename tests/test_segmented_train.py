@@ -10,7 +10,7 @@ import torch
 
 from fairseq_helpers import PLUGIN_DIR, run_preprocess
 from fairseq_nat_study.data.synthetic import SynthConfig, write_corpus
-from fairseq_nat_study.utils.segmented_train import USAGE, checkpoint_updates, parse_own_flags, parse_snapshots
+from fairseq_nat_study.training.segmented_train import USAGE, checkpoint_updates, parse_own_flags, parse_snapshots
 
 
 def test_snapshot_lists_are_checked() -> None:
@@ -32,7 +32,7 @@ def test_own_flags_lead_and_fairseq_flags_pass_through() -> None:
 
 
 def _train(data: Path, save: Path, snapshots: str) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "fairseq_nat_study.utils.segmented_train", "--snapshots", snapshots, str(data),
+    cmd = [sys.executable, "-m", "fairseq_nat_study.training.segmented_train", "--snapshots", snapshots, str(data),
            "--user-dir", PLUGIN_DIR, "--task", "nat_study_translation", "--arch", "nat_study_nat_tiny",
            "--criterion", "nat_study_mle", "--optimizer", "adam", "--lr", "1e-3", "--max-tokens", "512",
            "--save-dir", str(save), "--cpu", "--disable-validation", "--save-interval", "1000000",
@@ -67,6 +67,6 @@ def test_one_process_writes_a_snapshot_per_segment_and_resumes(tmp_path: Path) -
 
 
 def test_bad_snapshot_list_is_a_usage_error(tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "fairseq_nat_study.utils.segmented_train", "--snapshots", "5,2",
+    proc = subprocess.run([sys.executable, "-m", "fairseq_nat_study.training.segmented_train", "--snapshots", "5,2",
                            str(tmp_path)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "strictly increasing" in proc.stderr

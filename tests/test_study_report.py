@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fairseq_nat_study.analysis.correlation import excludes_zero
-from fairseq_nat_study.analysis.report import correlations, findings, markdown, pearson, pearson_interval
+from fairseq_nat_study.study.report.correlation import excludes_zero
+from fairseq_nat_study.study.report.write import correlations, findings, markdown, pearson, pearson_interval
 from fairseq_nat_study.study.config import StudyConfigError, from_dict, load_config, quick_config
 from fairseq_nat_study.study.data_prep import _read_pair
 from fairseq_nat_study.study.evaluate import diversity
@@ -414,7 +414,7 @@ def test_config_data_dir_names_an_environment_variable(monkeypatch: pytest.Monke
 
 
 def test_fit_table_reads_each_curve_against_the_exact_bounds() -> None:
-    from fairseq_nat_study.analysis.fit import exact_bounds, fit_table
+    from fairseq_nat_study.study.report.fit import exact_bounds, fit_table
 
     split = {"num_sentences": 10, "num_target_tokens": 90, "H_joint": 1.0, "C": 0.5}
     stats = {"splits": {"test": split, "valid": split}}
@@ -444,8 +444,8 @@ def test_fit_table_reads_the_validation_curve_and_the_stop_of_each_run() -> None
     improving' from the record (best validation last, at the update cap), not from the test LL."""
     import math
 
-    from fairseq_nat_study.analysis.fit import fit_table
-    from fairseq_nat_study.utils.early_stopping import ValidationCurve
+    from fairseq_nat_study.study.report.fit import fit_table
+    from fairseq_nat_study.training.early_stopping import ValidationCurve
 
     split = {"num_sentences": 10, "num_target_tokens": 90, "H_joint": 1.0, "C": 0.5}
     stats = {"splits": {"test": split, "valid": split}}
@@ -535,7 +535,7 @@ def test_synthetic_ood_set_shares_the_phrase_table_and_shifts_lengths_and_ambigu
 
 
 def test_ood_table_puts_each_run_beside_its_shifted_scores() -> None:
-    from fairseq_nat_study.analysis.ood_table import ood_table
+    from fairseq_nat_study.study.report.ood_table import ood_table
 
     res = _results()
     stats = {"splits": {"test": {"num_target_tokens": 90, "num_sentences": 10, "H_joint": 2.0, "C": 1.0}}}
@@ -553,7 +553,7 @@ def test_ood_table_puts_each_run_beside_its_shifted_scores() -> None:
 
 
 def test_speed_section_reads_the_interleaved_stage_and_each_decoders_own_diversity() -> None:
-    from fairseq_nat_study.analysis.speed_table import latencies, speed_table
+    from fairseq_nat_study.study.report.speed_table import latencies, speed_table
 
     res = _results()
     final = {(r["model"], r["data"]): next(p for p in r["points"] if p["final"]) for r in res["runs"]}

@@ -61,7 +61,7 @@ def _train_stopped_on_validation(data, save, arch: str, criterion: list[str], ca
 
     snapshots = ",".join(str(u) for u in range(100, cap + 1, 100))
     proc = subprocess.run(
-        [sys.executable, "-m", "fairseq_nat_study.utils.segmented_train", "--snapshots", snapshots, "--patience", "3",
+        [sys.executable, "-m", "fairseq_nat_study.training.segmented_train", "--snapshots", snapshots, "--patience", "3",
          str(data), "--user-dir", PLUGIN_DIR, "--task", "nat_study_translation", "--arch", arch, *criterion,
          "--optimizer", "adam", "--adam-betas", "(0.9,0.98)", "--lr-scheduler", "inverse_sqrt", "--warmup-updates",
          "200", "--lr", "3e-3", "--max-tokens", "2048", "--num-workers", "0", "--validate-interval", "1000000",
@@ -79,7 +79,7 @@ def test_models_stopped_on_validation_recover_c_within_fifteen_percent(tmp_path)
     tiny NAT-MLE overfitted before it fitted: Ĉ 0.816 after 3,000 updates, 1.046 after 6,000, against log 2.)"""
     from fairseq_helpers import run_preprocess
     from fairseq_nat_study.data.synthetic import SynthConfig, write_corpus
-    from fairseq_nat_study.utils.early_stopping import final_checkpoint, read_record
+    from fairseq_nat_study.training.early_stopping import final_checkpoint, read_record
 
     stats = write_corpus(SynthConfig(num_train=20000, preset="aligned"), tmp_path / "raw")
     run_preprocess(tmp_path / "raw", tmp_path / "bin")

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from fairseq_nat_study.study.config import build
 from fairseq_nat_study.study.pipeline import train_args
-from fairseq_nat_study.utils.early_stopping import read_record
+from fairseq_nat_study.training.early_stopping import read_record
 
 TERMS = ("elbo_per_token", "reconstruction", "kl", "active_dims", "kl_budget")
 
@@ -103,7 +103,7 @@ def main() -> int:
         if read_record(run_dir) is not None:
             print(f"{name}: trained already ({run_dir})", file=sys.stderr)
             continue
-        cmd = [sys.executable, "-m", "fairseq_nat_study.utils.segmented_train",
+        cmd = [sys.executable, "-m", "fairseq_nat_study.training.segmented_train",
                *train_args(cfg, spec, data, run_dir, cpu=True, stop_after=stop_after, extra=tuple(schedule))]
         print(f"{name}: training in {run_dir} (log {run_dir}/train.log) ...", file=sys.stderr, flush=True)
         # appended: a killed variant resumes from its snapshots and keeps the validation lines logged before

@@ -18,10 +18,10 @@ def load_model_and_task(path: str, data: str, cpu: bool = True, flag: str = "--p
     """
     from fairseq import checkpoint_utils
 
-    import fairseq_nat_study
+    from fairseq_nat_study.registration import register
     from fairseq_nat_study.utils.checkpoint import read_fairseq_checkpoint
 
-    fairseq_nat_study.register()
+    register()
     if not os.path.isdir(data):
         raise FileNotFoundError(f"--data: no binarised data directory at {data}")
     overrides = {"data": data}

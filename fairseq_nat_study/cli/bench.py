@@ -84,8 +84,8 @@ def main(args: argparse.Namespace) -> int:
 
 def markdown_table(rows: list[dict], beam: int) -> list[str]:
     """One row per decoder: batch-1 latency and its ratios, then throughput per larger batch size."""
-    from fairseq_nat_study.analysis.formatting import cell
-    from fairseq_nat_study.analysis.speed_table import ratio_cells, ratio_header
+    from fairseq_nat_study.study.report.formatting import cell
+    from fairseq_nat_study.study.report.speed_table import ratio_cells, ratio_header
 
     large = sorted({r["batch_size"] for r in rows if r["batch_size"] > 1})
     head = ["model", "decoder", *ratio_header(beam, large), "BLEU"]

@@ -1,6 +1,6 @@
 """``fairseq-nat-study collect``: the report of a recipe — the ``eval.json`` of each run directory, the Ĉ files of
 ``total-correlation`` and the data summary of ``prepare`` gathered into one ``results.json``, then the same
-tables, Pearson r, findings and plots as the study's report (:mod:`fairseq_nat_study.analysis.report`).
+tables, Pearson r, findings and plots as the study's report (:mod:`fairseq_nat_study.study.report.write`).
 
 A run directory without ``eval.json`` is an error that names it: a report must not silently leave a model out.
 """
@@ -100,7 +100,7 @@ def gather(name: str, data_json: Path, runs: list[Path], tc_files: dict[str, Pat
 
 
 def main(args: argparse.Namespace) -> int:
-    from fairseq_nat_study.analysis.report import write_report
+    from fairseq_nat_study.study.report.write import write_report
 
     try:
         results = gather(args.name, Path(args.data_json), [Path(r) for r in args.runs],

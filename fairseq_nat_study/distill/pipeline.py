@@ -71,10 +71,10 @@ def check_teacher_is_autoregressive(path: str) -> str:
     from fairseq.models import ARCH_MODEL_REGISTRY, FairseqEncoderDecoderModel
     from fairseq.models.nat import FairseqNATModel
 
-    import fairseq_nat_study
+    from fairseq_nat_study.registration import register
     from fairseq_nat_study.utils.checkpoint import read_fairseq_checkpoint
 
-    fairseq_nat_study.register()
+    register()
     try:
         state = read_fairseq_checkpoint(path, "--teacher")
     except (FileNotFoundError, ValueError) as err:

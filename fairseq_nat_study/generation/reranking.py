@@ -5,6 +5,8 @@ from typing import Any
 
 import torch
 
+from fairseq_nat_study.scoring import sentence_log_likelihoods
+
 
 def teacher_log_prob(teacher: Any, src_tokens: torch.Tensor, src_lengths: torch.Tensor, rows: torch.Tensor,
                      tokens: torch.Tensor, eos: int, pad: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -20,8 +22,6 @@ def teacher_log_prob(teacher: Any, src_tokens: torch.Tensor, src_lengths: torch.
     Returns:
         (log p(ŷ|x) [N] float, token count [N] = |ŷ| + 1).
     """
-    from fairseq_nat_study.analysis.loglik import sentence_log_likelihoods
-
     prev = torch.cat([tokens.new_full((tokens.size(0), 1), eos), tokens[:, :-1]], 1)
     prev = prev.masked_fill(prev.eq(eos) & (torch.arange(prev.size(1), device=prev.device) > 0), pad)
     batch = {"net_input": {"src_tokens": src_tokens[rows], "src_lengths": src_lengths[rows],

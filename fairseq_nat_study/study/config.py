@@ -232,9 +232,9 @@ def arch_kind(arch: str) -> str | None:
     from fairseq.models import ARCH_MODEL_REGISTRY
     from fairseq.models.nat import FairseqNATModel
 
-    import fairseq_nat_study
+    from fairseq_nat_study.registration import register
 
-    fairseq_nat_study.register()
+    register()
 
     model_cls = ARCH_MODEL_REGISTRY.get(arch)
     if model_cls is None:

@@ -27,7 +27,7 @@ from typing import Any, Callable
 from fairseq_nat_study.study.config import CRITERIA, SELECTION, ModelSpec, StudyConfig, StudyConfigError, build
 from fairseq_nat_study.study.schedule import (StageSpec, available_cores, default_jobs, run_stages, thread_share,
                                               threads_per_job)
-from fairseq_nat_study.utils.early_stopping import final_checkpoint
+from fairseq_nat_study.training.early_stopping import final_checkpoint
 
 PLUGIN_DIR = str(Path(__file__).resolve().parents[1])
 
@@ -56,7 +56,7 @@ REDO = {"evaluation": "eval-", "total-correlation": "total-correlation", "speed"
 
 def train_args(cfg: StudyConfig, spec: ModelSpec, data_dir: str | Path, run_dir: str | Path, cpu: bool,
                stop_after: int | None = None, extra: tuple[str, ...] = ()) -> list[str]:
-    """The command line of :mod:`~fairseq_nat_study.utils.segmented_train` for one run of the grid: snapshots,
+    """The command line of :mod:`~fairseq_nat_study.training.segmented_train` for one run of the grid: snapshots,
     patience and ``--stop-after`` (the end of the run's schedules unless ``stop_after`` is given), then
     fairseq-train's flags in the order base, ``train.flags``, family, ``--run-updates`` (latent and GLAT runs),
     ``spec.flags``, ``extra`` (later flags override earlier ones)."""
@@ -180,7 +180,7 @@ class Study:
                      f"({available_cores()} cores)")
             run_stages(self.graph(), self.jobs, on_failure=terminate_running, say=self.say)
             results = self.collect(time.time() - wall)
-        from fairseq_nat_study.analysis.report import write_report
+        from fairseq_nat_study.study.report.write import write_report
 
         write_report(results, self.out)
         self.say(f"[study] report: {self.out / 'report.md'}; results: {self.out / 'results.json'}")
@@ -193,7 +193,7 @@ class Study:
         prepare_data(self.cfg.data, self.cfg.seed, self.data_dir, run_fairseq, self.say)
 
     def _train(self, spec: ModelSpec, data: str) -> None:
-        """Trains in one process, in segments (:mod:`~fairseq_nat_study.utils.segmented_train`): validation on
+        """Trains in one process, in segments (:mod:`~fairseq_nat_study.training.segmented_train`): validation on
         the run's own data (the distilled validation split for a distilled run) and a copy of the model
         (``checkpoint_at_<updates>.pt``) at the end of each, stopped by ``spec.patience``. Latent and GLAT runs
         get ``--run-updates spec.schedule()``, so that the ELBO's KL schedules and GLAT's ratio follow it."""
@@ -205,7 +205,7 @@ class Study:
         attempt = 1 + len(list(run_dir.glob("train-*.log")))
         run_fairseq("train", train_args(self.cfg, spec, self.bin[data], run_dir, self.cpu),
                     run_dir / f"train-{attempt}.log", prefix=f"[{spec.name}-{data}] ",
-                    module="fairseq_nat_study.utils.segmented_train")
+                    module="fairseq_nat_study.training.segmented_train")
 
     def _distill(self) -> None:
         from fairseq_nat_study.distill.pipeline import DistillConfig, distill
@@ -226,7 +226,7 @@ class Study:
     def teacher_checkpoint(self) -> Path:
         """The checkpoint distillation decodes with: the teacher run's snapshot at ``cfg.teacher_updates``, or its
         final checkpoint when that is 0. FileNotFoundError when the run stopped before that snapshot."""
-        from fairseq_nat_study.utils.segmented_train import snapshot_path
+        from fairseq_nat_study.training.snapshots import snapshot_path
 
         run_dir = self.run_dir(self._teacher(), "raw")
         if not self.cfg.teacher_updates:

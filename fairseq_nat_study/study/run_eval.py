@@ -14,14 +14,14 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from fairseq_nat_study.study.config import EvalConfig
-from fairseq_nat_study.utils.early_stopping import final_checkpoint, read_record
+from fairseq_nat_study.training.early_stopping import final_checkpoint, read_record
 
 _SNAPSHOT = re.compile(r"checkpoint_(?:at_|\d+_)(\d+)\.pt$")  # ours, or fairseq's interval checkpoints
 
 
 def checkpoints_of(run_dir: Path, final: int, final_path: Path) -> list[tuple[int, Path]]:
     """(updates, path) of the saved checkpoints before ``final`` updates, then the run's final checkpoint
-    ``final_path`` (:func:`~fairseq_nat_study.utils.early_stopping.final_checkpoint`: the best on validation, or
+    ``final_path`` (:func:`~fairseq_nat_study.training.early_stopping.final_checkpoint`: the best on validation, or
     ``checkpoint_last.pt``); checkpoints after the final one are not the run's."""
     saved = sorted({int(m.group(1)): p for p in run_dir.glob("checkpoint_*.pt") if (m := _SNAPSHOT.search(p.name))}.items())
     return [(u, p) for u, p in saved if u < final] + [(final, final_path)]

@@ -3,9 +3,9 @@
 Tables (Lee et al. 2020): BLEU and per-token LL of every model on raw and distilled data; Pearson r between
 BLEU and LL within each model (over its last checkpoints up to the final one, and along training), within
 each family (AR; NAT; latent with the same prior: all checkpoints of the family) and across families (final
-checkpoints), with points and 95% intervals; the fit of every run (``analysis/fit.py``); the refinement table (BLEU, ELBO of the outputs and candidate
+checkpoints), with points and 95% intervals; the fit of every run (``study/report/fit.py``); the refinement table (BLEU, ELBO of the outputs and candidate
 diversity at K steps); speed (latency at batch 1, throughput) with their ratios to the AR model on the same
-data and the pass-count limits (``analysis/speed_table.py``); the conditional total correlation Ĉ of raw and distilled data
+data and the pass-count limits (``study/report/speed_table.py``); the conditional total correlation Ĉ of raw and distilled data
 and of the GLAT proxy (Huang et al. 2022). Findings of the papers are checked against the numbers and
 stated as holding or not, with no tuning.
 """
@@ -18,13 +18,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from fairseq_nat_study.analysis.correlation import (MIN_POINTS, correlations, final_point as _final, pearson,  # noqa: F401
+from fairseq_nat_study.study.report.correlation import (MIN_POINTS, correlations, final_point as _final, pearson,  # noqa: F401
                                                    pearson_interval)
-from fairseq_nat_study.analysis.findings import findings
-from fairseq_nat_study.analysis.fit import fit_table
-from fairseq_nat_study.analysis.formatting import fmt as _fmt
-from fairseq_nat_study.analysis.ood_table import ood_table
-from fairseq_nat_study.analysis.speed_table import latencies, speed_table
+from fairseq_nat_study.study.report.findings import findings
+from fairseq_nat_study.study.report.fit import fit_table
+from fairseq_nat_study.study.report.formatting import fmt as _fmt
+from fairseq_nat_study.study.report.ood_table import ood_table
+from fairseq_nat_study.study.report.speed_table import latencies, speed_table
 
 
 def latent_usage_table(final: dict[tuple[str, str], dict[str, Any]]) -> list[str]:

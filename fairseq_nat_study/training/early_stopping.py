@@ -102,7 +102,7 @@ def read_record(run_dir: Path) -> dict | None:
 def final_checkpoint(run_dir: Path) -> Path:
     """The checkpoint a run is evaluated, distilled from and timed with: the snapshot with the best validation
     value when training recorded its curve, else ``checkpoint_last.pt``. FileNotFoundError names the run."""
-    from fairseq_nat_study.utils.segmented_train import snapshot_path
+    from fairseq_nat_study.training.snapshots import snapshot_path
 
     run_dir = Path(run_dir)
     record = read_record(run_dir)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fairseq_nat_study.analysis.formatting import cell
+from fairseq_nat_study.study.report.formatting import cell
 
 
 def ratio_header(beam: int, large: list[int]) -> list[str]:

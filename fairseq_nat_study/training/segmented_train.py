@@ -2,7 +2,7 @@
 
 ::
 
-    python -m fairseq_nat_study.utils.segmented_train --snapshots 100,200,300 [--patience P] [--stop-after U] \
+    python -m fairseq_nat_study.training.segmented_train --snapshots 100,200,300 [--patience P] [--stop-after U] \
         DATA [fairseq-train flags]
 
 trains to 100 updates, copies ``checkpoint_last.pt`` to ``checkpoint_at_100.pt``, resumes from it (fairseq's own
@@ -17,7 +17,7 @@ is set per segment (a value among the flags is overridden); everything else is f
 
 Unless the flags disable validation, fairseq validates at the end of every segment; the values of its
 ``--best-checkpoint-metric`` make the run's validation curve (``RUN/training.json``,
-:mod:`~fairseq_nat_study.utils.early_stopping`). With ``--patience P`` the run stops once P validations in a row
+:mod:`~fairseq_nat_study.training.early_stopping`). With ``--patience P`` the run stops once P validations in a row
 have not improved on the best one (and it is past ``--stop-after`` updates); its final checkpoint is the best
 snapshot.
 """
@@ -26,6 +26,8 @@ from __future__ import annotations
 import shutil
 import sys
 from pathlib import Path
+
+from fairseq_nat_study.training.snapshots import snapshot_path
 
 #: printed to stderr at the start of each segment (the study echoes it as progress)
 SEGMENT_MARKER = "segment "
@@ -40,10 +42,6 @@ def parse_snapshots(text: str) -> list[int]:
     if not values or any(v <= 0 for v in values) or any(b <= a for a, b in zip(values, values[1:])):
         raise ValueError(f"--snapshots {text!r}: update counts must be positive and strictly increasing")
     return values
-
-
-def snapshot_path(save_dir: Path, updates: int) -> Path:
-    return Path(save_dir) / f"checkpoint_at_{updates}.pt"
 
 
 def checkpoint_updates(path: Path) -> int:
@@ -86,11 +84,11 @@ def main(argv: list[str] | None = None) -> int:
     from fairseq.dataclass.utils import convert_namespace_to_omegaconf
     from fairseq_cli import train
 
-    import fairseq_nat_study
-    from fairseq_nat_study.utils.early_stopping import ValidationCurve, validation_value, write_record
+    from fairseq_nat_study.registration import register
+    from fairseq_nat_study.training.early_stopping import ValidationCurve, validation_value, write_record
 
     # this module imported the package before fairseq, so --user-dir finds it imported but not registered
-    fairseq_nat_study.register()
+    register()
 
     at: int | None = None  # updates of checkpoint_last.pt, once known
     curve: ValidationCurve | None = None

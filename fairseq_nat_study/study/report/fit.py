@@ -4,7 +4,7 @@ For each run (model × data) of a study: the per-token LL of the test references
 LL any model can reach on the split (−H(Y|X) per position, from the corpus's exact statistics), for a
 factorized model (NAT-MLE, GLAT) the best a factorized model can reach (−(H(Y|X) + C) per position), and
 whether the run was still improving when it stopped. A run trained with a validation curve
-(``training.json``, :mod:`~fairseq_nat_study.utils.early_stopping`) is still improving when its best validation
+(``training.json``, :mod:`~fairseq_nat_study.training.early_stopping`) is still improving when its best validation
 value is its last one and it stopped at its update cap, not by patience; a run without one, when its test LL
 rose by more than ``IMPROVING_TOL`` nats per token over its last segment. A finding drawn from runs that were
 still improving compares unfinished runs, and the report says so instead of presenting them as fitted.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fairseq_nat_study.analysis.fit import exact_bounds
+from fairseq_nat_study.study.report.fit import exact_bounds
 
 
 def ood_table(final: dict[tuple[str, str], dict[str, Any]], data: dict[str, Any]) -> list[str]:

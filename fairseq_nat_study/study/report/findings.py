@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fairseq_nat_study.analysis.correlation import (MIN_POINTS, correlations, excludes_zero, final_point,
+from fairseq_nat_study.study.report.correlation import (MIN_POINTS, correlations, excludes_zero, final_point,
                                                     reading_points)
-from fairseq_nat_study.analysis.formatting import fmt as _fmt
+from fairseq_nat_study.study.report.formatting import fmt as _fmt
 from fairseq_nat_study.analysis.significance import describe, paired_difference
 
 #: Ĉ of raw data must lie within this relative distance of the exact C (synthetic corpus, fitted models).
@@ -285,7 +285,7 @@ def _modes_tied(stats: dict[str, Any] | None) -> bool:
 def _factorized_gap(run: dict[str, Any], stats: dict[str, Any] | None) -> float | None:
     """How far (nats per position) a factorized run's final test LL lies below −(H + C) of the synthetic test
     split; None without the corpus's statistics."""
-    from fairseq_nat_study.analysis.fit import exact_bounds, run_fit
+    from fairseq_nat_study.study.report.fit import exact_bounds, run_fit
 
     bounds = exact_bounds(stats)
     return None if bounds is None else run_fit(run, bounds)["gap"]

@@ -1,0 +1,1 @@
+"""The training driver: fairseq-train in segments with early stopping on the validation curve."""
