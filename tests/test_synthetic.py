@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from fairseq_nat_study.cli.synth import add_args, main
-from fairseq_nat_study.data.phrase_table import PhraseTable, build_phrase_table, sentence_entropies, target_distribution
+from fairseq_nat_study.data.phrase_table import build_phrase_table, sentence_entropies, target_distribution
 from fairseq_nat_study.data.synthetic import SynthConfig, expected_statistics, sample_corpus, write_corpus
+from synth_brute_force import brute_entropies, enumerated_expectations
 
 LOG2 = math.log(2.0)
 
@@ -26,53 +27,13 @@ def small_cfg() -> SynthConfig:
                        min_phrases=1, max_phrases=3, p_ambiguous=0.4)
 
 
-def _entropy(probs: list[float]) -> float:
-    return -sum(p * math.log(p) for p in probs if p > 0)
-
-
-def _brute_entropies(src: list[str], table: PhraseTable) -> tuple[float, float, float, int]:
-    """H_joint, H_marg, C and target length computed directly from the joint."""
-    dist = target_distribution(src, table)
-    assert sum(p for _, p in dist) == pytest.approx(1.0, abs=1e-12)
-    assert len({y for y, _ in dist}) == len(dist)
-    lengths = {len(y) for y, _ in dist}
-    assert len(lengths) == 1  # target length is a function of the source
-    length = lengths.pop()
-    h_joint = _entropy([p for _, p in dist])
-    h_marg = 0.0
-    for j in range(length):
-        marginal: Counter[str] = Counter()
-        for y, p in dist:
-            marginal[y[j]] += p
-        h_marg += _entropy(list(marginal.values()))
-    return h_joint, h_marg, h_marg - h_joint, length
-
-
-def _all_sources(cfg: SynthConfig, table: PhraseTable):
-    """Yield every possible source sentence with its exact probability."""
-    cfg = cfg.effective()
-    det, amb = list(table.deterministic), list(table.ambiguous)
-    n_len = cfg.max_phrases - cfg.min_phrases + 1
-    for length in range(cfg.min_phrases, cfg.max_phrases + 1):
-        if cfg.preset == "two_mode":
-            for pos in range(length):
-                for rest in itertools.product(det, repeat=length - 1):
-                    words = list(rest[:pos]) + ["a0"] + list(rest[pos:])
-                    yield words, (1 / n_len) * (1 / length) * (1 / len(det)) ** (length - 1)
-        else:
-            word_probs = [(w, (1 - cfg.p_ambiguous) / len(det)) for w in det]
-            word_probs += [(w, cfg.p_ambiguous / len(amb)) for w in amb]
-            for combo in itertools.product(word_probs, repeat=length):
-                yield [w for w, _ in combo], (1 / n_len) * math.prod(p for _, p in combo)
-
-
 def test_sentence_entropies_match_brute_force(small_cfg: SynthConfig) -> None:
     table = build_phrase_table(small_cfg)
     words = list(table.deterministic) + list(table.ambiguous)
     checked = 0
     for length in (1, 2, 3):
         for src in itertools.product(words, repeat=length):
-            h_joint, h_marg, c, _ = _brute_entropies(list(src), table)
+            h_joint, h_marg, c, _ = brute_entropies(list(src), table)
             got = sentence_entropies(src, table)
             assert got == pytest.approx((h_joint, h_marg, c), abs=1e-9)
             assert got[2] >= -1e-12
@@ -84,23 +45,19 @@ def test_sentence_entropies_match_brute_force(small_cfg: SynthConfig) -> None:
     assert len(target_distribution(["a0", "w1", "a0"], table)) == 4
 
 
-def test_expected_statistics_match_enumeration(small_cfg: SynthConfig) -> None:
-    for cfg in (small_cfg, *(SynthConfig(**{**small_cfg.__dict__, "preset": p}) for p in ("two_mode", "aligned"))):
-        table = build_phrase_table(cfg)
-        total_p = 0.0
-        acc = [0.0, 0.0, 0.0, 0.0]
-        for src, prob in _all_sources(cfg, table):
-            h_joint, h_marg, c, length = _brute_entropies(src, table)
-            total_p += prob
-            for i, value in enumerate((h_joint, h_marg, c, length)):
-                acc[i] += prob * value
-        assert total_p == pytest.approx(1.0, abs=1e-12)
-        exp = expected_statistics(cfg, table)
-        assert exp["H_joint"] == pytest.approx(acc[0], abs=1e-9)
-        assert exp["H_marginals_sum"] == pytest.approx(acc[1], abs=1e-9)
-        assert exp["C"] == pytest.approx(acc[2], abs=1e-9)
-        assert exp["expected_target_tokens"] == pytest.approx(acc[3], abs=1e-9)
-        assert exp["C"] > 0
+@pytest.mark.parametrize("preset", ["default", "two_mode", "aligned", "unequal"])
+def test_expected_statistics_match_enumeration(small_cfg: SynthConfig, preset: str) -> None:
+    cfg = SynthConfig(**{**small_cfg.__dict__, "preset": preset})
+    table = build_phrase_table(cfg)
+    h_joint, h_marg, c, length = enumerated_expectations(cfg, table)
+    exp = expected_statistics(cfg, table)
+    assert exp["H_joint"] == pytest.approx(h_joint, abs=1e-9)
+    assert exp["H_marginals_sum"] == pytest.approx(h_marg, abs=1e-9)
+    assert exp["C"] == pytest.approx(c, abs=1e-9)
+    assert exp["expected_target_tokens"] == pytest.approx(length, abs=1e-9)
+    for key, value in (("H_joint", h_joint), ("H_marginals_sum", h_marg), ("C", c)):
+        assert exp[f"{key}_per_token"] == pytest.approx(value / length, abs=1e-9)
+    assert exp["C"] > 0
 
 
 def test_aligned_preset_two_tokens_per_word_and_tied_modes(small_cfg: SynthConfig) -> None:
@@ -185,8 +142,8 @@ def test_write_corpus_files_and_stats(tmp_path: Path) -> None:
         assert split_stats["num_target_tokens"] == n_tok
         for i, key in enumerate(("H_joint", "H_marginals_sum", "C")):
             assert split_stats[key] == pytest.approx(sum(e[i] for e in ents) / size, abs=1e-12)
-        c_per_token = sum(e[2] for e in ents) / n_tok
-        assert split_stats["C_per_token"] == pytest.approx(c_per_token, abs=1e-12)
+        for i, key in enumerate(("H_joint", "H_marginals_sum", "C")):
+            assert split_stats[f"{key}_per_token"] == pytest.approx(sum(e[i] for e in ents) / n_tok, abs=1e-12)
         for s, t in zip(src, tgt):  # every target is in the support of p(y|x)
             support = {" ".join(y) for y, _ in target_distribution(s.split(), table)}
             assert t in support
@@ -240,6 +197,8 @@ def test_sample_corpus_empirical_marginals() -> None:
         ({"p_ambiguous": -0.1}, "p_ambiguous"),
         ({"min_phrases": 5, "max_phrases": 4}, "min_phrases"),
         ({"preset": "three_mode"}, "preset"),
+        ({"ambiguity": 1.5}, "ambiguity"),
+        ({"ambiguity": -0.5}, "ambiguity"),
         ({"n_det": 0}, "n_det"),
     ],
 )

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
 
-from fairseq_nat_study.data.synthetic import PRESETS, SynthConfig, write_corpus
+from fairseq_nat_study.data.phrase_table import UNEQUAL_PROBS
+from fairseq_nat_study.data.synth_config import PRESETS, SynthConfig
+from fairseq_nat_study.data.synthetic import write_corpus
 
 logger = logging.getLogger(__name__)
 
@@ -14,12 +17,23 @@ logger = logging.getLogger(__name__)
 def add_args(parser: argparse.ArgumentParser) -> None:
     """Add the ``synth`` subcommand options to ``parser``."""
     defaults = SynthConfig()
+    unequal = "/".join(f"{q:g}" for q in UNEQUAL_PROBS)
+    unequal_h = ", ".join(f"{q:g}" for q in UNEQUAL_PROBS)
+    unequal_c = -sum(q * math.log(q) for q in UNEQUAL_PROBS)
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--num-train", type=int, default=defaults.num_train)
     parser.add_argument("--num-valid", type=int, default=defaults.num_valid)
     parser.add_argument("--num-test", type=int, default=defaults.num_test)
-    parser.add_argument("--preset", choices=PRESETS, default=defaults.preset)
+    parser.add_argument(
+        "--preset", choices=PRESETS, default=defaults.preset,
+        help="default: deterministic words of 1-2 target tokens, ambiguous words with 2-3 alternatives of "
+        "2-3 tokens (tokens may be shared) at random unequal probabilities (a0: 'no problem' / 'of course' at 0.5/0.5); two_mode: exactly one a0 per sentence, "
+        "C = log 2 per sentence; aligned: every word a two-token phrase (target length 2|x|), ambiguous "
+        "words with 2-3 tied alternatives sharing no token (C = log k per word); unequal: the aligned "
+        f"layout with three alternatives per ambiguous word at {unequal}, one best translation per word "
+        f"(C = H({unequal_h}) = {unequal_c:.3f} nats per word). Exact H and C of each: docs/synthetic.md "
+        "(default: %(default)s)")
     parser.add_argument("--p-ambiguous", type=float, default=None,
                         help=f"P(word is ambiguous), default {defaults.p_ambiguous}; "
                         "ignored by two_mode")

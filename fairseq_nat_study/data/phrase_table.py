@@ -9,10 +9,9 @@ import itertools
 import math
 import random
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Sequence
 
-if TYPE_CHECKING:
-    from fairseq_nat_study.data.synthetic import SynthConfig
+from fairseq_nat_study.data.synth_config import ALIGNED_PRESETS, SynthConfig
 
 TWO_WORD_DET_FRACTION = 0.25
 MIN_ALT_PROB_UNITS = 1000  # probabilities are multiples of 1e-4; minimum 0.1
@@ -20,6 +19,10 @@ PROB_UNITS = 10000
 Phrase = tuple[str, ...]
 Alternatives = list[tuple[Phrase, float]]
 A0_ALTERNATIVES: Alternatives = [(("no", "problem"), 0.5), (("of", "course"), 0.5)]
+#: The ``unequal`` preset's translation probabilities of every ambiguous word: one best translation per word.
+UNEQUAL_PROBS: tuple[float, ...] = (0.6, 0.3, 0.1)
+#: ``a0`` in the ``unequal`` preset: "no problem" is its best translation.
+A0_UNEQUAL_PHRASES: tuple[Phrase, ...] = (("no", "problem"), ("of", "course"), ("all", "right"))
 
 
 @dataclass
@@ -94,7 +97,10 @@ def build_phrase_table(cfg: SynthConfig) -> PhraseTable:
     """Build the phrase inventory deterministically from ``cfg.seed``.
 
     Deterministic words are drawn first, so they are identical across presets
-    for the same seed.
+    for the same seed (``aligned`` and ``unequal`` make them all two tokens).
+    ``cfg.ambiguity < 1`` blends every ambiguous word's probabilities toward
+    its mode (:func:`mix_toward_mode`) after all draws, so the phrases do not
+    depend on it.
 
     Args:
         cfg: Corpus configuration.
@@ -105,14 +111,19 @@ def build_phrase_table(cfg: SynthConfig) -> PhraseTable:
     cfg = cfg.effective()
     rng = random.Random(cfg.seed)
     deterministic: dict[str, tuple[str, ...]] = {}
-    aligned = cfg.preset == "aligned"
+    aligned = cfg.preset in ALIGNED_PRESETS
     for i in range(cfg.n_det):
         two_words = rng.random() < TWO_WORD_DET_FRACTION or aligned
         deterministic[f"w{i}"] = (f"t{i}a", f"t{i}b") if two_words else (f"t{i}",)
     ambiguous: dict[str, Alternatives] = {"a0": list(A0_ALTERNATIVES)}
-    for k in range(1, cfg.n_amb if aligned else 0):  # two tokens, 2 or 3 tied alternatives sharing no token
-        n_alts = rng.choice((2, 3))
-        probs = [(PROB_UNITS // n_alts + (j < PROB_UNITS % n_alts)) / PROB_UNITS for j in range(n_alts)]
+    if cfg.preset == "unequal":
+        ambiguous["a0"] = list(zip(A0_UNEQUAL_PHRASES, UNEQUAL_PROBS))
+    for k in range(1, cfg.n_amb if aligned else 0):  # two tokens per phrase, no token shared
+        if cfg.preset == "unequal":  # three alternatives, one best
+            probs = list(UNEQUAL_PROBS)
+        else:  # 2 or 3 tied alternatives
+            n_alts = rng.choice((2, 3))
+            probs = [(PROB_UNITS // n_alts + (j < PROB_UNITS % n_alts)) / PROB_UNITS for j in range(n_alts)]
         ambiguous[f"a{k}"] = [((f"u{k}x{j}", f"u{k}y{j}"), q) for j, q in enumerate(probs)]
     for k in range(1, cfg.n_amb if not aligned else 0):
         length = rng.choice((2, 3))
@@ -125,7 +136,28 @@ def build_phrase_table(cfg: SynthConfig) -> PhraseTable:
             if len(set(phrases)) == n_alts:
                 break
         ambiguous[f"a{k}"] = list(zip(phrases, _alternative_probs(rng, n_alts)))
+    if cfg.ambiguity != 1.0:
+        ambiguous = {w: mix_toward_mode(alts, cfg.ambiguity) for w, alts in ambiguous.items()}
     return PhraseTable(deterministic=deterministic, ambiguous=ambiguous)
+
+
+def mix_toward_mode(alternatives: Alternatives, ambiguity: float) -> Alternatives:
+    """Blend a word's translation distribution with a point mass on its most likely phrase.
+
+    ``p_λ = λ·p + (1 − λ)·δ_mode`` with ``λ = ambiguity``; the mode is the first phrase of highest probability.
+    Every phrase is kept (with probability 0 at ``λ = 0`` for all but the mode), so the target vocabulary
+    does not depend on ``λ``.
+
+    Args:
+        alternatives: ``(phrase, probability)`` pairs of one ambiguous word.
+        ambiguity: ``λ`` in [0, 1].
+
+    Returns:
+        The blended ``(phrase, probability)`` pairs, in the same order.
+    """
+    mode = max(range(len(alternatives)), key=lambda i: alternatives[i][1])
+    return [(phrase, ambiguity * prob + (1.0 - ambiguity) * (i == mode))
+            for i, (phrase, prob) in enumerate(alternatives)]
 
 
 def _check_word(word: str, table: PhraseTable) -> None:

@@ -14,7 +14,13 @@ source word a two-token target phrase (target length 2|x|, target positions 2i
 and 2i+1 translate source word i) and every ambiguous word's alternatives
 equally likely with no token shared between them (C = log k per word of k
 alternatives): the alignment and the length are trivial, so small models fit it
-in few updates, and every ambiguous word is as multimodal as it can be.
+in few updates, and every ambiguous word is as multimodal as it can be. The
+``unequal`` preset has the ``aligned`` layout, but every ambiguous word has three
+alternatives at 0.6 / 0.3 / 0.1 (``a0``: "no problem" / "of course" / "all
+right"): each word has one best translation, and C = H(0.6, 0.3, 0.1) per
+word. ``SynthConfig.ambiguity`` scales C continuously down to 0 on the same
+source sentences (:func:`~fairseq_nat_study.data.phrase_table.mix_toward_mode`).
+The configuration lives in :mod:`fairseq_nat_study.data.synth_config`.
 """
 
 from __future__ import annotations
@@ -22,78 +28,18 @@ from __future__ import annotations
 import json
 import logging
 import random
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Sequence
 
 from fairseq_nat_study.data.phrase_table import Phrase, PhraseTable, build_phrase_table, sentence_entropies
+from fairseq_nat_study.data.synth_config import PRESETS, SynthConfig
+
+__all__ = ["PRESETS", "SPLITS", "SynthConfig", "expected_statistics", "sample_corpus", "write_corpus"]
 
 logger = logging.getLogger(__name__)
 
-PRESETS: tuple[str, ...] = ("default", "two_mode", "aligned")
 SPLITS: tuple[str, ...] = ("train", "valid", "test")
-
-
-@dataclass
-class SynthConfig:
-    """Configuration of the synthetic corpus.
-
-    Attributes:
-        seed: Seed for the phrase inventory and for sampling every split.
-        num_train: Number of training sentence pairs.
-        num_valid: Number of validation sentence pairs.
-        num_test: Number of test sentence pairs.
-        n_det: Number of deterministic source words.
-        n_amb: Number of ambiguous source words (forced to 1 by ``two_mode``).
-        min_phrases: Minimum number of source words per sentence.
-        max_phrases: Maximum number of source words per sentence.
-        p_ambiguous: Probability that a source word is ambiguous (``default``
-            preset only; ignored by ``two_mode``).
-        preset: ``"default"``, ``"two_mode"`` or ``"aligned"``.
-    """
-
-    seed: int = 1
-    num_train: int = 20000
-    num_valid: int = 500
-    num_test: int = 500
-    n_det: int = 40
-    n_amb: int = 6
-    min_phrases: int = 3
-    max_phrases: int = 8
-    p_ambiguous: float = 0.3
-    preset: str = "default"
-
-    def validate(self) -> None:
-        """Check the configuration.
-
-        Raises:
-            ValueError: If a field is out of range; the message names the
-                field and its command-line option.
-        """
-        for name in ("num_train", "num_valid", "num_test"):
-            value = getattr(self, name)
-            if value <= 0:
-                raise ValueError(f"{name} (--{name.replace('_', '-')}) must be > 0, got {value}")
-        for name in ("n_det", "n_amb", "min_phrases"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.min_phrases > self.max_phrases:
-            raise ValueError(
-                f"min_phrases ({self.min_phrases}) must be <= max_phrases ({self.max_phrases})"
-            )
-        if not 0.0 <= self.p_ambiguous <= 1.0:
-            raise ValueError(
-                f"p_ambiguous (--p-ambiguous) must be in [0, 1], got {self.p_ambiguous}"
-            )
-        if self.preset not in PRESETS:
-            raise ValueError(f"preset (--preset) must be one of {PRESETS}, got {self.preset!r}")
-
-    def effective(self) -> SynthConfig:
-        """Return the validated configuration with preset overrides applied."""
-        self.validate()
-        if self.preset == "two_mode":
-            return replace(self, n_amb=1)
-        return replace(self)
 
 
 def _sample_alternative(rng: random.Random, alts: Sequence[tuple[Phrase, float]]) -> Phrase:
@@ -104,7 +50,8 @@ def _sample_alternative(rng: random.Random, alts: Sequence[tuple[Phrase, float]]
         cumulative += prob
         if r < cumulative:
             return phrase
-    return alts[-1][0]  # guards against float rounding of the cumulative sum
+    # float rounding left the cumulative sum below r: the last phrase the distribution can produce
+    return next(phrase for phrase, prob in reversed(alts) if prob > 0.0)
 
 
 def sample_corpus(
@@ -155,7 +102,10 @@ def expected_statistics(cfg: SynthConfig, table: PhraseTable) -> dict[str, float
     Returns:
         ``H_joint``, ``H_marginals_sum``, ``C`` (nats per sentence) plus
         ``expected_num_words``, ``expected_num_ambiguous``,
-        ``expected_target_tokens`` and ``C_per_token`` (ratio of expectations).
+        ``expected_target_tokens`` (exact expected target length) and
+        ``H_joint_per_token``, ``H_marginals_sum_per_token``, ``C_per_token``
+        (each the ratio of the two expectations: nats per target token of
+        the whole corpus, as a model's per-token LL is averaged).
     """
     cfg = cfg.effective()
     n_amb = len(table.ambiguous)
@@ -177,6 +127,8 @@ def expected_statistics(cfg: SynthConfig, table: PhraseTable) -> dict[str, float
         "expected_num_words": exp_words,
         "expected_num_ambiguous": exp_amb,
         "expected_target_tokens": exp_tokens,
+        "H_joint_per_token": h_joint / exp_tokens,
+        "H_marginals_sum_per_token": h_marg / exp_tokens,
         "C_per_token": c / exp_tokens,
     }
 
@@ -196,6 +148,8 @@ def _split_statistics(pairs: Sequence[tuple[str, str]], table: PhraseTable) -> d
         "H_joint": totals[0] / n,
         "H_marginals_sum": totals[1] / n,
         "C": totals[2] / n,
+        "H_joint_per_token": totals[0] / num_tokens,
+        "H_marginals_sum_per_token": totals[1] / num_tokens,
         "C_per_token": totals[2] / num_tokens,
     }
 

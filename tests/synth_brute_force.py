@@ -1,0 +1,66 @@
+"""Brute-force ground truth for the synthetic corpus: entropies computed from the enumerated joint distribution
+of a source sentence's targets, and every source sentence of a small configuration with its probability."""
+from __future__ import annotations
+
+import itertools
+import math
+from collections import Counter
+from typing import Iterator
+
+import pytest
+
+from fairseq_nat_study.data.phrase_table import PhraseTable, target_distribution
+from fairseq_nat_study.data.synth_config import SynthConfig
+
+
+def entropy(probs: list[float]) -> float:
+    """Shannon entropy in nats (zeros ignored)."""
+    return -sum(p * math.log(p) for p in probs if p > 0)
+
+
+def brute_entropies(src: list[str], table: PhraseTable) -> tuple[float, float, float, int]:
+    """H_joint, H_marg, C and target length computed directly from the joint."""
+    dist = target_distribution(src, table)
+    assert sum(p for _, p in dist) == pytest.approx(1.0, abs=1e-12)
+    assert len({y for y, _ in dist}) == len(dist)
+    lengths = {len(y) for y, _ in dist}
+    assert len(lengths) == 1  # target length is a function of the source
+    length = lengths.pop()
+    h_joint = entropy([p for _, p in dist])
+    h_marg = 0.0
+    for j in range(length):
+        marginal: Counter[str] = Counter()
+        for y, p in dist:
+            marginal[y[j]] += p
+        h_marg += entropy(list(marginal.values()))
+    return h_joint, h_marg, h_marg - h_joint, length
+
+
+def all_sources(cfg: SynthConfig, table: PhraseTable) -> Iterator[tuple[list[str], float]]:
+    """Yield every possible source sentence with its exact probability."""
+    cfg = cfg.effective()
+    det, amb = list(table.deterministic), list(table.ambiguous)
+    n_len = cfg.max_phrases - cfg.min_phrases + 1
+    for length in range(cfg.min_phrases, cfg.max_phrases + 1):
+        if cfg.preset == "two_mode":
+            for pos in range(length):
+                for rest in itertools.product(det, repeat=length - 1):
+                    words = list(rest[:pos]) + ["a0"] + list(rest[pos:])
+                    yield words, (1 / n_len) * (1 / length) * (1 / len(det)) ** (length - 1)
+        else:
+            word_probs = [(w, (1 - cfg.p_ambiguous) / len(det)) for w in det]
+            word_probs += [(w, cfg.p_ambiguous / len(amb)) for w in amb]
+            for combo in itertools.product(word_probs, repeat=length):
+                yield [w for w, _ in combo], (1 / n_len) * math.prod(p for _, p in combo)
+
+
+def enumerated_expectations(cfg: SynthConfig, table: PhraseTable) -> tuple[float, float, float, float]:
+    """E[H_joint], E[H_marg], E[C] and E[target length] over every source sentence, by enumeration."""
+    total_p = 0.0
+    acc = [0.0, 0.0, 0.0, 0.0]
+    for src, prob in all_sources(cfg, table):
+        total_p += prob
+        for i, value in enumerate(brute_entropies(src, table)):
+            acc[i] += prob * value
+    assert total_p == pytest.approx(1.0, abs=1e-12)
+    return acc[0], acc[1], acc[2], acc[3]
