@@ -1,5 +1,6 @@
-# Shared stages of the per-pair recipes (examples/<pair>/run.sh). Sourced at the top of a recipe, which then
-# sets its variables and flag groups and calls `main`; not run on its own.
+# Shared stages of the per-pair recipes (examples/<pair>/run.sh). Sourced by run_recipe.sh, the one driver,
+# which then reads the pair's settings.sh, sets the shared defaults and flag groups and calls `main`; not run
+# on its own.
 #
 # Stages (STAGES, in this order): download prepare teacher distill grid eval tc report
 #   download  fetch the raw corpus (the recipe's download function); skipped when DATA_DIR is set
