@@ -1,6 +1,6 @@
 """The per-pair recipes (examples/<pair>/run.sh, each its settings.sh run by examples/common/run_recipe.sh):
 every command they print with DRY_RUN=1 (byte for byte what the recipes printed before they shared one driver),
-their distributed launch lines, their errors, and the Multi30k recipe end to end on a
+their distributed launch lines, the SentencePiece setting, their errors, and the Multi30k recipe end to end on a
 tiny generated corpus (slow)."""
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ GLOO = ["--distributed-no-spawn", "--distributed-backend", "gloo", "--ddp-backen
 #: every variable a recipe reads from the environment (a test sets the ones it means)
 RECIPE_ENV = ("DATA_DIR", "GRID", "TEACHER", "STAGES", "SRC", "TGT", "NNODES", "NODE_RANK", "MASTER_ADDR",
               "MASTER_PORT", "CPU_PROCS", "NAME", "TRAIN_PREFIX", "VALID_PREFIX", "TEST_PREFIX", "VALID_LINES",
-              "TEST_LINES", "MAX_TRAIN", "SEED", "BPE_MERGES", "MAX_TOKENS",
+              "TEST_LINES", "MAX_TRAIN", "SEED", "BPE_MERGES", "SUBWORD", "SPM_VOCAB", "SPM_TYPE", "MAX_TOKENS",
               "UPDATE_FREQ", "DROPOUT", "CKPT_INTERVAL", "DISTILL_MAX_TOKENS", "DISTILL_SHARD_SIZE", "COMPOUND_SPLIT",
               "PREPARE_FLAGS", "OPTIM_FLAGS", "REG_FLAGS", "LATENT_FLAGS", "CKPT_FLAGS", "VALID_FLAGS",
               "DISTILL_FLAGS", "EVAL_FLAGS", "IWSLT16_URL", "DRY_RUN")
@@ -244,6 +244,30 @@ def test_recipe_errors_name_the_problem(tmp_path: Path) -> None:
     proc = run_recipe("multi30k_de_en", tmp_path, DRY_RUN="1", GRID="g:latent:nat_study_ga_tiny:5", TEACHER="g")
     assert proc.returncode == 2 and "must be an ar model" in proc.stderr
     assert not proc.stdout  # nothing was printed as run before the error
+    proc = run_recipe("multi30k_de_en", tmp_path, DRY_RUN="1", SUBWORD="wordpiece")
+    assert proc.returncode == 2 and "SUBWORD='wordpiece' is neither bpe nor spm" in proc.stderr and not proc.stdout
+    proc = run_recipe("multi30k_de_en", tmp_path, DRY_RUN="1", SUBWORD="spm", SPM_TYPE="char")
+    assert proc.returncode == 2 and "SPM_TYPE='char' is neither unigram nor bpe" in proc.stderr and not proc.stdout
+
+
+@pytest.mark.parametrize("name", RECIPES)
+def test_subword_spm_passes_the_sentencepiece_vocabulary_instead_of_bpe_merges(name: str, tmp_path: Path) -> None:
+    bpe = run_recipe(name, tmp_path, DRY_RUN="1", BPE_MERGES="1234")
+    spm = run_recipe(name, tmp_path, DRY_RUN="1", BPE_MERGES="1234", SUBWORD="spm")
+    typed = run_recipe(name, tmp_path, DRY_RUN="1", SUBWORD="spm", SPM_VOCAB="8000", SPM_TYPE="bpe", STAGES="prepare")
+    assert bpe.returncode == spm.returncode == typed.returncode == 0, spm.stderr + typed.stderr
+    prepare = {key: next(c for c in commands(proc.stdout) if tool(c) == "fairseq-nat-study prepare")
+               for key, proc in (("bpe", bpe), ("spm", spm), ("typed", typed))}
+    assert prepare["bpe"][-4:] == ["--bpe-merges", "1234", "--out", str(tmp_path / "work" / "data")]
+    assert "--spm-vocab" not in prepare["bpe"] and "--spm-type" not in prepare["bpe"]
+    # SPM_VOCAB defaults to the pair's BPE size; only the subword flags of the prepare line change
+    assert prepare["spm"] == prepare["bpe"][:-4] + ["--spm-vocab", "1234"] + prepare["bpe"][-2:]
+    assert prepare["typed"][-6:-2] == ["--spm-vocab", "8000", "--spm-type", "bpe"]
+    assert "--bpe-merges" not in prepare["typed"]
+    def others(out: str) -> list[str]:
+        return [line for line in without_seconds(out).splitlines() if "fairseq-nat-study prepare" not in line]
+
+    assert others(bpe.stdout) == others(spm.stdout) and len(others(bpe.stdout)) == len(bpe.stdout.splitlines()) - 1
 
 
 def test_pair_settings_reach_the_flag_groups(tmp_path: Path) -> None:

@@ -40,6 +40,19 @@ TEST_LINES="${TEST_LINES:-}"
 MAX_TRAIN="${MAX_TRAIN:-0}"           # first N training pairs only (0: all)
 SEED="${SEED:-1}"
 
+# ==== subwords (fairseq-nat-study prepare): joint BPE (subword-nmt) or a joint SentencePiece model ==========
+SUBWORD="${SUBWORD:-bpe}"             # bpe: --bpe-merges $BPE_MERGES; spm: --spm-vocab $SPM_VOCAB
+SPM_VOCAB="${SPM_VOCAB:-$BPE_MERGES}" # SentencePiece vocabulary size (default: about the vocabulary BPE gives)
+SPM_TYPE="${SPM_TYPE:-}"              # unigram | bpe; empty: prepare's default (unigram)
+case "$SUBWORD" in
+  bpe | spm) ;;
+  *) echo "$PAIR: SUBWORD='$SUBWORD' is neither bpe nor spm; set SUBWORD=bpe or SUBWORD=spm" >&2; exit 2 ;;
+esac
+case "$SPM_TYPE" in
+  '' | unigram | bpe) ;;
+  *) echo "$PAIR: SPM_TYPE='$SPM_TYPE' is neither unigram nor bpe; set one of them or leave it empty" >&2; exit 2 ;;
+esac
+
 # ==== fairseq-train flags ==================================================================================
 # -- optimisation (MAX_TOKENS per GPU; UPDATE_FREQ empty: no --update-freq, fairseq's 1)
 MAX_TOKENS="${MAX_TOKENS:-8192}"
