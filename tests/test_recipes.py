@@ -1,7 +1,10 @@
-"""The per-pair recipes (examples/<pair>/run.sh): every command they print with DRY_RUN=1, their distributed
-launch lines, their errors, and the Multi30k recipe end to end on a tiny generated corpus (slow)."""
+"""The per-pair recipes (examples/<pair>/run.sh, each its settings.sh run by examples/common/run_recipe.sh):
+every command they print with DRY_RUN=1 (byte for byte what the recipes printed before they shared one driver),
+their distributed launch lines, the SentencePiece setting, their errors, and the Multi30k recipe end to end on a
+tiny generated corpus (slow)."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -20,13 +23,23 @@ GRID_SIZE = {"wmt14_en_de": 9, "wmt16_en_ro": 8, "iwslt16_de_en": 7, "multi30k_d
 GLOO = ["--distributed-no-spawn", "--distributed-backend", "gloo", "--ddp-backend", "legacy_ddp"]
 
 
-def run_recipe(name: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
+#: every variable a recipe reads from the environment (a test sets the ones it means)
+RECIPE_ENV = ("DATA_DIR", "GRID", "TEACHER", "STAGES", "SRC", "TGT", "NNODES", "NODE_RANK", "MASTER_ADDR",
+              "MASTER_PORT", "CPU_PROCS", "NAME", "TRAIN_PREFIX", "VALID_PREFIX", "TEST_PREFIX", "VALID_LINES",
+              "TEST_LINES", "MAX_TRAIN", "SEED", "BPE_MERGES", "SUBWORD", "SPM_VOCAB", "SPM_TYPE", "MAX_TOKENS",
+              "UPDATE_FREQ", "DROPOUT", "CKPT_INTERVAL", "DISTILL_MAX_TOKENS", "DISTILL_SHARD_SIZE", "COMPOUND_SPLIT",
+              "PREPARE_FLAGS", "OPTIM_FLAGS", "REG_FLAGS", "LATENT_FLAGS", "CKPT_FLAGS", "VALID_FLAGS",
+              "DISTILL_FLAGS", "EVAL_FLAGS", "IWSLT16_URL", "DRY_RUN")
+
+
+def run_recipe(name: str, tmp_path: Path, script: Path | None = None, **env: str) -> subprocess.CompletedProcess:
+    """Run examples/NAME/run.sh (or SCRIPT with NAME as its argument) with WORK in TMP_PATH, NGPU=0 and ENV."""
     full = {**os.environ, "WORK": str(tmp_path / "work"), "NGPU": "0", **env}
-    for key in ("DATA_DIR", "GRID", "TEACHER", "STAGES", "SRC", "TGT", "NNODES", "CPU_PROCS"):
+    for key in RECIPE_ENV:
         if key not in env:
             full.pop(key, None)
-    return subprocess.run(["bash", str(ROOT / "examples" / name / "run.sh")], env=full, capture_output=True,
-                          text=True, timeout=600)
+    cmd = ["bash", str(ROOT / "examples" / name / "run.sh")] if script is None else ["bash", str(script), name]
+    return subprocess.run(cmd, env=full, capture_output=True, text=True, timeout=600)
 
 
 def commands(out: str) -> list[list[str]]:
@@ -85,6 +98,98 @@ def test_dry_run_prints_every_stage_and_writes_nothing(name: str, tmp_path: Path
     assert all(("--compound-split" in c) == compound for c in evals)
 
 
+#: DRY_RUN=1 variants whose whole output is pinned: {variant: {recipe: env}}; "all" runs every stage on the CPU
+GOLDEN_VARIANTS: dict[str, dict[str, dict[str, str]]] = {
+    "all": {name: {} for name in RECIPES},
+    "gpus": {name: {"NGPU": "8"} for name in RECIPES},
+    "node1": {name: {"NGPU": "8", "NNODES": "2", "NODE_RANK": "1", "MASTER_ADDR": "10.0.0.1"} for name in RECIPES},
+    "cpu2": {name: {"CPU_PROCS": "2", "MASTER_PORT": "29511"} for name in RECIPES},
+    "local": {name: {"DATA_DIR": "/data/local", "STAGES": "download prepare"} for name in RECIPES},
+    "eval_report": {name: {"STAGES": "eval report"} for name in RECIPES},
+    # the other direction, with the default WORK (it names the direction for WMT)
+    "reverse": {"wmt14_en_de": {"SRC": "de", "TGT": "en", "WORK": ""},
+                "wmt16_en_ro": {"SRC": "ro", "TGT": "en", "WORK": ""},
+                "iwslt16_de_en": {"SRC": "en", "TGT": "de", "WORK": ""},
+                "multi30k_de_en": {"SRC": "en", "TGT": "de", "WORK": ""}},
+    # the local-data lines of each recipe's usage comment and examples/README.md
+    "usage": {
+        "wmt14_en_de": {"DATA_DIR": "/data/wmt14"},
+        "wmt16_en_ro": {"DATA_DIR": "/data/wmt16-en-ro", "TRAIN_PREFIX": "train-toy-europarl10k",
+                        "VALID_PREFIX": "valid.newsdev2016", "TEST_PREFIX": "valid.newsdev2016",
+                        "VALID_LINES": "1:1000", "TEST_LINES": "1001:1999"},
+        "iwslt16_de_en": {"DATA_DIR": "/data/iwslt16-de-en", "TRAIN_PREFIX": "train-subset",
+                          "VALID_PREFIX": "valid.tst2013", "TEST_PREFIX": "valid.tst2013", "VALID_LINES": "1:496",
+                          "TEST_LINES": "497:993"},
+        "multi30k_de_en": {"DATA_DIR": "/data/multi30k", "VALID_PREFIX": "val", "TEST_PREFIX": "val",
+                           "VALID_LINES": "1:507", "TEST_LINES": "508:1014"},
+    },
+}
+
+#: sha256 of each variant's normalised output (dry_run_output), recorded from the four recipes as they were
+#: before they shared run_recipe.sh and settings.sh. A change of what a recipe runs changes a digest: update
+#: it here, saying why in the commit.
+GOLDEN_SHA256 = {
+    ("wmt14_en_de", "all"): "f10fbad3705f6af5c8f3290527647918856b9a0a15bb507b621ee6d9ceefeb5d",
+    ("wmt16_en_ro", "all"): "e09044798335ab44786c752bc3833c7cf4a0a569e295828291b503b5c6e7dffc",
+    ("iwslt16_de_en", "all"): "9a21864d73c060fca439b8c24e83e893d7c6ef2caa94b657ee33279b971c603e",
+    ("multi30k_de_en", "all"): "4793dc559865abae68de8fa674bc1b55a9700891e15edb19d1126b75d2ca193d",
+    ("wmt14_en_de", "gpus"): "293dc7bacb9ccce317b34cd06530dc99281c4c8ae43b1f43b0a9616d94a50875",
+    ("wmt16_en_ro", "gpus"): "3214d71b46cfe5374481e6d3b1f98015158858b91b5d894c96db4c59c8f24aec",
+    ("iwslt16_de_en", "gpus"): "2f910751153b32e910877a5419c2581a33fbc69d152abe116e5dda04d260a4ce",
+    ("multi30k_de_en", "gpus"): "a57a1ac22914eb1de5e2a93051ac987469fae6a96484b69fd9df3e7a8a75f451",
+    ("wmt14_en_de", "node1"): "38f7c56578a2c07336ae383c3ab55e72408d8309a4799f5c8566ab5895c2dda3",
+    ("wmt16_en_ro", "node1"): "682855a24fcf5eabf17b8abdd63dba7cbc5b31f3f0cf8975c6785e19087c9c37",
+    ("iwslt16_de_en", "node1"): "e4846c1a1e8fbe188ce9cb890537bef4e8d4980dccbce33dbfb0b7bd81a2144e",
+    ("multi30k_de_en", "node1"): "b42f3ea0623dc5bbf97ae7308b55ff07d71dad3ece528aae64a5cea518dc6971",
+    ("wmt14_en_de", "cpu2"): "53df3912c7a76473d9a13b37b2b324ae0797c21b35e4c708ee2625f9d41b2b74",
+    ("wmt16_en_ro", "cpu2"): "8e9fd3ddb3fd047d90a3222695e3cf5f384f44deacbf3d52bc9ec7c276564b67",
+    ("iwslt16_de_en", "cpu2"): "47ffd387fb65316e59067746c5b995e5c70227eb8d7099822f0ebfe265799f05",
+    ("multi30k_de_en", "cpu2"): "658063ce3e7ce4aa4cc0b421782b43f32a5992f015c91c7b6bb471a509406d15",
+    ("wmt14_en_de", "local"): "a8ebf23be4d2684b1f4fefce1d55b4b71c4d00f5c6742a7c5997e00f582ba8a4",
+    ("wmt16_en_ro", "local"): "8440922eade6d25859c7eea0014b1ccbb8b84f035c69ccf7ccf63ea9b5b4a4b0",
+    ("iwslt16_de_en", "local"): "286a10882d453736d1caddd25a721a59b2ef010c8a781712f12ea5f19d88c5ac",
+    ("multi30k_de_en", "local"): "a22388e66b228e83c67b0c17c53465e203b894a8fc4f60a241b27a74556a4495",
+    ("wmt14_en_de", "eval_report"): "3b28dc24de34dd1e4fa1b9eed70506cb4da119d4b8b574d4b3e8cdfae9516f9e",
+    ("wmt16_en_ro", "eval_report"): "0f9583a9e892fcaf419d0bc67fa56bb38d6d5d635c0aac6deb60b57206833ed0",
+    ("iwslt16_de_en", "eval_report"): "c4c38b1b033a9789b29598313a1f4e67c8a7c4181464415d32e396a71b5026fc",
+    ("multi30k_de_en", "eval_report"): "5918f27cb53149ff2f79d8aa9a180db66c22e91bd25cb08786f0e35cfd1f604d",
+    ("wmt14_en_de", "reverse"): "f0b2de1ebedf654caaa4fe28e1d7da5b63d741f59ab3df6263cf57c654d6975e",
+    ("wmt16_en_ro", "reverse"): "63fa4c55aa865b0701e8fb09032011dd5570a5e2804cd4d87827b1744f6a9140",
+    ("iwslt16_de_en", "reverse"): "719a3b9a6c44304bb4c516772e9be5905499ebd809d3973f4d3b437b0d8a2c47",
+    ("multi30k_de_en", "reverse"): "cfb486f177479a3d99c2abee89c1dddc253d0c994faa2727ede8d86fb98ce49f",
+    ("wmt14_en_de", "usage"): "36283d668ce5b41f77c0a4254baa45382dc0055c4edd42414119a265c100e970",
+    ("wmt16_en_ro", "usage"): "b5bf6acaaac2369d444588de12808482e71f98b1ed1832b1bd2e12f5b861733b",
+    ("iwslt16_de_en", "usage"): "9c9597bb6a463b975862a5e3e4f4bdf7c81130a32d77c63337711e6e04941bd9",
+    ("multi30k_de_en", "usage"): "aa5a3aec90b7100dff22e829d021bf429cc12601d43e77ab29e9cd6c274e9a19",
+}
+
+
+def dry_run_output(root: Path, name: str, env: dict[str, str]) -> str:
+    """What examples/NAME/run.sh under ROOT prints with DRY_RUN=1 and ENV: its exit status, stdout and stderr,
+    in the C locale and without any other variable of the caller, ROOT written as <ROOT> and the elapsed
+    seconds as N. An empty value in ENV leaves that variable unset."""
+    full = {"PATH": os.environ["PATH"], "LC_ALL": "C", "DRY_RUN": "1", "NGPU": "0", "WORK": "/nonexistent/work"}
+    full.update(env)
+    full = {key: value for key, value in full.items() if value}
+    proc = subprocess.run(["bash", str(root / "examples" / name / "run.sh")], env=full, capture_output=True,
+                          text=True, timeout=60, cwd="/")
+    text = f"rc={proc.returncode}\n--- stdout\n{proc.stdout}--- stderr\n{proc.stderr}"
+    return without_seconds(text).replace(str(root), "<ROOT>")
+
+
+def without_seconds(text: str) -> str:
+    """TEXT with the recipe's elapsed seconds (collect's --seconds, the closing "done in") written as N."""
+    return re.sub(r"--seconds \d+", "--seconds N", re.sub(r"done in \d+s", "done in Ns", text))
+
+
+@pytest.mark.parametrize("variant", GOLDEN_VARIANTS)
+@pytest.mark.parametrize("name", RECIPES)
+def test_dry_run_output_is_unchanged_byte_for_byte(name: str, variant: str) -> None:
+    out = dry_run_output(ROOT, name, GOLDEN_VARIANTS[variant][name])
+    assert out.startswith("rc=0\n") and "\n+ " in out
+    assert hashlib.sha256(out.encode()).hexdigest() == GOLDEN_SHA256[name, variant], out
+
+
 def test_wmt14_de_en_has_no_compound_split_and_other_paths(tmp_path: Path) -> None:
     proc = run_recipe("wmt14_en_de", tmp_path, DRY_RUN="1", SRC="de", TGT="en", STAGES="prepare eval")
     assert proc.returncode == 0, proc.stderr
@@ -139,6 +244,86 @@ def test_recipe_errors_name_the_problem(tmp_path: Path) -> None:
     proc = run_recipe("multi30k_de_en", tmp_path, DRY_RUN="1", GRID="g:latent:nat_study_ga_tiny:5", TEACHER="g")
     assert proc.returncode == 2 and "must be an ar model" in proc.stderr
     assert not proc.stdout  # nothing was printed as run before the error
+    proc = run_recipe("multi30k_de_en", tmp_path, DRY_RUN="1", SUBWORD="wordpiece")
+    assert proc.returncode == 2 and "SUBWORD='wordpiece' is neither bpe nor spm" in proc.stderr and not proc.stdout
+    proc = run_recipe("multi30k_de_en", tmp_path, DRY_RUN="1", SUBWORD="spm", SPM_TYPE="char")
+    assert proc.returncode == 2 and "SPM_TYPE='char' is neither unigram nor bpe" in proc.stderr and not proc.stdout
+
+
+@pytest.mark.parametrize("name", RECIPES)
+def test_subword_spm_passes_the_sentencepiece_vocabulary_instead_of_bpe_merges(name: str, tmp_path: Path) -> None:
+    bpe = run_recipe(name, tmp_path, DRY_RUN="1", BPE_MERGES="1234")
+    spm = run_recipe(name, tmp_path, DRY_RUN="1", BPE_MERGES="1234", SUBWORD="spm")
+    typed = run_recipe(name, tmp_path, DRY_RUN="1", SUBWORD="spm", SPM_VOCAB="8000", SPM_TYPE="bpe", STAGES="prepare")
+    assert bpe.returncode == spm.returncode == typed.returncode == 0, spm.stderr + typed.stderr
+    prepare = {key: next(c for c in commands(proc.stdout) if tool(c) == "fairseq-nat-study prepare")
+               for key, proc in (("bpe", bpe), ("spm", spm), ("typed", typed))}
+    assert prepare["bpe"][-4:] == ["--bpe-merges", "1234", "--out", str(tmp_path / "work" / "data")]
+    assert "--spm-vocab" not in prepare["bpe"] and "--spm-type" not in prepare["bpe"]
+    # SPM_VOCAB defaults to the pair's BPE size; only the subword flags of the prepare line change
+    assert prepare["spm"] == prepare["bpe"][:-4] + ["--spm-vocab", "1234"] + prepare["bpe"][-2:]
+    assert prepare["typed"][-6:-2] == ["--spm-vocab", "8000", "--spm-type", "bpe"]
+    assert "--bpe-merges" not in prepare["typed"]
+    def others(out: str) -> list[str]:
+        return [line for line in without_seconds(out).splitlines() if "fairseq-nat-study prepare" not in line]
+
+    assert others(bpe.stdout) == others(spm.stdout) and len(others(bpe.stdout)) == len(bpe.stdout.splitlines()) - 1
+
+
+def test_pair_settings_reach_the_flag_groups(tmp_path: Path) -> None:
+    proc = run_recipe("multi30k_de_en", tmp_path, DRY_RUN="1", STAGES="teacher distill")
+    (train, *distill) = commands(proc.stdout)
+    assert "--update-freq" not in train  # Multi30k sets no UPDATE_FREQ: fairseq's default
+    assert train[train.index("--dropout") + 1] == "0.3" and train[train.index("--max-tokens") + 1] == "8192"
+    assert train[train.index("--save-interval-updates") + 1] == "5000"
+    assert train[train.index("--validate-interval-updates") + 1] == "5000"
+    assert all(c[c.index("--max-tokens") + 1] == "8192" and "--shard-size" not in c for c in distill)
+    proc = run_recipe("multi30k_de_en", tmp_path, DRY_RUN="1", STAGES="teacher distill", UPDATE_FREQ="2",
+                      DROPOUT="0.2", CKPT_INTERVAL="700", MAX_TOKENS="1000", DISTILL_MAX_TOKENS="900",
+                      DISTILL_SHARD_SIZE="50")
+    (train, *distill) = commands(proc.stdout)
+    assert train[train.index("--update-freq") + 1] == "2" and train[train.index("--dropout") + 1] == "0.2"
+    assert train[train.index("--save-interval-updates") + 1] == "700"
+    assert train[train.index("--max-tokens") + 1] == "1000"
+    assert train[train.index("--validate-interval-updates") + 1] == "700"
+    assert all(c[c.index("--max-tokens") + 1] == "900" and c[c.index("--shard-size") + 1] == "50" for c in distill)
+    wmt = commands(run_recipe("wmt14_en_de", tmp_path, DRY_RUN="1", STAGES="teacher distill").stdout)
+    assert wmt[0][wmt[0].index("--update-freq") + 1] == "1" and wmt[0][wmt[0].index("--dropout") + 1] == "0.1"
+    assert wmt[1][wmt[1].index("--max-tokens") + 1] == "16384" and wmt[1][wmt[1].index("--shard-size") + 1] == "500000"
+
+
+def test_the_driver_runs_a_pair_by_name_and_refuses_anything_else(tmp_path: Path) -> None:
+    driver = ROOT / "examples" / "common" / "run_recipe.sh"
+    for name in RECIPES:
+        direct = run_recipe(name, tmp_path, script=driver, DRY_RUN="1", STAGES="prepare teacher")
+        wrapped = run_recipe(name, tmp_path, DRY_RUN="1", STAGES="prepare teacher")
+        assert direct.returncode == 0 and direct.stdout == wrapped.stdout and len(commands(direct.stdout)) == 2
+    for args in ([], ["wmt14"], ["../wmt14_en_de"], ["wmt14_en_de", "extra"]):
+        proc = subprocess.run(["bash", str(driver), *args], capture_output=True, text=True, timeout=60,
+                              env={**os.environ, "DRY_RUN": "1"})
+        assert proc.returncode == 2 and not proc.stdout
+        assert "PAIR one of: iwslt16_de_en multi30k_de_en wmt14_en_de wmt16_en_ro" in proc.stderr
+
+
+def test_a_settings_file_without_a_required_setting_is_refused(tmp_path: Path) -> None:
+    examples = tmp_path / "examples"
+    (examples / "toy").mkdir(parents=True)
+    for script in ("recipe.sh", "run_recipe.sh"):
+        (examples / "common").mkdir(exist_ok=True)
+        (examples / "common" / script).write_text((ROOT / "examples" / "common" / script).read_text())
+    settings = (ROOT / "examples" / "multi30k_de_en" / "settings.sh").read_text()
+    assert settings.count("\nGRID=") == 1
+    (examples / "toy" / "settings.sh").write_text(settings.replace("\nGRID=", "\nNOT_GRID="))
+    proc = run_recipe("toy", tmp_path, script=examples / "common" / "run_recipe.sh", DRY_RUN="1")
+    assert proc.returncode == 2 and not proc.stdout
+    assert "toy: examples/toy/settings.sh sets no GRID" in proc.stderr
+    (examples / "toy" / "settings.sh").write_text(settings.replace("\ndownload() {", "\nfetch() {"))
+    proc = run_recipe("toy", tmp_path, script=examples / "common" / "run_recipe.sh", DRY_RUN="1")
+    assert proc.returncode == 2 and "defines no download function" in proc.stderr
+    (examples / "toy" / "settings.sh").write_text(settings)  # complete: the Multi30k recipe under another name
+    proc = run_recipe("toy", tmp_path, script=examples / "common" / "run_recipe.sh", DRY_RUN="1", STAGES="prepare")
+    assert proc.returncode == 0 and "[toy] done" in proc.stderr
+    assert commands(proc.stdout)[0][commands(proc.stdout)[0].index("--valid") + 1] == "val"
 
 
 TINY_GRID = ("tr_tiny:ar:nat_study_tr_tiny:40 nat_tiny:nat:nat_study_nat_tiny:30 glat_tiny:glat:nat_study_glat_tiny:30 "

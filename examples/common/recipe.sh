@@ -1,9 +1,11 @@
-# Shared stages of the per-pair recipes (examples/<pair>/run.sh). Sourced at the top of a recipe, which then
-# sets its variables and flag groups and calls `main`; not run on its own.
+# Shared stages of the per-pair recipes (examples/<pair>/run.sh). Sourced by run_recipe.sh, the one driver,
+# which then reads the pair's settings.sh, sets the shared defaults and flag groups and calls `main`; not run
+# on its own.
 #
 # Stages (STAGES, in this order): download prepare teacher distill grid eval tc report
 #   download  fetch the raw corpus (the recipe's download function); skipped when DATA_DIR is set
-#   prepare   sacremoses normalisation/tokenisation, cleaning, joint BPE, fairseq-preprocess --joined-dictionary
+#   prepare   sacremoses normalisation/tokenisation, cleaning, joint subwords (SUBWORD=bpe: subword-nmt BPE,
+#             BPE_MERGES; SUBWORD=spm: SentencePiece, SPM_VOCAB, SPM_TYPE), fairseq-preprocess --joined-dictionary
 #   teacher   the AR teacher on raw data (TEACHER, an entry of GRID)
 #   distill   the teacher decodes the training and validation sets with beam 4; re-binarised, same dictionaries
 #   grid      every GRID model on raw, then on distilled data (fairseq-train, distributed when devices allow)
@@ -141,12 +143,16 @@ stage_download() {
 }
 
 stage_prepare() {
-  local dir="${DATA_DIR:-$WORK/raw}" opts=()
+  local dir="${DATA_DIR:-$WORK/raw}" opts=() subword=(--bpe-merges "$BPE_MERGES")
   [[ -n "${VALID_LINES:-}" ]] && opts+=(--valid-lines "$VALID_LINES")
   [[ -n "${TEST_LINES:-}" ]] && opts+=(--test-lines "$TEST_LINES")
+  if [[ "$SUBWORD" == spm ]]; then
+    subword=(--spm-vocab "$SPM_VOCAB")
+    [[ -n "$SPM_TYPE" ]] && subword+=(--spm-type "$SPM_TYPE")
+  fi
   run "$VENV_BIN/fairseq-nat-study" prepare --dir "$dir" --src "$SRC" --tgt "$TGT" --train "$TRAIN_PREFIX" \
     --valid "$VALID_PREFIX" --test "$TEST_PREFIX" "${opts[@]}" --max-train "$MAX_TRAIN" "${PREPARE_FLAGS[@]}" \
-    --bpe-merges "$BPE_MERGES" --out "$WORK/data"
+    "${subword[@]}" --out "$WORK/data"
 }
 
 stage_teacher() { train "$TEACHER" raw; }
