@@ -286,7 +286,7 @@ def test_bleu_claims_read_the_paired_bootstrap_when_outputs_carry_per_sentence_s
         k0["bleu_stats"], kmax["bleu_stats"] = a, b
         f = got()
         assert f[kd]["holds"] is holds and f[glat_text]["holds"] is holds and f[refine]["holds"] is holds
-        assert "paired bootstrap, 1000 resamples of the 40 test sentences, 95% interval" in f[kd]["evidence"]
+        assert "paired bootstrap, 10000 resamples of the 40 test sentences, 95% interval" in f[kd]["evidence"]
         reading = {True: "higher", None: "level", False: "lower"}[holds]
         assert f"{reading})" in f[kd]["evidence"] and f"{reading})" in f[refine]["evidence"]
         assert ("within noise for fl" in f[kd]["evidence"]) is (holds is None)

@@ -133,7 +133,7 @@ def test_report_has_tables_plots_and_findings(study: tuple[Path, str, set[str], 
                     "## Conditional total correlation", "## The papers' findings", "## Out of distribution",
                     "## Fit: validation curve"):
         assert heading in md
-    assert "(paired bootstrap, 1000 resamples of the" in md  # KD's BLEU claims read the stored statistics
+    assert "(paired bootstrap, 10000 resamples of the" in md  # KD's BLEU claims read the stored statistics
     for png in ("bleu_vs_ll.png", "bleu_vs_latency.png", "refinement.png"):
         assert (out / png).read_bytes()[:4] == b"\x89PNG"
     res = json.loads((out / "results.json").read_text())

@@ -25,9 +25,14 @@ import numpy as np
 from sacrebleu.metrics import BLEU
 
 #: Resamples of the test set per comparison, and the seed that makes an interval reproducible.
-SAMPLES = 1000
+SAMPLES = 10000
 SEED = 12345
 LEVEL = 0.95
+#: The resamples are drawn in this many equal batches; the spread of the batches' interval bounds gives the
+#: Monte Carlo standard error of each bound, and a bound within MC_MARGIN standard errors of 0 reads "level":
+#: a reading that another bootstrap seed could flip is not read.
+BATCHES = 10
+MC_MARGIN = 2.0
 
 
 def _metric() -> BLEU:
@@ -74,27 +79,37 @@ def paired_difference(stats_a: Sequence[str], stats_b: Sequence[str], *, samples
         samples: resamples of the ``N`` sentences (the same resample for both systems).
         level: coverage of the percentile interval.
     Returns:
-        ``{"delta", "low", "high", "level", "samples", "sentences", "reading"}``; ``reading`` is ``higher`` (b above
-        a: the interval lies above 0), ``lower`` (below 0) or ``level`` (the interval holds 0: within the test set's
-        sampling noise).
+        ``{"delta", "low", "high", "level", "samples", "sentences", "mc_error", "reading"}``; ``reading`` is
+        ``higher`` (b above a: the interval lies above 0 by more than :data:`MC_MARGIN` Monte Carlo standard errors
+        of its bound), ``lower`` (below 0 likewise) or ``level`` (the interval holds 0: within the test set's
+        sampling noise, or a bound too close to 0 for the bootstrap's own noise to settle); ``mc_error`` is the
+        larger standard error of the two bounds.
     """
     a, b = _matrix(stats_a), _matrix(stats_b)
     if a.shape != b.shape:
         raise ValueError(f"statistics of {a.shape[0]} and {b.shape[0]} sentences: not the same test set")
-    if samples < 1 or not 0 < level < 1:
-        raise ValueError("samples must be >= 1 and level in (0, 1)")
+    if samples < BATCHES or samples % BATCHES or not 0 < level < 1:
+        raise ValueError(f"samples must be a positive multiple of {BATCHES} and level in (0, 1)")
     n = a.shape[0]
     delta = float(_scores(b.sum(0, keepdims=True))[0] - _scores(a.sum(0, keepdims=True))[0])
-    # how often each sentence is drawn in each resample, [samples, N]: the same draws weigh both systems
-    idx = np.random.default_rng(seed).integers(0, n, size=(samples, n))
-    weights = np.zeros((samples, n))
-    np.add.at(weights, (np.arange(samples)[:, None], idx), 1.0)
-    diffs = _scores(weights @ b) - _scores(weights @ a)
+    rng = np.random.default_rng(seed)
     tail = 100 * (1 - level) / 2
-    low, high = (float(v) for v in np.percentile(diffs, [tail, 100 - tail]))
-    reading = "higher" if low > 0 else ("lower" if high < 0 else "level")
+    diffs, bounds = [], []
+    for _ in range(BATCHES):
+        # how often each sentence is drawn in each resample, [samples / BATCHES, N]: the same draws weigh both systems
+        rows = samples // BATCHES
+        draws = rng.integers(0, n, size=(rows, n)) + n * np.arange(rows)[:, None]
+        weights = np.bincount(draws.ravel(), minlength=rows * n).reshape(rows, n).astype(np.float64)
+        batch = _scores(weights @ b) - _scores(weights @ a)
+        diffs.append(batch)
+        bounds.append(np.percentile(batch, [tail, 100 - tail]))
+    low, high = (float(v) for v in np.percentile(np.concatenate(diffs), [tail, 100 - tail]))
+    # standard error of the pooled bounds: the batch bounds' spread over sqrt(BATCHES)
+    se_low, se_high = (float(v) for v in np.std(np.asarray(bounds), axis=0, ddof=1) / np.sqrt(BATCHES))
+    reading = ("higher" if low - MC_MARGIN * se_low > 0 else
+               "lower" if high + MC_MARGIN * se_high < 0 else "level")
     return {"delta": round(delta, 2), "low": round(low, 2), "high": round(high, 2), "level": level,
-            "samples": samples, "sentences": n, "reading": reading}
+            "samples": samples, "sentences": n, "mc_error": round(max(se_low, se_high), 3), "reading": reading}
 
 
 def describe(diff: dict[str, Any]) -> str:

@@ -25,6 +25,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "collect": ("fairseq_nat_study.cli.collect", "a recipe's eval.json and Ĉ files → results.json and the report"),
     "report": ("fairseq_nat_study.study.report.write", "the study's tables, Pearson r, plots and findings from results.json"),
     "study": ("fairseq_nat_study.cli.study", "the whole study: data, teacher, distillation, model grid, evaluation, report"),
+    "sweep": ("fairseq_nat_study.cli.sweep", "the C sweep: the study on synthetic corpora of rising exact C, read together"),
 }
 
 

@@ -54,6 +54,9 @@ class DataConfig:
     #: data; more test pairs narrow the paired bootstrap's intervals as 1/sqrt(N))
     num_test: int = 500
     preset: str = "default"
+    #: synthetic data: weight of the preset's translation probabilities against each word's most likely
+    #: translation (0: every word deterministic, C = 0; 1: the preset's own corpus); the C sweep varies it
+    ambiguity: float = 1.0
     dir: str = ""
     src: str = "src"
     tgt: str = "tgt"
@@ -207,9 +210,11 @@ def validate_data(d: DataConfig) -> None:
         from fairseq_nat_study.data.synthetic import SynthConfig
 
         try:  # the corpus's own check, before any stage runs (its messages begin with the field's name)
-            SynthConfig(num_train=d.num_train, num_test=d.num_test, preset=d.preset).validate()
+            SynthConfig(num_train=d.num_train, num_test=d.num_test, preset=d.preset, ambiguity=d.ambiguity).validate()
         except ValueError as err:
             raise StudyConfigError(f"data.{err}") from None
+    if d.kind == "text" and d.ambiguity != DataConfig.ambiguity:
+        raise StudyConfigError("data.ambiguity: synthetic data only (it scales the synthetic corpus's C)")
     if d.kind == "text" and d.num_test != DataConfig.num_test:
         raise StudyConfigError("data.num_test: synthetic data only; text data chooses its test split with "
                                "data.test and data.test_lines")

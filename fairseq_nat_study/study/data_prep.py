@@ -112,7 +112,7 @@ def prepare_data(cfg: DataConfig, seed: int, out: Path, run: Callable[..., None]
         from fairseq_nat_study.data.synthetic import SynthConfig, write_corpus
 
         write_corpus(SynthConfig(seed=seed, num_train=cfg.num_train, num_test=cfg.num_test,
-                                 preset=cfg.preset), text)
+                                 preset=cfg.preset, ambiguity=cfg.ambiguity), text)
         src, tgt, source = "src", "tgt", text
         if ood.enabled(cfg):
             ood_summary = ood.write_synth(cfg, seed, text)

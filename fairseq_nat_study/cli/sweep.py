@@ -1,0 +1,34 @@
+"""``fairseq-nat-study sweep --config F --out DIR``: the C sweep of Huang et al. (2022), resumable corpus by
+corpus (:mod:`fairseq_nat_study.study.sweep`). Shipped configs: ``examples/study/sweep_quick.json`` and
+``examples/study/sweep_full.json``."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from fairseq_nat_study.cli.errors import fail
+
+
+def add_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True,
+                        help="sweep config (JSON): a study config with 'ambiguity': [λ, ...] on synthetic data")
+    parser.add_argument("--out", required=True, help="sweep directory (created; a rerun resumes)")
+    parser.add_argument("--gpu", action="store_true", help="train and evaluate on the GPU (default: CPU)")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="stages run side by side within each corpus's study (default: as the study's)")
+
+
+def main(args: argparse.Namespace) -> int:
+    from fairseq_nat_study.study.config import StudyConfigError
+    from fairseq_nat_study.study.sweep import load_sweep, run_sweep
+    from fairseq_nat_study.utils.fairseq_runner import say_line
+
+    try:
+        base, values = load_sweep(args.config)
+        print(f"[sweep] {base.get('name', 'sweep')}: {len(values)} corpora, ambiguity {values} -> {args.out}",
+              flush=True)
+        run_sweep(base, values, Path(args.out), Path(args.config).parent, cpu=not args.gpu, progress=say_line,
+                  jobs=args.jobs)
+    except (StudyConfigError, FileNotFoundError) as err:
+        return fail("sweep", err)
+    return 0

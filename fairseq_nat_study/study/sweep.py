@@ -1,0 +1,115 @@
+"""The C sweep (Huang et al. 2022): the same study on synthetic corpora whose exact conditional total
+correlation C runs from 0 up.
+
+Huang et al. bound the KL from the data to a NAT model trained by MLE below by C, the dependence between target
+tokens given the source that a factorized model cannot represent: the larger C is, the more NAT-MLE loses to its
+AR counterpart, and KD and GLAT help because their proxy data have a lower C. The synthetic corpus's
+``ambiguity`` knob (:class:`~fairseq_nat_study.data.synth_config.SynthConfig`) scales C from 0 (every word
+deterministic) to the preset's own value while the sources, vocabularies and random stream stay the same, so
+each corpus of the sweep differs from the others only in how ambiguous its words are.
+
+A sweep config is a study config (``study/config.py``) with one more key, ``"ambiguity": [λ, ...]``: the
+study runs once per λ in ``OUT/ambiguity_<λ>/`` (each resumable, as every study is), then the sweep's report
+reads them together (:mod:`~fairseq_nat_study.study.report.sweep_report`).
+"""
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+from fairseq_nat_study.study.config import StudyConfig, StudyConfigError, from_dict
+
+
+def load_sweep(path: str | Path) -> tuple[dict[str, Any], list[float]]:
+    """(the base study config as JSON, the λ values) of a sweep config file; every per-corpus config is
+    validated before any stage runs."""
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise StudyConfigError(f"--config {path}: {err}") from None
+    if not isinstance(raw, dict):
+        raise StudyConfigError(f"--config {path}: expected a JSON object")
+    raw = copy.deepcopy(raw)
+    values = raw.pop("ambiguity", None)
+    if (not isinstance(values, list) or len(values) < 2
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)):
+        raise StudyConfigError(f"--config {path}: 'ambiguity' must be a list of at least two numbers in [0, 1], "
+                               f"got {values!r}")
+    if sorted(set(values)) != list(values):
+        raise StudyConfigError(f"--config {path}: 'ambiguity' values must be increasing and distinct, got {values}")
+    if (raw.get("data") or {}).get("kind", "synth") != "synth":
+        raise StudyConfigError(f"--config {path}: a sweep runs on the synthetic corpus (data.kind 'synth')")
+    for value in values:
+        corpus_config(raw, value, path.parent)
+    return raw, [float(v) for v in values]
+
+
+def corpus_config(base: dict[str, Any], ambiguity: float, base_dir: Path | None = None) -> StudyConfig:
+    """The study config of the corpus at ``ambiguity`` (validated)."""
+    raw = copy.deepcopy(base)
+    raw.setdefault("data", {})["ambiguity"] = ambiguity
+    raw["name"] = f"{raw.get('name', 'sweep')} (ambiguity {ambiguity:g})"
+    return from_dict(raw, base_dir)
+
+
+def corpus_dir(out: Path, ambiguity: float) -> Path:
+    """The study directory of the corpus at ``ambiguity``."""
+    return Path(out) / f"ambiguity_{ambiguity:g}"
+
+
+def run_sweep(base: dict[str, Any], values: list[float], out: Path, base_dir: Path | None = None, cpu: bool = True,
+              progress: Callable[[str], None] = print, jobs: int | None = None) -> dict[str, Any]:
+    """Runs (or resumes) the study of every corpus, then writes the sweep's ``results.json``, ``report.md``
+    and plot to ``out``; returns the results."""
+    from fairseq_nat_study.study.pipeline import Study
+    from fairseq_nat_study.study.report.sweep_report import write_sweep_report
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for i, value in enumerate(values):
+        progress(f"[sweep] corpus {i + 1}/{len(values)}: ambiguity {value:g}")
+        Study(corpus_config(base, value, base_dir), corpus_dir(out, value), cpu=cpu, progress=progress,
+              jobs=jobs).run()
+    results = collect(out, values, base.get("name", "sweep"))
+    write_sweep_report(results, out)
+    progress(f"[sweep] report: {out / 'report.md'}; results: {out / 'results.json'}")
+    return results
+
+
+def collect(out: Path, values: list[float], name: str) -> dict[str, Any]:
+    """The sweep's results: one point per corpus with its exact C and the figures the report reads."""
+    points = []
+    for value in values:
+        study = json.loads((corpus_dir(out, value) / "results.json").read_text())
+        points.append(corpus_point(study, value))
+    return {"name": name, "points": points}
+
+
+def corpus_point(study: dict[str, Any], ambiguity: float) -> dict[str, Any]:
+    """One corpus's figures on its test split, per target position (``|y| + 1``, the LL's denominator):
+    the exact H and C, the final checkpoints' LL and BLEU of the AR model, NAT-MLE on raw and distilled data,
+    GLAT and the latent models (raw), and Ĉ of the raw and distilled data."""
+    from fairseq_nat_study.study.report.correlation import final_point
+    from fairseq_nat_study.study.report.fit import exact_bounds
+
+    bounds = exact_bounds(study["data"].get("stats"), "test") or {}
+    models: dict[str, dict[str, Any]] = {}
+    for run in study["runs"]:
+        p = final_point(run)
+        key = f"{p['group']}:{run['data']}"
+        if key not in models or p["bleu"] > models[key]["bleu"]:
+            models[key] = {"model": run["model"], "bleu": p["bleu"], "ll_per_token": p["ll_per_token"]}
+    tc = study.get("total_correlation") or {}
+    c_hat = {}
+    for kind in ("raw", "dist"):
+        entry = tc.get(kind) or {}
+        scored = exact_bounds(study["data"].get("stats"), entry.get("subset", "valid")) or {}
+        # distilled data: the beam output of a deterministic teacher is a function of the source, C = 0
+        c_hat[kind] = {"value": entry.get("C_hat_per_token"), "subset": entry.get("subset"),
+                       "exact": 0.0 if kind == "dist" and scored else scored.get("C")}
+    return {"ambiguity": ambiguity, "C_per_token": bounds.get("C"), "H_per_token": bounds.get("H"),
+            "C_per_sentence": ((study["data"].get("stats") or {}).get("splits", {}).get("test") or {}).get("C"),
+            "models": models, "C_hat_per_token": c_hat}

@@ -1,0 +1,93 @@
+"""The C sweep: its config, each corpus's figures from a study's results, and the findings read both ways."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from fairseq_nat_study.study.config import StudyConfigError
+from fairseq_nat_study.study.report.sweep_report import gaps, slope, spearman, sweep_findings, write_sweep_report
+from fairseq_nat_study.study.sweep import corpus_config, corpus_point, load_sweep
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _point(c: float, excess: float, gap_raw: float, gap_kd: float, gap_glat: float, c_hat: float) -> dict:
+    """A corpus whose AR model scores LL −0.5 and BLEU 90, with the given NAT-MLE excess and gaps."""
+    models = {"ar:raw": {"bleu": 90.0, "ll_per_token": -0.5}, "nat:raw": {"bleu": 90.0 - gap_raw, "ll_per_token": -0.5 - excess},
+              "nat:dist": {"bleu": 90.0 - gap_kd, "ll_per_token": -1.0}, "glat:raw": {"bleu": 90.0 - gap_glat, "ll_per_token": -0.9}}
+    return {"ambiguity": c, "C_per_token": c, "models": models,
+            "C_hat_per_token": {"raw": {"value": c_hat, "exact": c}, "dist": {"value": 0.01, "exact": 0.0}}}
+
+
+def _read(points: list[dict]) -> dict[str, bool | None]:
+    return {f["claim"][:30]: f["holds"] for f in sweep_findings(points)}
+
+
+def test_the_sweep_findings_hold_on_a_fitted_sweep_and_fail_where_they_should() -> None:
+    cs = [0.0, 0.03, 0.06, 0.09, 0.12]
+    fitted = [_point(c, c + 0.002, 40 * c, 20 * c, 25 * c, 0.95 * c + 0.001) for c in cs]
+    got = sweep_findings(fitted)
+    assert [f["holds"] for f in got] == [True, True, True, True, True]
+    assert got[0]["evidence"].startswith("slope 1.000, r 1.000 over 5 corpora")
+    assert all(f["no_if"] for f in got)
+    # NAT-MLE losing twice C: slope 2, outside [0.8, 1.2]
+    assert _read([_point(c, 2 * c, 40 * c, 20 * c, 25 * c, c) for c in cs])["NAT-MLE's NLL excess over the "] is False
+    # a BLEU gap that does not rise with C
+    flat = [_point(c, c, g, 0.0, 0.0, c) for c, g in zip(cs, [3.0, 1.0, 2.0, 0.5, 1.5])]
+    assert _read(flat)["The AR − NAT-MLE BLEU gap rise"] is False
+    # KD above raw NAT-MLE on one corpus with C > 0 (C = 0 is not read: both gaps are 0 there)
+    kd_bad = [_point(c, c, 40 * c, (60 if c == 0.06 else 20) * c, 25 * c, c) for c in cs]
+    assert _read(kd_bad)["KD (NAT-MLE on distilled data)"] is False and _read(kd_bad)["GLAT's BLEU gap to the AR mode"] is True
+    assert _read(fitted[:2])["NAT-MLE's NLL excess over the "] is None  # two corpora: no slope read
+
+
+def test_slope_and_spearman_on_known_numbers() -> None:
+    assert slope([0, 1, 2], [1, 3, 5]) == pytest.approx(2.0)
+    assert slope([1, 1], [0, 3]) is None
+    assert spearman([1, 2, 3, 4], [10, 20, 15, 40]) == pytest.approx(0.8)
+    assert spearman([1, 2, 3], [5, 5, 6]) == pytest.approx(0.8660254, abs=1e-6)  # tied ranks averaged
+
+
+def test_a_corpus_point_reads_the_final_checkpoints_and_the_exact_c_of_each_split() -> None:
+    def run(model: str, group: str, data: str, bleu: float, ll: float) -> dict:
+        return {"model": model, "data": data, "points": [{"final": False, "bleu": 1.0, "ll_per_token": -9.0, "group": group},
+                                                         {"final": True, "bleu": bleu, "ll_per_token": ll, "group": group}]}
+    stats = {"splits": {"test": {"num_sentences": 10, "num_target_tokens": 90, "H_joint": 2.0, "C": 1.0},
+                        "valid": {"num_sentences": 20, "num_target_tokens": 180, "H_joint": 2.0, "C": 0.5}}}
+    study = {"data": {"stats": stats}, "runs": [run("tr", "ar", "raw", 80.0, -0.3), run("nat", "nat", "raw", 70.0, -0.45),
+                                                run("nat", "nat", "dist", 75.0, -0.8)],
+             "total_correlation": {"raw": {"subset": "valid", "C_hat_per_token": 0.06},
+                                   "dist": {"subset": "valid", "C_hat_per_token": 0.01}}}
+    p = corpus_point(study, 0.5)
+    assert p["C_per_token"] == pytest.approx(0.1) and p["H_per_token"] == pytest.approx(0.2)  # over 100 positions
+    assert p["C_hat_per_token"]["raw"] == {"value": 0.06, "subset": "valid", "exact": pytest.approx(0.05)}
+    assert p["C_hat_per_token"]["dist"]["exact"] == 0.0  # a deterministic teacher's output
+    g = gaps(p)
+    assert g["excess"] == pytest.approx(0.15) and g["raw"] == pytest.approx(10.0) and g["kd"] == pytest.approx(5.0)
+    assert g["glat"] is None
+
+
+def test_sweep_configs_are_checked_before_any_corpus_runs(tmp_path: Path) -> None:
+    base, values = load_sweep(ROOT / "examples/study/sweep_quick.json")
+    assert values == [0.0, 0.25, 0.5, 0.75, 1.0] and "ambiguity" not in base
+    assert corpus_config(base, 0.25).data.ambiguity == 0.25
+    for change, message in (({"ambiguity": [0.5]}, "at least two numbers"),
+                            ({"ambiguity": [0.5, 0.2]}, "increasing and distinct"),
+                            ({"ambiguity": [0, 1.5]}, "ambiguity must be in \\[0, 1\\]"),
+                            ({"ambiguity": [0, "a"]}, "list of at least two numbers"),
+                            ({"data": {"kind": "text", "dir": "x"}}, "synthetic corpus")):
+        path = tmp_path / "sweep.json"
+        path.write_text(json.dumps({**json.loads((ROOT / "examples/study/sweep_quick.json").read_text()), **change}))
+        with pytest.raises(StudyConfigError, match=message):
+            load_sweep(path)
+
+
+def test_the_report_renders_every_corpus_and_finding(tmp_path: Path) -> None:
+    cs = [0.0, 0.05, 0.1]
+    write_sweep_report({"name": "t", "points": [_point(c, c, 40 * c, 20 * c, 25 * c, c) for c in cs]}, tmp_path)
+    md = (tmp_path / "report.md").read_text()
+    assert md.count("\n| 0.05 |") == 1 and "| KD (NAT-MLE on distilled data)'s BLEU gap" in md
+    assert (tmp_path / "c_sweep.png").stat().st_size > 1000
+    assert len(json.loads((tmp_path / "results.json").read_text())["findings"]) == 5
