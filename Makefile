@@ -1,8 +1,9 @@
 # One entry point for set-up, tests and the demo. Everything installs into .venv/ at the checkout root.
-#   make demo   - the quick study on the built-in synthetic corpus (CPU; README "What make demo does")
-#   make test   - the default test suite (CPU; README "Tests" gives its measured time)
+#   make demo   - the quick study on the built-in synthetic corpus (CPU; docs: study guide)
+#   make test   - the default test suite (CPU; docs: development page)
 #   make test-slow - the tests marked `slow`
-#   make findings - the findings profile: every family on the synthetic corpus (README "The findings profile")
+#   make findings - the findings profile: every family on the synthetic corpus (docs: study guide)
+#   make docs  - the documentation site into site/ (mkdocs build --strict) and the README's headline table checked
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -13,7 +14,7 @@ DEMO_OUT ?= runs/demo
 
 FINDINGS_OUT ?= runs/findings
 
-.PHONY: venv demo findings test test-slow clean-venv
+.PHONY: venv demo findings test test-slow docs clean-venv
 
 venv: $(STAMP)
 
@@ -41,6 +42,18 @@ test: $(STAMP)
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -m slow -q tests
+
+# mkdocs reads the sources without importing them, so the docs need only requirements/docs.txt in .venv/
+DOCS_STAMP := $(VENV)/.docs-installed
+
+$(DOCS_STAMP): requirements/docs.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q -r requirements/docs.txt
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	PYTHONPATH=$(CURDIR) $(PY) -m fairseq_nat_study.cli.main docs --check --readme README.md --results docs/results
+	$(VENV)/bin/mkdocs build --strict --site-dir site
 
 clean-venv:
 	rm -rf $(VENV)

@@ -28,11 +28,12 @@ from sacrebleu.metrics import BLEU
 SAMPLES = 10000
 SEED = 12345
 LEVEL = 0.95
-#: The resamples are drawn in this many equal batches; the spread of the batches' interval bounds gives the
-#: Monte Carlo standard error of each bound, and a bound within MC_MARGIN standard errors of 0 reads "level":
-#: a reading that another bootstrap seed could flip is not read.
-BATCHES = 10
-MC_MARGIN = 2.0
+#: Resamples are drawn in batches of this many; the spread of the batches' interval bounds gives the Monte Carlo
+#: standard error of each pooled bound. While a bound lies within MC_MARGIN standard errors of 0, more batches are
+#: drawn, up to MAX_SAMPLES; a bound still that close reads "level": a reading another seed could flip is not read.
+BATCH = 1000
+MC_MARGIN = 3.0
+MAX_SAMPLES = 200000
 
 
 def _metric() -> BLEU:
@@ -76,40 +77,52 @@ def paired_difference(stats_a: Sequence[str], stats_b: Sequence[str], *, samples
 
     Args:
         stats_a, stats_b: :func:`sentence_statistics` of the two systems on the same ``N`` sentences, in order.
-        samples: resamples of the ``N`` sentences (the same resample for both systems).
+        samples: resamples of the ``N`` sentences (the same resample for both systems) drawn first, and drawn
+            again while an interval bound is too close to 0 for the Monte Carlo error to settle its sign.
         level: coverage of the percentile interval.
     Returns:
         ``{"delta", "low", "high", "level", "samples", "sentences", "mc_error", "reading"}``; ``reading`` is
         ``higher`` (b above a: the interval lies above 0 by more than :data:`MC_MARGIN` Monte Carlo standard errors
-        of its bound), ``lower`` (below 0 likewise) or ``level`` (the interval holds 0: within the test set's
+        of its bound; ``samples`` says how many resamples that took), ``lower`` (below 0 likewise) or ``level`` (the interval holds 0: within the test set's
         sampling noise, or a bound too close to 0 for the bootstrap's own noise to settle); ``mc_error`` is the
         larger standard error of the two bounds.
     """
     a, b = _matrix(stats_a), _matrix(stats_b)
     if a.shape != b.shape:
         raise ValueError(f"statistics of {a.shape[0]} and {b.shape[0]} sentences: not the same test set")
-    if samples < BATCHES or samples % BATCHES or not 0 < level < 1:
-        raise ValueError(f"samples must be a positive multiple of {BATCHES} and level in (0, 1)")
+    if samples < 2 * BATCH or samples % BATCH or not 0 < level < 1:
+        raise ValueError(f"samples must be a multiple of {BATCH} of at least {2 * BATCH}, and level in (0, 1)")
     n = a.shape[0]
     delta = float(_scores(b.sum(0, keepdims=True))[0] - _scores(a.sum(0, keepdims=True))[0])
     rng = np.random.default_rng(seed)
     tail = 100 * (1 - level) / 2
-    diffs, bounds = [], []
-    for _ in range(BATCHES):
-        # how often each sentence is drawn in each resample, [samples / BATCHES, N]: the same draws weigh both systems
-        rows = samples // BATCHES
-        draws = rng.integers(0, n, size=(rows, n)) + n * np.arange(rows)[:, None]
-        weights = np.bincount(draws.ravel(), minlength=rows * n).reshape(rows, n).astype(np.float64)
-        batch = _scores(weights @ b) - _scores(weights @ a)
-        diffs.append(batch)
-        bounds.append(np.percentile(batch, [tail, 100 - tail]))
-    low, high = (float(v) for v in np.percentile(np.concatenate(diffs), [tail, 100 - tail]))
-    # standard error of the pooled bounds: the batch bounds' spread over sqrt(BATCHES)
-    se_low, se_high = (float(v) for v in np.std(np.asarray(bounds), axis=0, ddof=1) / np.sqrt(BATCHES))
-    reading = ("higher" if low - MC_MARGIN * se_low > 0 else
-               "lower" if high + MC_MARGIN * se_high < 0 else "level")
+    diffs: list[np.ndarray] = []
+    bounds: list[np.ndarray] = []
+
+    def draw(count: int) -> None:
+        for _ in range(count // BATCH):
+            # how often each sentence is drawn in each resample, [BATCH, N]: the same draws weigh both systems
+            rows = rng.integers(0, n, size=(BATCH, n)) + n * np.arange(BATCH)[:, None]
+            weights = np.bincount(rows.ravel(), minlength=BATCH * n).reshape(BATCH, n).astype(np.float64)
+            batch = _scores(weights @ b) - _scores(weights @ a)
+            diffs.append(batch)
+            bounds.append(np.percentile(batch, [tail, 100 - tail]))
+
+    def pooled() -> tuple[float, float, float, float]:
+        low, high = np.percentile(np.concatenate(diffs), [tail, 100 - tail])
+        # the pooled bound's standard error: the batch bounds' spread over sqrt(batches)
+        se_low, se_high = np.std(np.asarray(bounds), axis=0, ddof=1) / np.sqrt(len(bounds))
+        return float(low), float(high), float(se_low), float(se_high)
+
+    draw(samples)
+    low, high, se_low, se_high = pooled()
+    while (abs(low) < MC_MARGIN * se_low or abs(high) < MC_MARGIN * se_high) and len(diffs) * BATCH < MAX_SAMPLES:
+        draw(samples)
+        low, high, se_low, se_high = pooled()
+    reading = ("higher" if low > MC_MARGIN * se_low else "lower" if high < -MC_MARGIN * se_high else "level")
     return {"delta": round(delta, 2), "low": round(low, 2), "high": round(high, 2), "level": level,
-            "samples": samples, "sentences": n, "mc_error": round(max(se_low, se_high), 3), "reading": reading}
+            "samples": len(diffs) * BATCH, "sentences": n, "mc_error": round(max(se_low, se_high), 3),
+            "reading": reading}
 
 
 def describe(diff: dict[str, Any]) -> str:

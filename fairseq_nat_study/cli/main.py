@@ -24,6 +24,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("fairseq_nat_study.cli.evaluate", "BLEU, LL, refinement, diversity and speed of a run's checkpoints"),
     "collect": ("fairseq_nat_study.cli.collect", "a recipe's eval.json and Ĉ files → results.json and the report"),
     "report": ("fairseq_nat_study.study.report.write", "the study's tables, Pearson r, plots and findings from results.json"),
+    "docs": ("fairseq_nat_study.cli.docs", "render README's headline results table from docs/results/*/results.json"),
     "study": ("fairseq_nat_study.cli.study", "the whole study: data, teacher, distillation, model grid, evaluation, report"),
     "sweep": ("fairseq_nat_study.cli.sweep", "the C sweep: the study on synthetic corpora of rising exact C, read together"),
 }
