@@ -42,7 +42,9 @@ def paired_note(moves: list[Move]) -> str:
     diffs = [d for _, d in moves if d]
     if not diffs:
         return "point against point (no per-sentence statistics)"
-    return (f"paired bootstrap, {diffs[0]['samples']} resamples of the {diffs[0]['sentences']} test sentences, "
+    counts = sorted({d["samples"] for d in diffs})
+    drawn = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+    return (f"paired bootstrap, {drawn} resamples of the {diffs[0]['sentences']} test sentences, "
             f"{diffs[0]['level']:.0%} interval")
 
 
