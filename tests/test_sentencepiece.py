@@ -137,3 +137,29 @@ def test_a_vocabulary_the_text_cannot_fill_is_refused_in_one_line(tmp_path: Path
     assert "SentencePiece could not learn a 8000-piece unigram model from the training text: Vocabulary size too " \
            "high (8000)" in err
     assert not (tmp_path / "out" / "bin").exists()
+
+
+def test_study_data_section_takes_spm_vocab(tmp_path: Path) -> None:
+    """A study config's ``data.spm_vocab`` gives the study's data stage a SentencePiece model, which the OOD
+    test set is encoded with too."""
+    from fairseq_nat_study.study.config import StudyConfigError, from_dict
+    from fairseq_nat_study.study.data_prep import prepare_data
+    from fairseq_nat_study.utils.fairseq_runner import run_fairseq
+
+    raw = _corpus(tmp_path / "raw")
+    cfg = from_dict({"models": [{"name": "tr", "family": "ar", "arch": "nat_study_tr_tiny", "max_update": 10}],
+                     "teacher": "tr", "data": {
+                         "kind": "text", "dir": str(raw), "src": "de", "tgt": "en", "train": "all", "valid": "all",
+                         "test": "all", "valid_lines": [0, 7], "test_lines": [7, 20], "max_train": 80,
+                         "spm_vocab": 50, "spm_type": "bpe",
+                         "ood": {"dir": str(raw), "prefix": "all", "lines": [90, 120]}}}).data
+    summary = prepare_data(cfg, 1, tmp_path / "data", run_fairseq, progress=lambda s: None)
+    assert summary["subwords"] == {"kind": "sentencepiece", "model": "spm/spm.model", "size": 50, "model_type": "bpe"}
+    data = tmp_path / "data"
+    for split in ("train", "test", "ood"):
+        text = (data / "text" / f"{split}.en").read_text(encoding="utf-8").splitlines()
+        assert [decode_sentencepiece(p) for p in (data / "spm" / f"{split}.en").read_text().splitlines()] == text
+    assert (data / "bin" / "test1.de-en.en.bin").is_file()
+    cfg.spm_vocab = -1
+    with pytest.raises(StudyConfigError, match="data.spm_vocab"):
+        prepare_data(cfg, 1, tmp_path / "data2", run_fairseq, progress=lambda s: None)

@@ -142,7 +142,8 @@ def evaluate_checkpoint(model: Any, task: Any, dataset: Any, refs: Sequence[str]
             scores = bleu_scores(hyps_k, refs, lang, compound, stats=k in ends, subwords=subwords)
             entry = {"steps": k, "bleu": scores["bleu"],
                      "output_elbo_per_token": None if elbo is None else round(elbo, 4), "empty_outputs": empty,
-                     "diversity": diversity(cands, subwords), **({"bleu_stats": scores["bleu_stats"]} if k in ends else {})}
+                     "diversity": diversity(cands, subwords),
+                     **({"bleu_stats": scores["bleu_stats"]} if k in ends else {})}
             row["refinement"].append(entry)
             progress(f"refinement K={k}: BLEU {entry['bleu']}, ELBO(ŷ) {entry['output_elbo_per_token']}, "
                      f"diversity {entry['diversity']}")
