@@ -11,6 +11,7 @@ setup(
     version="0.1.0",
     description="Train, decode and study non-autoregressive translation models with fairseq",
     packages=find_packages(include=["fairseq_nat_study", "fairseq_nat_study.*"]),
+    package_data={"fairseq_nat_study.config": ["*.yaml"]},  # the fairseq-hydra-train configs
     python_requires=">=3.10",
     install_requires=["torch>=2.6", "sacrebleu>=2.0", "numpy"],
     entry_points={"console_scripts": ["fairseq-nat-study = fairseq_nat_study.cli.main:main"]},

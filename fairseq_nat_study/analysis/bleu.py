@@ -9,6 +9,9 @@ Three numbers are produced for a hypothesis/reference pair of corpora:
   text;
 * ``compound_split_score``: tokenized BLEU after the WMT'14 En-De
   compound-splitting convention (``Bahn-Hof`` -> ``Bahn ##AT##-##AT## Hof``).
+
+Hypotheses decoded from a data-bin are segmented: :func:`remove_subwords` undoes subword-nmt BPE or
+SentencePiece first, so that every number is computed on the text the subword model was learned from.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import sys
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable, Sequence
 
 from sacrebleu.metrics import BLEU
 from sacremoses import MosesDetokenizer
@@ -34,6 +37,10 @@ logger = logging.getLogger(__name__)
 # with Perl's /g.
 _COMPOUND_RE = re.compile(r"(\S)-(\S)")
 _BPE_RE = re.compile(r"@@( |$)")
+#: SentencePiece's word-start mark (U+2581), which stands for the space before a piece
+SPM_SPACE = "\u2581"
+#: the segmentations :func:`remove_subwords` undoes (the names of fairseq's ``--post-process`` options)
+SUBWORD_SCHEMES = ("subword_nmt", "sentencepiece", "none")
 
 
 @dataclass
@@ -91,6 +98,35 @@ def compound_split(line: str) -> str:
 def remove_bpe(line: str) -> str:
     """Undo subword-nmt ``@@ `` continuation markers (also at line end)."""
     return _BPE_RE.sub("", line).rstrip()
+
+
+def decode_sentencepiece(line: str) -> str:
+    """Join SentencePiece pieces back into text: ``"▁the ▁qu ick"`` → ``"the quick"`` (fairseq's
+    ``--post-process sentencepiece``: the spaces between pieces go, each ``▁`` becomes a space)."""
+    return line.replace(" ", "").replace(SPM_SPACE, " ").strip()
+
+
+def remove_subwords(line: str, subwords: str = "subword_nmt") -> str:
+    """Undo one subword segmentation.
+
+    Args:
+        line: A segmented sentence (dictionary symbols joined by spaces).
+        subwords: ``subword_nmt`` (``@@ `` joins), ``sentencepiece`` (pieces) or ``none`` (kept as given).
+
+    Returns:
+        The sentence as the text the subword model was learned from.
+    """
+    if subwords not in SUBWORD_SCHEMES:
+        raise ValueError(f"subwords {subwords!r} is not one of {', '.join(SUBWORD_SCHEMES)}")
+    if subwords == "sentencepiece":
+        return decode_sentencepiece(line)
+    return remove_bpe(line) if subwords == "subword_nmt" else line
+
+
+def subword_scheme(symbols: Iterable[str]) -> str:
+    """``sentencepiece`` when a dictionary's symbols hold SentencePiece word-start pieces (``▁…``), else
+    ``subword_nmt`` (whose removal leaves text without ``@@ `` joins untouched)."""
+    return "sentencepiece" if any(s.startswith(SPM_SPACE) for s in symbols) else "subword_nmt"
 
 
 @lru_cache(maxsize=None)
@@ -171,6 +207,14 @@ def corpus_bleu(
     )
 
 
+def _undo_segmentation(lines: list[str], subwords: str) -> list[str]:
+    """``lines`` with their ``subwords`` segmentation undone; SentencePiece pieces are decoded only in a file that
+    holds some (a plain-text reference, which has no ``▁``, would otherwise lose its spaces)."""
+    if subwords == "sentencepiece" and not any(SPM_SPACE in line for line in lines):
+        return lines
+    return [remove_subwords(line, subwords) for line in lines]
+
+
 def add_args(parser: argparse.ArgumentParser) -> None:
     """Add the ``bleu`` subcommand options to ``parser``."""
     parser.add_argument("--hyp", required=True, help="hypothesis file, one sentence per line")
@@ -181,16 +225,21 @@ def add_args(parser: argparse.ArgumentParser) -> None:
                         help="inputs are tokenized: Moses-detokenise them for the sacreBLEU score")
     parser.add_argument("--lang", default="en", help="detokenizer language (with --detok)")
     parser.add_argument("--tokenize", default="13a", help="sacreBLEU tokenizer")
+    parser.add_argument("--remove-bpe", choices=SUBWORD_SCHEMES[:2], default="subword_nmt",
+                        help="the segmentation undone in both files first: subword-nmt '@@ ' joins (default) or "
+                             "SentencePiece pieces (a data-bin from prepare --spm-vocab; a file without pieces, "
+                             "such as prepare's text/ references, is scored as it is)")
     parser.add_argument("--keep-bpe", action="store_true",
-                        help="score the text exactly as given; by default subword-nmt '@@ ' joins are removed from "
-                             "both files first (--detok always removes them)")
+                        help="score the text exactly as given, undoing no segmentation (--detok still removes "
+                             "'@@ ' joins)")
     parser.add_argument("--json", default=None, help="write the result as JSON to this file")
 
 
 def main(args: argparse.Namespace) -> int:
     """Run the ``bleu`` subcommand.
 
-    ``@@ `` BPE markers are removed from both files unless ``--keep-bpe`` is given.  With ``--detok`` the
+    The ``--remove-bpe`` segmentation (subword-nmt ``@@ `` markers by default, or SentencePiece pieces) is
+    undone in both files unless ``--keep-bpe`` is given.  With ``--detok`` the
     sacreBLEU score is computed on Moses-detokenised text while tokenized and
     compound-split BLEU use the tokenized input.
 
@@ -201,9 +250,8 @@ def main(args: argparse.Namespace) -> int:
         0 on success, 2 on bad input files.
     """
     try:
-        clean = (lambda line: line) if args.keep_bpe else remove_bpe
-        hyps = [clean(line) for line in read_lines(args.hyp)]
-        refs = [clean(line) for line in read_lines(args.ref)]
+        subwords = "none" if args.keep_bpe else args.remove_bpe
+        hyps, refs = (_undo_segmentation(read_lines(path), subwords) for path in (args.hyp, args.ref))
     except (OSError, ValueError) as err:
         print(f"bleu: error: {err}", file=sys.stderr)
         return 2
@@ -225,7 +273,8 @@ def main(args: argparse.Namespace) -> int:
         print(f"compound-split BLEU = {result.compound_split_score:.2f}")
     if args.json:
         payload = asdict(result)
-        payload.update(hyp=str(args.hyp), ref=str(args.ref), detok=bool(args.detok), bpe_removed=not args.keep_bpe)
+        payload.update(hyp=str(args.hyp), ref=str(args.ref), detok=bool(args.detok), bpe_removed=not args.keep_bpe,
+                       subwords=subwords)
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         with open(args.json, "w", encoding="utf-8") as handle:
             json.dump(payload, handle, indent=2)

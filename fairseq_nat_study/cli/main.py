@@ -13,7 +13,7 @@ import sys
 #: subcommand -> (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("fairseq_nat_study.cli.synth", "write the synthetic corpus with exact entropies and C"),
-    "prepare": ("fairseq_nat_study.cli.prepare", "raw parallel text → sacremoses → joint BPE → fairseq-preprocess"),
+    "prepare": ("fairseq_nat_study.cli.prepare", "raw parallel text → sacremoses → joint BPE or SentencePiece → fairseq-preprocess"),
     "distill": ("fairseq_nat_study.cli.distill", "decode a split with an AR teacher (beam 4) and re-binarise it"),
     "bleu": ("fairseq_nat_study.analysis.bleu", "sacreBLEU with signature, tokenized and compound-split BLEU"),
     "loglik": ("fairseq_nat_study.cli.loglik", "per-sentence / per-token log-likelihood of a split's references"),

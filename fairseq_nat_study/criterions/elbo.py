@@ -78,6 +78,9 @@ class ElboCriterionConfig(FairseqDataclass):
                                      "early and the run goes on with the ELBO itself (the study's early stopping)"}
     )
     max_update: int = II("optimization.max_update")
+    # fairseq's shared option (see NatMleCriterionConfig): accepted so that a config composed over fairseq's
+    # default criterion merges; the ELBO is always normalised by target tokens
+    sentence_avg: bool = II("optimization.sentence_avg")
 
 
 #: The default objective of each prior, as a function of the run's length in updates (0: unknown).

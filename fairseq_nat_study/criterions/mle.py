@@ -14,6 +14,7 @@ import torch
 from fairseq import metrics
 from fairseq.criterions import FairseqCriterion, register_criterion
 from fairseq.dataclass import FairseqDataclass
+from omegaconf import II
 
 from fairseq_nat_study.utils.losses import length_nll, token_nll
 
@@ -21,6 +22,10 @@ from fairseq_nat_study.utils.losses import length_nll, token_nll
 @dataclass
 class NatMleCriterionConfig(FairseqDataclass):
     label_smoothing: float = field(default=0.0, metadata={"help": "epsilon for label smoothing of token NLL"})
+    # fairseq's shared option, declared by its own criterions: a hydra config that changes only the criterion's
+    # _name (e.g. criterion._name=nat_study_mle over fairseq's default cross_entropy) still carries it. These
+    # criterions always normalise by target tokens (sample_size = Σ (|y| + 1)), whatever its value.
+    sentence_avg: bool = II("optimization.sentence_avg")
 
 
 def require_nat_output(net_output: Any, criterion: str) -> dict[str, dict[str, Any]]:

@@ -29,7 +29,7 @@ from fairseq_nat_study.modules.length_predictor import LengthPredictor
 from fairseq_nat_study.modules.posterior import GaussianPosterior
 from fairseq_nat_study.modules.priors.base import Prior
 from fairseq_nat_study.modules.priors.gaussian import GaussianPrior
-from fairseq_nat_study.utils.args import BIG_SIZES, TINY_SIZES, set_defaults
+from fairseq_nat_study.utils.args import BIG_SIZES, TINY_SIZES, as_namespace, set_defaults
 from fairseq_nat_study.utils.distributions import gaussian_log_prob, reparameterize
 from fairseq_nat_study.utils.tensor import time_first_to_batch_first, token_mask
 
@@ -62,6 +62,11 @@ class LatentNATModel(FairseqNATModel):
         FairseqNATModel.add_args(parser)
         gen_parser_from_dataclass(parser, LatentConfig(), delete_default=True)
         gen_parser_from_dataclass(parser, FlowPriorConfig(), delete_default=True)
+
+    @classmethod
+    def build_model(cls, args: Any, task: Any) -> Any:
+        # fairseq-hydra-train passes a DictConfig, from which fairseq keeps only TransformerConfig's fields
+        return super().build_model(as_namespace(args), task)
 
     @classmethod
     def build_decoder(cls, args: Namespace, tgt_dict: Any, embed_tokens: Any) -> LatentDecoder:

@@ -28,13 +28,18 @@ from fairseq.modules.transformer_sentence_encoder import init_bert_params
 from fairseq.models.nat.nonautoregressive_transformer import base_architecture as nat_base_architecture
 
 from fairseq_nat_study.modules.nat_decoder import UniformCopyNATDecoder
-from fairseq_nat_study.utils.args import TINY_SIZES, set_defaults
+from fairseq_nat_study.utils.args import TINY_SIZES, as_namespace, set_defaults
 from fairseq_nat_study.utils.tensor import length_skeleton, mask_targets, token_mask
 
 
 @register_model("nat_study_nat")
 class VanillaNATModel(NATransformerModel):
     """Vanilla NAT p(y|x) = p(T|x) Π_t p(y_t|x,T) with uniform source-embedding copy."""
+
+    @classmethod
+    def build_model(cls, args: Any, task: Any) -> Any:
+        # fairseq-hydra-train passes a DictConfig, from which fairseq keeps only TransformerConfig's fields
+        return super().build_model(as_namespace(args), task)
 
     @classmethod
     def build_decoder(cls, args: Namespace, tgt_dict: Any, embed_tokens: Any) -> UniformCopyNATDecoder:

@@ -67,6 +67,9 @@ class DataConfig:
     test_lines: list[int] = field(default_factory=list)
     max_train: int = 0
     bpe_merges: int = 8000
+    #: SentencePiece vocabulary size; > 0 uses SentencePiece (of ``spm_type``) instead of BPE
+    spm_vocab: int = 0
+    spm_type: str = "unigram"
     tokenize: bool = False
     lowercase: bool = False
     romanian: bool = False

@@ -1,12 +1,15 @@
 """The study's (and the recipes') data stage: the synthetic corpus, or parallel text → (optionally) Moses
-normalisation and tokenisation with sacremoses and cleaning of the training pairs → joint BPE (subword-nmt) →
+normalisation and tokenisation with sacremoses and cleaning of the training pairs → one joint subword model
+(subword-nmt BPE, or SentencePiece when ``data.spm_vocab`` > 0; :mod:`fairseq_nat_study.data.subwords`) →
 ``fairseq-preprocess`` with a joined dictionary.
 
-Layout under ``OUT/data``: ``text/{train,valid,test}.{src,tgt}`` (tokenized, no BPE: the references BLEU is
-computed against), ``text/ood.{src,tgt}`` (the out-of-distribution test set, ``study/ood.py``), ``bpe/``
-(what is binarised) and ``bin/`` (the raw data-bin; the OOD set is its ``test1`` split). Line slices of a file
-(``valid_lines``/``test_lines`` = [first, end)) let one released split serve as both validation and test
-when the test set is held out (Multi30k's folder here has only ``train`` and ``val``).
+Layout under ``OUT/data``: ``text/{train,valid,test}.{src,tgt}`` (tokenized, no subwords: the references BLEU
+is computed against), ``text/ood.{src,tgt}`` (the out-of-distribution test set, ``study/ood.py``), ``bpe/``
+(BPE codes and what is binarised) or ``spm/`` (``spm.model`` and what is binarised), and ``bin/`` (the raw
+data-bin; the OOD set is its ``test1`` split). ``data.json`` records the subword model (``subwords``: kind,
+model path relative to it, size, SentencePiece type). Line slices of a file (``valid_lines``/``test_lines`` =
+[first, end)) let one released split serve as both validation and test when the test set is held out
+(Multi30k's folder here has only ``train`` and ``val``).
 """
 from __future__ import annotations
 
@@ -14,6 +17,8 @@ import json
 from pathlib import Path
 from typing import Callable
 
+from fairseq_nat_study.data.subwords import (SPM_TYPES, SubwordResult, learn_and_apply_bpe,
+                                              learn_and_apply_sentencepiece)
 from fairseq_nat_study.study.config import DataConfig, StudyConfigError
 
 SPLITS = ("train", "valid", "test")
@@ -73,37 +78,43 @@ def _read_pair(cfg: DataConfig, split: str, dropped: dict[str, int] | None = Non
     return src, tgt
 
 
-def _learn_and_apply_bpe(text: Path, bpe: Path, merges: int, src: str, tgt: str,
-                         progress: Callable[[str], None], splits: tuple[str, ...] = SPLITS) -> None:
-    """Joint BPE codes learned on the training source + target, applied to every split."""
-    import io
+def check_subwords(cfg: DataConfig) -> None:
+    """Raises ``StudyConfigError`` for a subword setting no model can be learned with (text data only)."""
+    if cfg.kind != "text":
+        return
+    spm_vocab = cfg.spm_vocab
+    if not isinstance(spm_vocab, int) or isinstance(spm_vocab, bool) or spm_vocab < 0:
+        raise StudyConfigError(f"data.spm_vocab (--spm-vocab): must be a positive vocabulary size, or 0 for "
+                               f"subword-nmt BPE; got {spm_vocab!r}")
+    if spm_vocab and cfg.spm_type not in SPM_TYPES:
+        raise StudyConfigError(f"data.spm_type (--spm-type): {cfg.spm_type!r} is not one of {', '.join(SPM_TYPES)}")
 
-    from subword_nmt.apply_bpe import BPE
-    from subword_nmt.learn_bpe import learn_bpe
 
-    codes = bpe / "codes"
-    joint = io.StringIO("".join((text / f"train.{lang}").read_text(encoding="utf-8") for lang in (src, tgt)))
-    progress(f"learning {merges} joint BPE merges on the training text ...")
-    with open(codes, "w", encoding="utf-8") as out:
-        learn_bpe(joint, out, merges, min_frequency=2)
-    with open(codes, encoding="utf-8") as f:
-        bpe_model = BPE(f)
-    for split in splits:
-        for lang in (src, tgt):
-            lines = (text / f"{split}.{lang}").read_text(encoding="utf-8").splitlines()
-            (bpe / f"{split}.{lang}").write_text("".join(bpe_model.process_line(l) + "\n" for l in lines),
-                                                 encoding="utf-8")
-        progress(f"BPE applied to {split}")
+def _segment(cfg: DataConfig, text: Path, out: Path, splits: tuple[str, ...],
+             progress: Callable[[str], None]) -> tuple[Path, SubwordResult]:
+    """Learns the joint subword model on ``text``'s training split and segments every split: SentencePiece into
+    ``out/spm`` when ``cfg.spm_vocab`` > 0, else subword-nmt BPE into ``out/bpe``; returns the folder and what
+    was learned."""
+    folder = out / ("spm" if cfg.spm_vocab else "bpe")
+    folder.mkdir(exist_ok=True)
+    if cfg.spm_vocab:
+        result = learn_and_apply_sentencepiece(text, folder, cfg.spm_vocab, cfg.spm_type, cfg.src, cfg.tgt, splits,
+                                               progress, cfg.workers)
+    else:
+        result = learn_and_apply_bpe(text, folder, cfg.bpe_merges, cfg.src, cfg.tgt, splits, progress)
+    return folder, result
 
 
 def prepare_data(cfg: DataConfig, seed: int, out: Path, run: Callable[..., None],
                  progress: Callable[[str], None] = print) -> dict[str, object]:
-    """Writes ``out/text``, ``out/bpe`` (text data only) and ``out/bin``; returns a summary.
+    """Writes ``out/text``, ``out/bpe`` or ``out/spm`` (text data only) and ``out/bin``; returns a summary.
 
     Args:
         run: ``run_fairseq``-compatible callable used for ``fairseq-preprocess``.
     """
     from fairseq_nat_study.study import ood
+
+    check_subwords(cfg)
 
     text = out / "text"
     text.mkdir(parents=True, exist_ok=True)
@@ -136,10 +147,7 @@ def prepare_data(cfg: DataConfig, seed: int, out: Path, run: Callable[..., None]
             (text / f"{ood.OOD_STEM}.{tgt}").write_text("".join(l + "\n" for l in t), encoding="utf-8")
             ood_summary = {"kind": "text", "source": where, "sentences": len(s)}
             progress(f"out-of-distribution test set: {len(s)} sentence pairs from {where}")
-        source = out / "bpe"
-        source.mkdir(exist_ok=True)
-        _learn_and_apply_bpe(text, source, cfg.bpe_merges, src, tgt, progress,
-                             SPLITS + ((ood.OOD_STEM,) if ood_summary else ()))
+        source, subwords = _segment(cfg, text, out, SPLITS + ((ood.OOD_STEM,) if ood_summary else ()), progress)
     tests = f"{source / 'test'},{source / ood.OOD_STEM}" if ood_summary else source / "test"
     run("preprocess", [
         "--source-lang", src, "--target-lang", tgt, "--trainpref", source / "train", "--validpref",
@@ -150,7 +158,8 @@ def prepare_data(cfg: DataConfig, seed: int, out: Path, run: Callable[..., None]
     summary = {"src": src, "tgt": tgt, "sentences": counts, "kind": cfg.kind}
     if cfg.kind == "text":
         summary.update(dropped_by_cleaning=dropped, tokenized_here=cfg.tokenize, lowercase=cfg.lowercase,
-                       bpe_merges=cfg.bpe_merges)
+                       subwords=subwords.as_dict(),
+                       **({"bpe_merges": cfg.bpe_merges} if subwords.kind == "subword_nmt" else {}))
     if cfg.kind == "synth":
         summary["stats"] = json.loads((text / "stats.json").read_text())
     if ood_summary:

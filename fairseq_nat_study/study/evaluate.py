@@ -3,7 +3,8 @@ refinement table, candidate diversity and decoding speed. Everything runs in one
 
 * BLEU of the default decoder (AR beam 4; NAT one pass; latent ``decode_steps`` delta-posterior steps),
   sacreBLEU on detokenised text with its signature, tokenized BLEU and (optionally) compound-split BLEU;
-  BPE (``@@ ``) is removed from hypotheses, references are the untouched tokenized test text.
+  the subword segmentation (BPE ``@@ ``, or SentencePiece pieces: read from the target dictionary) is undone
+  in hypotheses, references are the untouched tokenized test text.
 * Per-sentence BLEU statistics (``bleu_stats``, ``analysis/significance.py``) of the final checkpoint's output
   and of the first and last refinement step: the findings' paired bootstrap of BLEU differences reads them.
 * LL of the *references*: exact for AR/NAT, IWAE-``iw_samples`` with the ELBO beside it for latent models.
@@ -24,7 +25,7 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-from fairseq_nat_study.analysis.bleu import corpus_bleu, detokenize, remove_bpe
+from fairseq_nat_study.analysis.bleu import corpus_bleu, detokenize, remove_subwords, subword_scheme
 from fairseq_nat_study.analysis.significance import sentence_statistics
 from fairseq_nat_study.analysis.loglik import (to_model_device, evaluate_dataset, iterate_batches, make_pair_dataset,
                                                model_family, model_max_positions)
@@ -56,11 +57,11 @@ def decode(model: Any, task: Any, dataset: Any, generator: Any, batch_size: int 
 
 
 def bleu_scores(hyps: Sequence[str], refs: Sequence[str], lang: str, compound: bool,
-                stats: bool = False) -> dict[str, Any]:
-    """sacreBLEU (detokenised), tokenized and optionally compound-split BLEU of BPE-joined hypotheses; with
-    ``stats``, also the per-sentence statistics of the sacreBLEU score (``bleu_stats``, for the paired bootstrap
-    of ``analysis/significance.py``)."""
-    hyps = [remove_bpe(h) for h in hyps]
+                stats: bool = False, subwords: str = "subword_nmt") -> dict[str, Any]:
+    """sacreBLEU (detokenised), tokenized and optionally compound-split BLEU of segmented hypotheses (their
+    ``subwords`` segmentation undone first); with ``stats``, also the per-sentence statistics of the sacreBLEU
+    score (``bleu_stats``, for the paired bootstrap of ``analysis/significance.py``)."""
+    hyps = [remove_subwords(h, subwords) for h in hyps]
     detok_hyps, detok_refs = detokenize(hyps, lang), detokenize(refs, lang)
     result = corpus_bleu(detok_hyps, detok_refs)
     out = {"bleu": round(result.score, 2), "bleu_signature": result.signature}
@@ -72,12 +73,13 @@ def bleu_scores(hyps: Sequence[str], refs: Sequence[str], lang: str, compound: b
     return out
 
 
-def diversity(candidates: Sequence[Sequence[str]]) -> float | None:
-    """100 − mean pairwise sentence-BLEU between the candidates of each source (sources with ≥ 2 only)."""
+def diversity(candidates: Sequence[Sequence[str]], subwords: str = "subword_nmt") -> float | None:
+    """100 − mean pairwise sentence-BLEU between the candidates of each source (sources with ≥ 2 only), on
+    words (the ``subwords`` segmentation undone)."""
     from sacrebleu.metrics import BLEU
 
     metric = BLEU(tokenize="none", effective_order=True)
-    scores = [metric.sentence_score(remove_bpe(a), [remove_bpe(b)]).score
+    scores = [metric.sentence_score(remove_subwords(a, subwords), [remove_subwords(b, subwords)]).score
               for cands in candidates if len(cands) > 1 for a, b in itertools.permutations(cands, 2)]
     return round(100.0 - sum(scores) / len(scores), 2) if scores else None
 
@@ -109,10 +111,11 @@ def evaluate_checkpoint(model: Any, task: Any, dataset: Any, refs: Sequence[str]
     family = model_family(model)
     steps = ev.decode_steps if family == "latent" else 0
     beam = 4 if family == "ar" else 1
+    subwords = subword_scheme(task.target_dictionary.symbols)
     hyps = [c[0] for c in decode(model, task, dataset, build_generator(model, task, steps, beam))]
     row: dict[str, Any] = {"group": model_group(model), "num_sentences": len(hyps),
                            "empty_hypotheses": sum(1 for h in hyps if not h.strip()),
-                           **bleu_scores(hyps, refs, lang, compound, stats=full)}
+                           **bleu_scores(hyps, refs, lang, compound, stats=full, subwords=subwords)}
     progress(f"BLEU {row['bleu']} ({len(hyps)} sentences); log-likelihood of the references ...")
     ll = evaluate_dataset(model, task, dataset, iw_samples=ev.iw_samples, seed=seed)
     row.update(ll_per_token=round(ll.ll_per_token, 4), ll_per_sentence=round(ll.ll_per_sentence, 3),
@@ -128,7 +131,7 @@ def evaluate_checkpoint(model: Any, task: Any, dataset: Any, refs: Sequence[str]
     sources = [task.source_dictionary.string(dataset.src[i]) for i in range(len(dataset))]
     if family == "ar":
         cands = decode(model, task, dataset, build_generator(model, task, 0, 4))
-        row["diversity"] = diversity(cands)
+        row["diversity"] = diversity(cands, subwords)
     elif family == "latent":
         row["refinement"] = []
         ends = {ev.refine_steps[0], ev.refine_steps[-1]} if ev.refine_steps else set()  # compared by the findings
@@ -136,10 +139,11 @@ def evaluate_checkpoint(model: Any, task: Any, dataset: Any, refs: Sequence[str]
             hyps_k = [c[0] for c in decode(model, task, dataset, build_generator(model, task, k, 1))]
             cands = decode(model, task, dataset, build_generator(model, task, k, ev.length_beam))
             elbo, empty = output_elbo_per_token(model, task, sources, hyps_k, seed)
-            scores = bleu_scores(hyps_k, refs, lang, compound, stats=k in ends)
+            scores = bleu_scores(hyps_k, refs, lang, compound, stats=k in ends, subwords=subwords)
             entry = {"steps": k, "bleu": scores["bleu"],
                      "output_elbo_per_token": None if elbo is None else round(elbo, 4), "empty_outputs": empty,
-                     "diversity": diversity(cands), **({"bleu_stats": scores["bleu_stats"]} if k in ends else {})}
+                     "diversity": diversity(cands, subwords),
+                     **({"bleu_stats": scores["bleu_stats"]} if k in ends else {})}
             row["refinement"].append(entry)
             progress(f"refinement K={k}: BLEU {entry['bleu']}, ELBO(ŷ) {entry['output_elbo_per_token']}, "
                      f"diversity {entry['diversity']}")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from argparse import Namespace
+from typing import Any
 
 #: Sizes of every ``*_tiny`` arch: 2+2 layers, d=64, 2 heads, FFN 256 (CPU tests, quick study).
 TINY_SIZES: dict[str, object] = dict(
@@ -21,3 +22,18 @@ def set_defaults(args: Namespace, **defaults: object) -> None:
     for name, value in defaults.items():
         if getattr(args, name, None) is None:
             setattr(args, name, value)
+
+
+def as_namespace(args: Any) -> Any:
+    """A legacy model's options as an ``argparse.Namespace`` (other objects are returned as they are).
+
+    ``fairseq-hydra-train``, and loading a checkpoint it wrote, build a legacy model from a ``DictConfig``.
+    fairseq's ``TransformerConfig.from_namespace`` keeps only its own dataclass fields from one, so options of
+    the NAT models (``src_embedding_copy``, ``length_loss_factor``, ``latent_dim`` ...) would be lost and the
+    model built differently from the one ``fairseq-train`` builds; from a ``Namespace`` it keeps every option.
+    """
+    from omegaconf import OmegaConf
+
+    if OmegaConf.is_config(args):
+        return Namespace(**OmegaConf.to_container(args, resolve=True))
+    return args
