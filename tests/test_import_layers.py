@@ -1,9 +1,10 @@
 """The package's rooms and floors: no import circles between modules, and no import from a lower room to a
 higher one. Every import counts, those inside functions and under ``TYPE_CHECKING`` too.
 
-Floors, from the top (a room may import its own modules and any room on a lower floor):
-the command-line tools; the study and its reading; the training driver and distillation; metrics; plugin
-registration; the task; decoding; an AR teacher's score; criterions and models; modules; data; leaf helpers.
+Floors, from the top (a room may import its own modules and any room on a lower floor): the entry points
+(command-line tools, hydra's config package, the package itself); the study and its reading; the training
+driver and distillation; metrics; plugin registration; the task; decoding; an AR teacher's score; criterions and
+models; modules; data; leaf helpers.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent / PACKAGE
 
 #: floors from the top; rooms on one floor may not import each other
 FLOORS: list[list[str]] = [
-    ["cli", ""],  # "" is the package's own __init__ (what --user-dir imports)
+    ["cli", "config", ""],  # entry points: the tools, hydra's config package, the package's own __init__
     ["study"],
     ["study.report"],
     ["training", "distill"],

@@ -18,10 +18,10 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-import fairseq_nat_study
+from fairseq_nat_study.registration import register
 
 #: the folder of the configs (``--config-dir``)
 CONFIG_DIR = Path(__file__).resolve().parent
 
 OmegaConf.register_new_resolver("nat_study_user_dir", lambda: str(CONFIG_DIR.parent), replace=True)
-fairseq_nat_study.register()
+register()
