@@ -159,12 +159,22 @@ def test_fairseq_train_refuses_a_criterion_of_another_family(flags, message, two
     assert message in end.value.message and "--arch" in end.value.message
 
 
-def test_resuming_with_a_grown_dictionary_is_refused(two_mode, bad, tmp_path) -> None:
-    """fairseq's trainer never shows the task the state it resumes: the embedding sizes catch another size."""
-    with pytest.raises(SystemExit, match=ROWS):
-        run_train(bad["grown"], tmp_path / "run", ["--arch", "nat_study_nat_tiny", "--criterion", "nat_study_mle",
-                                                    "--restore-file", str(two_mode.nat), "--reset-optimizer",
-                                                    "--max-update", "501", *COMMON])
+RESUME_CASES = [
+    # fairseq's trainer never shows the task the state it resumes: the weights' pre-hook refuses
+    ("grown_dictionary", "nat", "grown", ROWS),
+    ("reordered_dictionary", "nat", "tgt_swapped", OTHER_DICT + " target dictionary"),
+    ("text_file", "text", "data", "not a readable fairseq checkpoint"),
+]
+
+
+@pytest.mark.parametrize("restore, data, message", [c[1:] for c in RESUME_CASES], ids=[c[0] for c in RESUME_CASES])
+def test_fairseq_train_refuses_to_resume_with_other_data(restore, data, message, two_mode, two_mode_glat, bad,
+                                                         tmp_path) -> None:
+    with pytest.raises(SystemExit) as end:
+        run_train(_data(data, two_mode, bad), tmp_path / "run",
+                  ["--arch", "nat_study_nat_tiny", "--criterion", "nat_study_mle", "--reset-optimizer",
+                   "--restore-file", _resolve(restore, two_mode, two_mode_glat, bad), "--max-update", "501", *COMMON])
+    assert message in end.value.message and end.value.code.count("\n") == 0
 
 
 # ------------------------------------------------------------------------------------ the plugin's loaders

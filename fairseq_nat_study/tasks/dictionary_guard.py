@@ -10,8 +10,8 @@ size and file) in its task state, which fairseq saves in every checkpoint (``tas
 the task's ``load_state_dict`` when it loads one; :func:`mismatch_message` compares the two. A checkpoint saved
 before the record existed loads as before, with a warning. Independently of any record, the embedding sizes of
 a checkpoint are compared with the model built from the current dictionaries (:func:`embedding_size_message`),
-which also covers ``fairseq-train --restore-file``: fairseq's trainer never shows a task the state it resumes
-(there a dictionary of the same size in another order goes unnoticed).
+and, where fairseq's trainer resumes (``fairseq-train --restore-file``) without showing the task the state it
+loads, the record reaches the same pre-hook through ``utils.checkpoint.attach_task_state``.
 """
 from __future__ import annotations
 

@@ -303,15 +303,21 @@ class NatStudyTranslationTask(TranslationLevenshteinTask):
         """fairseq's model, remembered so that ``build_criterion`` can refuse a criterion of another family."""
         model = super().build_model(cfg, from_checkpoint)
         self._built_model = model
-        model.register_load_state_dict_pre_hook(self._check_embedding_sizes)
+        model.register_load_state_dict_pre_hook(self._check_weights)
         return model
 
-    def _check_embedding_sizes(self, module: Any, state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
+    def _check_weights(self, module: Any, state_dict: dict[str, Any], prefix: str, local_metadata: Any,
+                       *args: Any) -> None:
         """Before a checkpoint's weights load (fairseq-generate, a resumed fairseq-train, the plugin's tools):
-        embeddings of another size mean another dictionary; refused in one line, not a size-mismatch trace."""
+        embeddings of another size, or a dictionary record that differs (passed along by fairseq's checkpoint
+        reader, also where fairseq's trainer resumes without calling ``load_state_dict`` of the task), mean
+        another dictionary; refused in one line, not a size-mismatch trace."""
         if prefix:
             return
-        message = embedding_size_message(module, state_dict, self.dictionary_record())
+        current = self.dictionary_record()
+        saved = (local_metadata or {}).get("task_state", {}).get(DICTIONARY_KEY)  # utils.checkpoint.attach_task_state
+        message = embedding_size_message(module, state_dict, current) or (
+            mismatch_message(saved, current) if saved else None)
         if message is not None:
             raise WeightsRefusal(message)
 

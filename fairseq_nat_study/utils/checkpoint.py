@@ -95,8 +95,9 @@ def guard_fairseq_checkpoint_loading() -> None:
 
     fairseq-generate, -validate, -interactive and a resumed fairseq-train read ``--path`` / ``--restore-file``
     through this one function before any code of the plugin's task runs, so the refusal cannot come from the
-    task. The wrapper delegates every call to fairseq's function unchanged and only converts the exceptions
-    of :data:`LOAD_ERRORS` raised while reading an existing file (a missing file keeps fairseq's own error).
+    task. The wrapper delegates every call to fairseq's function unchanged, converts the exceptions of
+    :data:`LOAD_ERRORS` raised while reading an existing file (a missing file keeps fairseq's own error) and
+    lets the task state travel with the weights (:func:`attach_task_state`).
     """
     import functools
     import os
@@ -113,15 +114,38 @@ def guard_fairseq_checkpoint_loading() -> None:
     def load_checkpoint_to_cpu(path: str, arg_overrides: dict[str, Any] | None = None, *args: Any,
                                **kwargs: Any) -> dict[str, Any]:
         try:
-            return original(path, arg_overrides, *args, **kwargs)
+            state = original(path, arg_overrides, *args, **kwargs)
         except PluginError:
             raise
         except LOAD_ERRORS as err:
             if not os.path.isfile(path):
                 raise
             raise PluginError(unreadable_message("checkpoint", path, err)) from err
+        attach_task_state(state)
+        return state
 
     checkpoint_utils.load_checkpoint_to_cpu = load_checkpoint_to_cpu
+
+
+def attach_task_state(state: Any) -> None:
+    """Puts a loaded checkpoint's ``task_state`` into the local metadata of the root module of its model state.
+
+    A resumed fairseq-train loads the weights without showing the task its saved state; torch passes this
+    metadata to the model's ``load_state_dict`` pre-hooks, where ``nat_study_translation`` compares the saved
+    dictionaries with its own. Nothing else reads the entry, and a model's ``state_dict()`` does not save it.
+    """
+    from collections import OrderedDict
+
+    model_state = state.get("model") if isinstance(state, dict) else None
+    if not isinstance(model_state, dict) or not state.get("task_state"):
+        return
+    metadata = getattr(model_state, "_metadata", None)
+    if metadata is None:
+        try:
+            model_state._metadata = metadata = OrderedDict()  # type: ignore[attr-defined]
+        except AttributeError:  # a plain dict takes no attribute: torch reads no metadata from it either
+            return
+    metadata.setdefault("", {})["task_state"] = state["task_state"]
 
 
 class UnreadableCheckpointError(ValueError):
