@@ -201,6 +201,7 @@ class NatStudyTranslationTask(TranslationLevenshteinTask):
         TranslationTask.load_dataset(self, split, epoch=epoch, combine=combine, **kwargs)
 
     def _refuse_empty_split(self, split: str) -> None:
+        """Raises :class:`PluginError` when a side of ``split`` (binarised in the first data directory) is empty."""
         src, tgt = self.cfg.source_lang, self.cfg.target_lang
         data = self.cfg.data.split(os.pathsep)[0] if self.cfg.data else None
         if not (data and src and tgt):
