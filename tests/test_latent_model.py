@@ -10,7 +10,7 @@ import torch
 
 from conftest import NUM_TEST
 from fairseq_helpers import run_generate
-from fairseq_nat_study.analysis.iwae import latent_log_weights
+from fairseq_nat_study.scoring.iwae import latent_log_weights
 from fairseq_nat_study.analysis.loglik import UnsupportedModelError, evaluate_dataset, make_pair_dataset, model_family
 from fairseq_nat_study.analysis.loading import load_model_and_task, load_split
 from fairseq_nat_study.distill.extract import parse_hypotheses

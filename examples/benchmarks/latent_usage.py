@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from fairseq_nat_study.analysis.iwae import latent_usage
+from fairseq_nat_study.scoring.iwae import latent_usage
 from fairseq_nat_study.analysis.loglik import evaluate_dataset
 from fairseq_nat_study.analysis.speed import build_generator
 from fairseq_nat_study.analysis.loading import load_model_and_task, load_split

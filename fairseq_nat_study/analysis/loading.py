@@ -15,18 +15,26 @@ def load_model_and_task(path: str, data: str, cpu: bool = True, flag: str = "--p
         FileNotFoundError: the checkpoint or the data directory does not exist.
         UnreadableCheckpointError (a ValueError): the file is not a readable fairseq checkpoint; the message
             names ``flag`` and the file.
+        ValueError: the task refuses the checkpoint with this data, e.g. its dictionaries are not the ones the
+            model was trained with (``tasks.dictionary_guard``).
     """
     from fairseq import checkpoint_utils
 
     from fairseq_nat_study.registration import register
     from fairseq_nat_study.utils.checkpoint import read_fairseq_checkpoint
+    from fairseq_nat_study.tasks.dictionary_guard import WeightsRefusal
+    from fairseq_nat_study.utils.errors import PluginError
 
     register()
     if not os.path.isdir(data):
         raise FileNotFoundError(f"--data: no binarised data directory at {data}")
     overrides = {"data": data}
     state = read_fairseq_checkpoint(path, flag, overrides)
-    models, _cfg, task = checkpoint_utils.load_model_ensemble_and_task([path], arg_overrides=overrides, state=state)
+    try:
+        models, _cfg, task = checkpoint_utils.load_model_ensemble_and_task([path], arg_overrides=overrides,
+                                                                           state=state)
+    except (PluginError, WeightsRefusal) as err:  # the task's refusal (e.g. other dictionaries), with the file
+        raise ValueError(f"{flag} {path} with --data {data}: {err.message}") from None
     model = models[0].eval()
     return model.to(load_device(cpu)), task
 

@@ -1,5 +1,5 @@
 """Per-sentence log-likelihoods of the references (no file I/O): exact for AR and NAT models, the
-importance-weighted estimate for latent models (:mod:`fairseq_nat_study.analysis.iwae`).
+importance-weighted estimate for latent models (:mod:`fairseq_nat_study.scoring.iwae`).
 
 - AR (any fairseq encoder-decoder): ``log p(y|x) = Σ_t log p(y_t|y_<t,x)`` over ``y </s>`` (EOS included).
 - NAT (``nat_study_nat``): ``log p(y|x) = log p(T|x) + Σ_t log p(y_t|x,T)`` with ``T = |y| + 1``.
@@ -16,7 +16,8 @@ from typing import Any, Callable, Iterable, Sequence
 import torch
 from fairseq.data import LanguagePairDataset
 
-from fairseq_nat_study.scoring import UnsupportedModelError, model_family, sentence_log_likelihoods  # noqa: F401
+from fairseq_nat_study.scoring.exact import (UnsupportedModelError, model_family, nat_token_log_probs,  # noqa: F401
+                                            sentence_log_likelihoods)
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +111,7 @@ def evaluate_dataset(
     family = model_family(model)
     if scorer is None:
         if family == "latent":
-            from fairseq_nat_study.analysis.iwae import iwae_scorer
+            from fairseq_nat_study.scoring.iwae import iwae_scorer
 
             scorer = iwae_scorer(iw_samples, seed)
         else:

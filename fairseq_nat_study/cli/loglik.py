@@ -1,7 +1,7 @@
 """``fairseq-nat-study loglik``: log-likelihood of a split's references under one checkpoint.
 
 Exact for autoregressive and ``nat_study_nat`` models; for latent models the sequence-level IWAE-K estimate
-of log p(y|x) (including log p(T|x)) with the ELBO beside it (see :mod:`fairseq_nat_study.analysis.iwae`).
+of log p(y|x) (including log p(T|x)) with the ELBO beside it (see :mod:`fairseq_nat_study.scoring.iwae`).
 Writes a JSON file with the per-sentence values and the averages, and prints a one-line summary.
 """
 from __future__ import annotations
@@ -70,7 +70,7 @@ def main(args: argparse.Namespace) -> int:
 
 def loglik_report(result: "LoglikResult", path: str, subset: str) -> dict:  # noqa: F821
     """The JSON record of a log-likelihood evaluation (latent models: ``latent_usage`` beside IWAE and ELBO)."""
-    from fairseq_nat_study.analysis.iwae import latent_usage
+    from fairseq_nat_study.scoring.iwae import latent_usage
 
     usage = {"latent_usage": latent_usage(result.extra, sum(result.num_tokens))} if "elbo" in result.extra else {}
     return {

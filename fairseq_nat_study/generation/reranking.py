@@ -5,7 +5,7 @@ from typing import Any
 
 import torch
 
-from fairseq_nat_study.scoring import sentence_log_likelihoods
+from fairseq_nat_study.scoring.exact import sentence_log_likelihoods
 
 
 def teacher_log_prob(teacher: Any, src_tokens: torch.Tensor, src_lengths: torch.Tensor, rows: torch.Tensor,

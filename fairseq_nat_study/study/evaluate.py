@@ -121,7 +121,7 @@ def evaluate_checkpoint(model: Any, task: Any, dataset: Any, refs: Sequence[str]
     row.update(ll_per_token=round(ll.ll_per_token, 4), ll_per_sentence=round(ll.ll_per_sentence, 3),
                estimator=ll.estimator)
     if "elbo" in ll.extra:
-        from fairseq_nat_study.analysis.iwae import latent_usage
+        from fairseq_nat_study.scoring.iwae import latent_usage
 
         row["elbo_per_token"] = round(ll.per_token("elbo"), 4)
         row["latent_usage"] = latent_usage(ll.extra, sum(ll.num_tokens))

@@ -19,9 +19,17 @@ Extends fairseq's ``translation_lev`` (Gu et al. 2019) and changes what a study 
 - **Clear pairing errors.** Every model refuses a criterion of another family when the criterion is built
   (before any update): AR models take AR criterions, NAT and GLAT models ``nat_study_mle``/``nat_study_glat``
   (or fairseq's NAT loss), latent models only ``nat_study_elbo``; the error names ``--arch`` and ``--criterion``.
+- **The references' scores.** ``fairseq-generate --score-reference`` scores the references of NAT and latent
+  models too (``generation.reference_scoring``: exact for NAT/GLAT, IWAE-``--iw-samples`` for latent models).
+- **The training dictionaries.** Every checkpoint carries a digest of the source and target dictionaries, and a
+  checkpoint used with other dictionaries is refused (``tasks.dictionary_guard``).
+- **One-line refusals.** Bad input the task decides on (a model family mixed into an ensemble, a criterion of
+  another family, an empty split, a file that is not a checkpoint, option values out of range) ends the fairseq
+  tool with ``<tool>: error: <message>`` (``utils.errors.PluginError``), never a stack trace.
 """
 
 import logging
+import os
 from argparse import Namespace
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -33,7 +41,13 @@ from fairseq.tasks import register_task
 from fairseq.tasks.translation import TranslationTask
 from fairseq.tasks.translation_lev import NOISE_CHOICES, TranslationLevenshteinConfig, TranslationLevenshteinTask
 
+from fairseq_nat_study.tasks.dictionary_guard import (DICTIONARY_KEY, WeightsRefusal, dictionary_record,
+                                                      embedding_size_message, mismatch_message)
+from fairseq_nat_study.utils.checkpoint import guard_fairseq_checkpoint_loading
+from fairseq_nat_study.utils.errors import PluginError
+
 logger = logging.getLogger(__name__)
+guard_fairseq_checkpoint_loading()
 
 LATENT_RANK_CHOICES = ChoiceEnum(["likelihood", "elbo"])
 
@@ -77,13 +91,28 @@ def criterion_kind(criterion: Any) -> str:
 
 
 def check_model_criterion_pairing(model: Any, criterion: Any) -> None:
-    """Raises ``ValueError`` naming ``--arch`` and ``--criterion`` when they cannot train together."""
+    """Raises :class:`PluginError` (a ``ValueError``) naming ``--arch`` and ``--criterion`` when they cannot train
+    together."""
     kind = model_kind(model)
     if criterion_kind(criterion) != kind:
-        raise ValueError(
+        raise PluginError(
             f"--arch gives {KIND_NAMES[kind]} model ({type(unwrap_model(model)).__name__}) but --criterion is "
             f"{type(criterion).__name__}: {WHY_NOT[kind]}; use {CRITERION_FLAGS[kind]}"
         )
+
+
+def check_one_family(kinds: Sequence[str], reranking: bool) -> None:
+    """Raises :class:`PluginError` when ``--path`` mixes model families (fairseq's generators average the models
+    of one family; an AR model beside a NAT or latent one fails inside decoding). With
+    ``--iter-decode-with-external-reranker`` the last checkpoint of a NAT/latent ``--path`` is the teacher and is
+    checked by ``generation.options``."""
+    decoders = list(kinds[:-1]) if reranking and len(kinds) > 1 and kinds[0] != "ar" else list(kinds)
+    if len(set(decoders)) > 1:
+        listed = ", ".join(f"{i + 1}: {KIND_NAMES[k].split(' ', 1)[1]}" for i, k in enumerate(kinds))
+        raise PluginError(
+            f"--path mixes model families ({listed}): an ensemble averages models of one family; give "
+            "checkpoints of one family, or a NAT/latent model first and an AR teacher last with "
+            "--iter-decode-with-external-reranker")
 
 
 def decoding_seed(args: Any) -> int:
@@ -116,6 +145,22 @@ class NatStudyTranslationConfig(TranslationLevenshteinConfig):
         default=0, metadata={"help": "every N updates, print on every rank a SHA-256 digest of the model state "
                                      "(data-parallel ranks must print the same digests); 0: never"}
     )
+    iw_samples: int = field(
+        default=20, metadata={"help": "latent models, fairseq-generate --score-reference: posterior samples K of "
+                                      "the importance-weighted bound IWAE-K (1: the ELBO)"}
+    )
+
+
+def check_task_options(cfg: NatStudyTranslationConfig) -> None:
+    """Raises :class:`PluginError` for the first task option out of its range."""
+    minimum = {"latent_search_samples": 1, "param_digest_interval": 0, "iw_samples": 1}
+    for name, low in minimum.items():
+        value = getattr(cfg, name, low)
+        if value is not None and value < low:
+            raise PluginError(f"--{name.replace('_', '-')} must be >= {low}, got {value}")
+    temperature = getattr(cfg, "latent_search_temperature", 1.0)
+    if temperature is not None and not temperature > 0:
+        raise PluginError(f"--latent-search-temperature must be > 0, got {temperature}")
 
 
 @register_task("nat_study_translation", dataclass=NatStudyTranslationConfig)
@@ -125,13 +170,50 @@ class NatStudyTranslationTask(TranslationLevenshteinTask):
     cfg: NatStudyTranslationConfig
 
     def __init__(self, cfg: NatStudyTranslationConfig, src_dict: Any, tgt_dict: Any) -> None:
+        check_task_options(cfg)
         super().__init__(cfg, src_dict, tgt_dict)
         self._checked_pairing = False
         self._noted_batch_multiple = False
+        self.state.merge_state_dict({DICTIONARY_KEY: self.dictionary_record()})
+
+    def dictionary_record(self) -> dict[str, dict[str, Any]]:
+        """The digests, sizes and files of this task's source and target dictionaries."""
+        return dictionary_record(self.src_dict, self.tgt_dict, self.cfg.data, self.cfg.source_lang,
+                                 self.cfg.target_lang)
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """fairseq's task state of a checkpoint; refused when its dictionaries are not this task's (checkpoints
+        saved before the plugin recorded them load with a warning)."""
+        saved = state_dict.get(DICTIONARY_KEY)
+        if saved is None:
+            logger.warning("this checkpoint records no dictionary digests (saved by an older version): it is not "
+                           "checked against %s", ", ".join(r["file"] for r in self.dictionary_record().values()))
+        else:
+            message = mismatch_message(saved, self.dictionary_record())
+            if message is not None:
+                raise PluginError(message)
+        super().load_state_dict({k: v for k, v in state_dict.items() if k != DICTIONARY_KEY})
 
     def load_dataset(self, split: str, epoch: int = 1, combine: bool = False, **kwargs: Any) -> None:
-        """fairseq's ``translation`` layout (``translation_lev`` would prepend BOS to both sides)."""
+        """fairseq's ``translation`` layout (``translation_lev`` would prepend BOS to both sides); an empty split
+        is refused (fairseq cannot memory-map its empty files)."""
+        self._refuse_empty_split(split)
         TranslationTask.load_dataset(self, split, epoch=epoch, combine=combine, **kwargs)
+
+    def _refuse_empty_split(self, split: str) -> None:
+        """Raises :class:`PluginError` when a side of ``split`` (binarised in the first data directory) is empty."""
+        src, tgt = self.cfg.source_lang, self.cfg.target_lang
+        data = self.cfg.data.split(os.pathsep)[0] if self.cfg.data else None
+        if not (data and src and tgt):
+            return
+        for pair in (f"{src}-{tgt}", f"{tgt}-{src}"):
+            files = [os.path.join(data, f"{split}.{pair}.{lang}.bin") for lang in (src, tgt)]
+            if all(os.path.isfile(f) for f in files):
+                empty = [f for f in files if os.path.getsize(f) == 0]
+                if empty:
+                    raise PluginError(f"split {split} of {data} holds no sentences ({empty[0]} is empty): "
+                                      "binarise a non-empty text file for it, or choose another split")
+                return
 
     def build_dataset_for_inference(self, src_tokens: list[torch.Tensor], src_lengths: list[int], constraints: Any = None) -> Any:
         return TranslationTask.build_dataset_for_inference(self, src_tokens, src_lengths, constraints=constraints)
@@ -154,8 +236,12 @@ class NatStudyTranslationTask(TranslationLevenshteinTask):
         ``<prog>: error: <flag> ...`` (exit 2) before anything is decoded (``generation.options``)."""
         from fairseq_nat_study.generation.options import DecodingOptionError, check_decoding_options, refuse
 
+        kinds = [model_kind(m) for m in models]
+        check_one_family(kinds, bool(getattr(args, "iter_decode_with_external_reranker", False)))
+        if getattr(args, "score_reference", False) and kinds[0] != "ar":
+            return self._build_reference_scorer(models, args)
         try:
-            check_decoding_options([model_kind(m) for m in models], args, self.cfg.latent_search_samples)
+            check_decoding_options(kinds, args, self.cfg.latent_search_samples)
         except DecodingOptionError as err:
             refuse(err)
         if model_kind(models[0]) != "latent":
@@ -191,6 +277,20 @@ class NatStudyTranslationTask(TranslationLevenshteinTask):
             )
         return TranslationTask.build_generator(self, models, args, **kwargs)
 
+    def _build_reference_scorer(self, models: Sequence[Any], args: Any) -> Any:
+        """``--score-reference`` with a NAT or latent model: the scorer of ``generation.reference_scoring``."""
+        from fairseq_nat_study.scoring.exact import UnsupportedModelError, model_family
+        from fairseq_nat_study.generation.reference_scoring import NatReferenceScorer
+
+        if len(models) > 1:
+            raise PluginError(f"--score-reference with --path of {len(models)} checkpoints: a non-autoregressive "
+                              "model scores references alone; give one checkpoint")
+        try:
+            model_family(unwrap_model(models[0]))
+        except UnsupportedModelError as err:
+            raise PluginError(f"--score-reference: {err}") from None
+        return NatReferenceScorer(self.target_dictionary, iw_samples=self.cfg.iw_samples, seed=decoding_seed(args))
+
     def _warn_unused_latent_options(self) -> None:
         """One warning per latent-search option set away from its default for a model that has no latent."""
         defaults = NatStudyTranslationConfig()
@@ -204,7 +304,23 @@ class NatStudyTranslationTask(TranslationLevenshteinTask):
         """fairseq's model, remembered so that ``build_criterion`` can refuse a criterion of another family."""
         model = super().build_model(cfg, from_checkpoint)
         self._built_model = model
+        model.register_load_state_dict_pre_hook(self._check_weights)
         return model
+
+    def _check_weights(self, module: Any, state_dict: dict[str, Any], prefix: str, local_metadata: Any,
+                       *args: Any) -> None:
+        """Before a checkpoint's weights load (fairseq-generate, a resumed fairseq-train, the plugin's tools):
+        embeddings of another size, or a dictionary record that differs (passed along by fairseq's checkpoint
+        reader, also where fairseq's trainer resumes without calling ``load_state_dict`` of the task), mean
+        another dictionary; refused in one line, not a size-mismatch trace."""
+        if prefix:
+            return
+        current = self.dictionary_record()
+        saved = (local_metadata or {}).get("task_state", {}).get(DICTIONARY_KEY)  # utils.checkpoint.attach_task_state
+        message = embedding_size_message(module, state_dict, current) or (
+            mismatch_message(saved, current) if saved else None)
+        if message is not None:
+            raise WeightsRefusal(message)
 
     def build_criterion(self, cfg: Any) -> Any:
         """fairseq's criterion, checked against the model built before it (fairseq-train builds the model first)."""

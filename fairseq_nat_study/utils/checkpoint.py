@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import pickle
+import zipfile
 from typing import Any
 
 import numpy as np
@@ -62,6 +64,90 @@ def saved_updates(state: dict[str, Any]) -> int:
     return int(state["optimizer_history"][-1]["num_updates"])
 
 
+#: How torch and fairseq fail on a file that is not a readable fairseq checkpoint.
+LOAD_ERRORS: tuple[type[BaseException], ...] = (
+    pickle.UnpicklingError, EOFError, OSError, RuntimeError, zipfile.BadZipFile, KeyError, AttributeError,
+    ValueError, TypeError, IndexError,
+)
+
+
+def unreadable_message(flag: str, path: str, err: BaseException) -> str:
+    """One line naming ``flag``, the file and why torch or fairseq could not read it as a checkpoint."""
+    detail = str(err).strip()
+    if "Unsupported global" in detail:  # torch's weights-only refusal: name the object, not torch's advice
+        refused = detail[detail.index("Unsupported global"):].split(" was not")[0]
+        return (f"{flag} {path}: weights-only loading refuses an object in this checkpoint ({refused}); only "
+                "fairseq's args and numpy arrays are trusted")
+    reason = detail.splitlines()[0] if detail else type(err).__name__
+    return (f"{flag} {path}: not a readable fairseq checkpoint (truncated, still being written, or another "
+            f"format: {type(err).__name__}: {reason[:200]})")
+
+
+def _fairseq_load(checkpoint_utils: Any) -> Any:
+    """fairseq's own ``load_checkpoint_to_cpu`` (not the guard :func:`guard_fairseq_checkpoint_loading` puts there)."""
+    loader = checkpoint_utils.load_checkpoint_to_cpu
+    return getattr(loader, "__wrapped__", loader)
+
+
+def guard_fairseq_checkpoint_loading() -> None:
+    """Makes fairseq's ``checkpoint_utils.load_checkpoint_to_cpu`` refuse a file that is not a checkpoint with a
+    one-line :class:`~fairseq_nat_study.utils.errors.PluginError` instead of a stack trace; idempotent.
+
+    fairseq-generate, -validate, -interactive and a resumed fairseq-train read ``--path`` / ``--restore-file``
+    through this one function before any code of the plugin's task runs, so the refusal cannot come from the
+    task. The wrapper delegates every call to fairseq's function unchanged, converts the exceptions of
+    :data:`LOAD_ERRORS` raised while reading an existing file (a missing file keeps fairseq's own error) and
+    lets the task state travel with the weights (:func:`attach_task_state`).
+    """
+    import functools
+    import os
+
+    from fairseq import checkpoint_utils
+
+    from fairseq_nat_study.utils.errors import PluginError
+
+    original = _fairseq_load(checkpoint_utils)
+    if checkpoint_utils.load_checkpoint_to_cpu is not original:
+        return
+
+    @functools.wraps(original)
+    def load_checkpoint_to_cpu(path: str, arg_overrides: dict[str, Any] | None = None, *args: Any,
+                               **kwargs: Any) -> dict[str, Any]:
+        try:
+            state = original(path, arg_overrides, *args, **kwargs)
+        except PluginError:
+            raise
+        except LOAD_ERRORS as err:
+            if not os.path.isfile(path):
+                raise
+            raise PluginError(unreadable_message("checkpoint", path, err)) from err
+        attach_task_state(state)
+        return state
+
+    checkpoint_utils.load_checkpoint_to_cpu = load_checkpoint_to_cpu
+
+
+def attach_task_state(state: Any) -> None:
+    """Puts a loaded checkpoint's ``task_state`` into the local metadata of the root module of its model state.
+
+    A resumed fairseq-train loads the weights without showing the task its saved state; torch passes this
+    metadata to the model's ``load_state_dict`` pre-hooks, where ``nat_study_translation`` compares the saved
+    dictionaries with its own. Nothing else reads the entry, and a model's ``state_dict()`` does not save it.
+    """
+    from collections import OrderedDict
+
+    model_state = state.get("model") if isinstance(state, dict) else None
+    if not isinstance(model_state, dict) or not state.get("task_state"):
+        return
+    metadata = getattr(model_state, "_metadata", None)
+    if metadata is None:
+        try:
+            model_state._metadata = metadata = OrderedDict()  # type: ignore[attr-defined]
+        except AttributeError:  # a plain dict takes no attribute: torch reads no metadata from it either
+            return
+    metadata.setdefault("", {})["task_state"] = state["task_state"]
+
+
 class UnreadableCheckpointError(ValueError):
     """A file given as a checkpoint that torch or fairseq cannot read (empty, truncated, not a checkpoint)."""
 
@@ -76,8 +162,6 @@ def read_fairseq_checkpoint(path: str, flag: str = "--path", arg_overrides: dict
             holds a pickled object that weights-only loading refuses.
     """
     import os
-    import pickle
-    import zipfile
 
     from fairseq import checkpoint_utils
 
@@ -87,19 +171,9 @@ def read_fairseq_checkpoint(path: str, flag: str = "--path", arg_overrides: dict
     if os.path.getsize(path) == 0:
         raise UnreadableCheckpointError(f"{flag} {path}: the file is empty, not a checkpoint")
     try:
-        state = checkpoint_utils.load_checkpoint_to_cpu(path, arg_overrides)
-    except (pickle.UnpicklingError, EOFError, OSError, RuntimeError, zipfile.BadZipFile, KeyError, AttributeError,
-            ValueError, TypeError) as err:
-        detail = str(err).strip()
-        if "Unsupported global" in detail:  # torch's weights-only refusal: name the object, not torch's advice
-            refused = detail[detail.index("Unsupported global"):].split(" was not")[0]
-            raise UnreadableCheckpointError(
-                f"{flag} {path}: weights-only loading refuses an object in this checkpoint ({refused}); only "
-                "fairseq's args and numpy arrays are trusted") from err
-        reason = detail.splitlines()[0] if detail else type(err).__name__
-        raise UnreadableCheckpointError(
-            f"{flag} {path}: not a readable fairseq checkpoint (truncated, still being written, or another "
-            f"format: {type(err).__name__}: {reason[:200]})") from err
+        state = _fairseq_load(checkpoint_utils)(path, arg_overrides)
+    except LOAD_ERRORS as err:
+        raise UnreadableCheckpointError(unreadable_message(flag, path, err)) from err
     if not isinstance(state, dict) or "model" not in state or not (state.get("cfg") or state.get("args")):
         raise UnreadableCheckpointError(f"{flag} {path}: a torch file but not a fairseq checkpoint "
                                         "(no model state and config)")

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from fairseq_nat_study.utils.losses import length_nll, token_nll
+from fairseq_nat_study.utils.losses import length_nll
 from fairseq_nat_study.utils.tensor import mask_targets
 
 
@@ -62,12 +62,32 @@ def sentence_log_likelihoods(model: Any, sample: dict[str, Any]) -> tuple[torch.
         token_lp = log_probs.gather(-1, target.unsqueeze(-1)).squeeze(-1).masked_fill(target.eq(pad), 0.0)
         return token_lp.sum(1).double(), num_tokens
     if family == "nat":
-        decoder_in = mask_targets(target, pad, model.unk, model.eos)
-        out = model(net_input["src_tokens"], net_input["src_lengths"], decoder_in, target)
-        _, tok_nll = token_nll(out["word_ins"]["out"], out["word_ins"]["tgt"], out["word_ins"]["mask"])
-        ll = -(tok_nll + length_nll(out["length"]["out"], out["length"]["tgt"])).double()
-        return ll.masked_fill(~_length_in_range(model, net_input, target), -math.inf), num_tokens
+        token_lp, length_lp = nat_token_log_probs(model, sample)
+        return (token_lp.sum(1) + length_lp).double(), num_tokens
     raise UnsupportedModelError("latent models are scored by the importance-weighted estimator")
+
+
+@torch.no_grad()
+def nat_token_log_probs(model: Any, sample: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The terms of a NAT model's exact ``log p(y|x) = log p(T|x) + Σ_t log p(y_t|x,T)``.
+
+    Args:
+        model: a ``nat_study_nat`` (or GLAT) model in eval mode.
+        sample: a translation batch (``target`` [B, T] right-padded ``y </s>``).
+
+    Returns:
+        (token log-probabilities [B, T] float, 0 at EOS and pads; log p(T|x) [B] float, −inf where the
+        reference length is a class the length head cannot predict).
+    """
+    net_input, target = sample["net_input"], sample["target"]
+    decoder_in = mask_targets(target, model.decoder.dictionary.pad(), model.unk, model.eos)
+    out = model(net_input["src_tokens"], net_input["src_lengths"], decoder_in, target)
+    word = out["word_ins"]
+    # log p(y_t|x,T) at the real-token positions (utils.losses.token_nll, per position and negated)
+    log_probs = torch.log_softmax(word["out"].float(), dim=-1)
+    token_lp = log_probs.gather(-1, word["tgt"].unsqueeze(-1)).squeeze(-1).masked_fill(~word["mask"], 0.0)
+    length_lp = -length_nll(out["length"]["out"], out["length"]["tgt"])
+    return token_lp, length_lp.masked_fill(~_length_in_range(model, net_input, target), -math.inf)
 
 
 def _length_in_range(model: Any, net_input: dict[str, torch.Tensor], target: torch.Tensor) -> torch.Tensor:
