@@ -8,8 +8,9 @@ BPE ``codes``), ``OUT/bin`` (the data-bin) and ``OUT/data.json`` (sentence count
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
+
+from fairseq_nat_study.cli.arg_types import non_negative_float, non_negative_int, positive_int
 
 
 def _slice(text: str) -> list[int]:
@@ -18,6 +19,8 @@ def _slice(text: str) -> list[int]:
         first, end = (int(v) for v in text.split(":"))
     except ValueError as err:
         raise argparse.ArgumentTypeError(f"{text!r} is not FIRST:END") from err
+    if not 1 <= first <= end:
+        raise argparse.ArgumentTypeError(f"{text!r}: FIRST:END needs 1 <= FIRST <= END")
     return [first - 1, end]
 
 
@@ -33,21 +36,24 @@ def add_args(parser: argparse.ArgumentParser) -> None:
                    help="use only these lines of the validation files (1-based, inclusive)")
     g.add_argument("--test-lines", type=_slice, default=[], metavar="FIRST:END",
                    help="use only these lines of the test files, e.g. when test and valid share a file")
-    g.add_argument("--max-train", type=int, default=0, help="keep only the first N training pairs (0: all)")
+    g.add_argument("--max-train", type=non_negative_int, default=0, help="keep only the first N training pairs (0: all)")
     g = parser.add_argument_group("normalisation and tokenisation (sacremoses)")
     g.add_argument("--tokenize", action="store_true", help="the input is raw text: normalise and tokenize it")
     g.add_argument("--lowercase", action="store_true", help="lower-case after tokenizing")
     g.add_argument("--romanian", action="store_true",
                    help="on the ro side: cedilla ş/ţ → ș/ț, then remove diacritics (WMT'16 En-Ro convention)")
-    g.add_argument("--clean-max-len", type=int, default=0, help="drop training pairs longer than N tokens")
-    g.add_argument("--clean-ratio", type=float, default=0.0, help="drop training pairs with a length ratio > R")
-    g.add_argument("--workers", type=int, default=1, help="processes for tokenizing")
+    g.add_argument("--clean-max-len", type=non_negative_int, default=0,
+                   help="drop training pairs longer than N tokens (0: off)")
+    g.add_argument("--clean-ratio", type=non_negative_float, default=0.0,
+                   help="drop training pairs with a length ratio > R (0: off; else >= 1)")
+    g.add_argument("--workers", type=positive_int, default=1, help="processes for tokenizing")
     g = parser.add_argument_group("subwords and binarisation")
-    g.add_argument("--bpe-merges", type=int, default=32000, help="joint BPE merge operations (default: 32000)")
+    g.add_argument("--bpe-merges", type=positive_int, default=32000, help="joint BPE merge operations (default: 32000)")
     parser.add_argument("--out", required=True, help="output folder (text/, bpe/, bin/, data.json)")
 
 
 def main(args: argparse.Namespace) -> int:
+    from fairseq_nat_study.cli.errors import fail, failure_line, unwritable_out_dir
     from fairseq_nat_study.utils.fairseq_runner import run_fairseq
     from fairseq_nat_study.study.config import DataConfig, StudyConfigError, validate_data
     from fairseq_nat_study.study.data_prep import prepare_data
@@ -57,13 +63,16 @@ def main(args: argparse.Namespace) -> int:
                      max_train=args.max_train, bpe_merges=args.bpe_merges, tokenize=args.tokenize,
                      lowercase=args.lowercase, romanian=args.romanian, clean_max_len=args.clean_max_len,
                      clean_ratio=args.clean_ratio, workers=args.workers)
+    if (message := unwritable_out_dir(args.out)) is not None:
+        return fail("prepare", message)
     out = Path(args.out)
     try:
         validate_data(cfg)
         out.mkdir(parents=True, exist_ok=True)
         summary = prepare_data(cfg, 1, out, run_fairseq, lambda s: print(f"[prepare] {s}", flush=True))
-    except (StudyConfigError, RuntimeError) as err:
-        print(f"fairseq-nat-study prepare: error: {err}", file=sys.stderr)
-        return 2
+    except StudyConfigError as err:
+        return fail("prepare", err)
+    except RuntimeError as err:  # fairseq-preprocess failed: one line naming its log
+        return fail("prepare", failure_line(err))
     print(f"[prepare] {summary['sentences']} sentence pairs binarised into {out / 'bin'}")
     return 0

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
-
+from fairseq_nat_study.cli.arg_types import positive_int, seed, unit_interval
+from fairseq_nat_study.cli.errors import fail, unwritable_out_dir
 from fairseq_nat_study.data.synthetic import PRESETS, SynthConfig, write_corpus
 
 logger = logging.getLogger(__name__)
@@ -14,15 +14,14 @@ logger = logging.getLogger(__name__)
 def add_args(parser: argparse.ArgumentParser) -> None:
     """Add the ``synth`` subcommand options to ``parser``."""
     defaults = SynthConfig()
-    parser.add_argument("--out", required=True, help="output directory")
-    parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--num-train", type=int, default=defaults.num_train)
-    parser.add_argument("--num-valid", type=int, default=defaults.num_valid)
-    parser.add_argument("--num-test", type=int, default=defaults.num_test)
-    parser.add_argument("--preset", choices=PRESETS, default=defaults.preset)
-    parser.add_argument("--p-ambiguous", type=float, default=None,
-                        help=f"P(word is ambiguous), default {defaults.p_ambiguous}; "
-                        "ignored by two_mode")
+    parser.add_argument("--out", required=True, help="output directory (created)")
+    parser.add_argument("--seed", type=seed, default=defaults.seed, help="seed of the phrase table and every split")
+    parser.add_argument("--num-train", type=positive_int, default=defaults.num_train, help="training sentence pairs")
+    parser.add_argument("--num-valid", type=positive_int, default=defaults.num_valid, help="validation sentence pairs")
+    parser.add_argument("--num-test", type=positive_int, default=defaults.num_test, help="test sentence pairs")
+    parser.add_argument("--preset", choices=PRESETS, default=defaults.preset, help="corpus shape")
+    parser.add_argument("--p-ambiguous", type=unit_interval, default=None,
+                        help=f"P(word is ambiguous) (default: {defaults.p_ambiguous}); ignored by two_mode")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -40,8 +39,9 @@ def main(args: argparse.Namespace) -> int:
     try:
         cfg.validate()
     except ValueError as err:
-        print(f"synth: error: {err}", file=sys.stderr)
-        return 2
+        return fail("synth", err)
+    if (message := unwritable_out_dir(args.out)) is not None:
+        return fail("synth", message)
     if cfg.preset == "two_mode" and args.p_ambiguous is not None:
         logger.warning("--p-ambiguous is ignored by the two_mode preset")
     stats = write_corpus(cfg, args.out)
