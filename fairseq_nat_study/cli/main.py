@@ -116,12 +116,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="fairseq-nat-study", description="Train, decode and study NAT models.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     chosen = argv[0] if argv else None
+    tool_parser = parser
     for name, (module, help_text) in SUBCOMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text, formatter_class=DefaultsHelpFormatter)
         p.set_defaults(_module=module)
         if name == chosen:  # import only the module that will run
             importlib.import_module(module).add_args(p)
-    args = parser.parse_args(argv)
+            tool_parser = p
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # named by the tool's parser, so that the error line names the tool
+        tool_parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if not program:
         return run_tool(args.command, args._module, args)
     with exit_on_sigint(args.command):

@@ -53,7 +53,7 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from fairseq_nat_study.cli.errors import fail, failure_line, unwritable_out_dir
+    from fairseq_nat_study.cli.errors import fail, failure_line, missing_dir, unwritable_out_dir
     from fairseq_nat_study.utils.fairseq_runner import run_fairseq
     from fairseq_nat_study.study.config import DataConfig, StudyConfigError, validate_data
     from fairseq_nat_study.study.data_prep import prepare_data
@@ -63,8 +63,9 @@ def main(args: argparse.Namespace) -> int:
                      max_train=args.max_train, bpe_merges=args.bpe_merges, tokenize=args.tokenize,
                      lowercase=args.lowercase, romanian=args.romanian, clean_max_len=args.clean_max_len,
                      clean_ratio=args.clean_ratio, workers=args.workers)
-    if (message := unwritable_out_dir(args.out)) is not None:
-        return fail("prepare", message)
+    for message in (missing_dir(args.dir, "--dir", "folder of parallel text"), unwritable_out_dir(args.out)):
+        if message is not None:
+            return fail("prepare", message)
     out = Path(args.out)
     try:
         validate_data(cfg)

@@ -112,7 +112,12 @@ def _type_ok(annotation: Any, value: Any, where: str) -> None:
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
     wrong = _Wrong(annotation, value, where)
     if origin is Annotated:
-        _type_ok(args[0], value, where)
+        try:
+            _type_ok(args[0], value, where)
+        except _Wrong as err:
+            if err.args[2] != where:  # an element's error
+                raise
+            raise wrong from None  # the message names the range too
     elif annotation is Any:
         return
     elif annotation is type(None):

@@ -76,7 +76,8 @@ def average_checkpoints(paths: Sequence[str | Path]) -> dict[str, Any]:
         try:
             loaded.append(load_checkpoint_state(str(path)))
         except Exception as err:  # a truncated or foreign file: name it instead of a pickle traceback
-            raise ValueError(f"{path} is not a readable fairseq checkpoint ({type(err).__name__}: {err})") from err
+            why = (str(err).strip().splitlines() or [""])[0][:120]  # torch's messages run over several lines
+            raise ValueError(f"{path} is not a readable fairseq checkpoint ({type(err).__name__}: {why})") from err
     if any("model" not in c for c in loaded):
         raise ValueError("a file without a 'model' state is not a fairseq checkpoint")
     result = dict(loaded[-1])
