@@ -31,7 +31,10 @@ def bad(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "list.json").write_text("[1, 2]")
     (root / "ckpt.pt").write_text("not a checkpoint")
     (root / "run").mkdir()
-    (root / "run" / "eval.json").write_text('{"model": "m"}')
+    (root / "run" / "eval.json").write_text(json.dumps({"model": "m", "family": "ar", "data": "raw",
+                                                        "points": [{"updates": 10}]}))
+    (root / "oldrun").mkdir()
+    (root / "oldrun" / "eval.json").write_text('{"model": "m", "points": []}')
     (root / "study").mkdir()
     (root / "study" / "results.json").write_text('{"name": "x"}')
     (root / "stats.json").write_text('{"H_joint": 1.0}')
@@ -166,6 +169,8 @@ CASES: list[tuple[str, str]] = [
     ("collect --name x --data-json {B}/stats.json --runs {B}/run --total-correlation kd={B}/stats.json --out {B}/c",
      "is not LABEL=FILE with LABEL one of raw, dist, glat_proxy"),
     ("collect --name x --data-json {B}/stats.json --runs {B}/run --seconds -3 --out {B}/c", "argument --seconds"),
+    ("collect --name x --data-json {B}/stats.json --runs {B}/oldrun --out {B}/c",
+     "--runs {B}/oldrun: {B}/oldrun/eval.json is not a record of `fairseq-nat-study evaluate` (no family, data)"),
     # report
     ("report --runs {B}/nostudy --out {B}/r", "--runs {B}/nostudy: no such study directory"),
     ("report --runs {B}/dir --out {B}/r", "--runs {B}/dir: no results.json (has its study finished?)"),
@@ -272,4 +277,4 @@ def test_evaluate_force_passes_the_record_check(bad: Path, capsys: pytest.Captur
     code, err = _run(["evaluate", "--run-dir", str(bad / "run"), "--data", str(bad / "dir"), "--refs",
                       str(bad / "file.txt"), "--name", "m", "--condition", "raw", "--lang", "en", "--force"], capsys)
     assert code == 2 and "training left no checkpoint_last.pt" in err  # past the record check, to the run's files
-    assert json.loads((bad / "run" / "eval.json").read_text()) == {"model": "m"}  # untouched: nothing was evaluated
+    assert json.loads((bad / "run" / "eval.json").read_text())["model"] == "m"  # untouched: nothing was evaluated

@@ -14,6 +14,8 @@ from fairseq_nat_study.cli.arg_types import non_negative_float
 from fairseq_nat_study.cli.errors import fail, read_json, unwritable_out_dir
 
 TC_LABELS = ("raw", "dist", "glat_proxy")
+#: what every run's ``eval.json`` holds (``study/run_eval.py``)
+EVAL_KEYS = ("model", "family", "data", "points")
 
 
 #: the label of a file that holds every case (the study's ``total_correlation.json``)
@@ -85,6 +87,11 @@ def gather(name: str, data_json: Path, runs: list[Path], tc_files: dict[str, Pat
             raise FileNotFoundError(f"no file {path}" + (" (run `fairseq-nat-study evaluate` on it first)"
                                                          if path.name == "eval.json" else ""))
     records = [read_json(r / "eval.json", "--runs", where=f"--runs {r}: {r / 'eval.json'}") for r in runs]
+    for run, record in zip(runs, records):
+        missing = [key for key in EVAL_KEYS if key not in record]
+        if missing or not isinstance(record.get("points"), list) or not record["points"]:
+            raise ValueError(f"--runs {run}: {run / 'eval.json'} is not a record of `fairseq-nat-study evaluate` "
+                             f"(no {', '.join(missing) or 'points'}); evaluate the run again (--force)")
     tc: dict[str, Any] = {}
     for label, path in tc_files.items():
         tc.update(_tc_entries(label, path))
@@ -108,6 +115,10 @@ def main(args: argparse.Namespace) -> int:
                          {label: Path(p) for label, p in args.total_correlation}, args.seconds)
     except (FileNotFoundError, ValueError) as err:
         return fail("collect", err)
-    write_report(results, Path(args.out))
+    try:
+        write_report(results, Path(args.out))
+    except (KeyError, TypeError, IndexError) as err:  # a record of the right kind with a value missing or malformed
+        return fail("collect", f"the records given do not make a report ({type(err).__name__}: {err}); evaluate "
+                               "the runs again with the installed version (`fairseq-nat-study evaluate --force`)")
     print(f"[collect] {len(results['runs'])} runs -> {Path(args.out) / 'report.md'}")
     return 0

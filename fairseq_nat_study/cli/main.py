@@ -70,7 +70,8 @@ def exit_on_sigint(tool: str) -> Iterator[None]:
 
         stop_all()
         sys.stdout.flush()
-        print(interrupted_message(tool), file=sys.stderr, flush=True)
+        # on a line of its own: a progress line ("\rloglik: 40/101 sentences") may be open
+        print("\n" + interrupted_message(tool), file=sys.stderr, flush=True)
         os._exit(130)
 
     previous = signal.signal(signal.SIGINT, handler)
@@ -103,7 +104,7 @@ def run_tool(tool: str, module: str, args: argparse.Namespace) -> int:
         from fairseq_nat_study.utils.fairseq_runner import terminate_running
 
         terminate_running()
-        print(interrupted_message(tool), file=sys.stderr, flush=True)
+        print("\n" + interrupted_message(tool), file=sys.stderr, flush=True)
         return 130
 
 

@@ -27,9 +27,14 @@ def main(args: argparse.Namespace) -> int:
         if not path.is_file():
             return fail("report", f"--runs {run}: no results.json (has its study finished?)")
         results = read_json(path, "--runs", where=f"--runs {run}: {path}")
-        missing = [key for key in ("name", "runs") if key not in results]
+        missing = [key for key in ("name", "runs", "data") if key not in results]
         if missing or not isinstance(results.get("runs"), list):
             return fail("report", f"--runs {run}: {path} is not a study's results.json (no {' or '.join(missing) or 'runs list'})")
     if (message := unwritable_out_dir(args.out)) is not None:
         return fail("report", message)
-    return report.main(args)
+    try:
+        return report.main(args)
+    except (KeyError, TypeError, IndexError) as err:  # a results.json of the right kind with a value missing
+        return fail("report", f"--runs {' '.join(args.runs)}: the results do not make a report ({type(err).__name__}: "
+                              f"{err}); write them again with the installed version (`fairseq-nat-study study "
+                              "--redo evaluation` on the study)")

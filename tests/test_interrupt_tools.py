@@ -1,0 +1,136 @@
+"""A Ctrl-C (SIGINT to the tool's process) ends ``distill``, ``study`` and ``loglik`` within the batch they are in:
+one line ``fairseq-nat-study <tool>: interrupted; ...``, exit status 130, no traceback, no fairseq process left
+running, and the state a rerun resumes from (distillation's finished shards, the study's finished stages)."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+#: seconds an interrupted tool may take to end
+PROMPT = 30
+
+
+class Tool:
+    """``fairseq-nat-study ARGS`` as a separate process (its own SIGINT handling), with stdout and stderr read as
+    they come."""
+
+    def __init__(self, *args: str) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-m", "fairseq_nat_study.cli.main", *args],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        self.out: list[str] = []
+        self.err: list[str] = []
+        self._readers = [threading.Thread(target=self._read, args=(s, buf), daemon=True)
+                         for s, buf in ((self.proc.stdout, self.out), (self.proc.stderr, self.err))]
+        for reader in self._readers:
+            reader.start()
+
+    @staticmethod
+    def _read(stream, buf: list[str]) -> None:
+        for chunk in iter(lambda: stream.read(1), ""):
+            buf.append(chunk)
+
+    def wait_for(self, cond: Callable[[str, str], bool], timeout: float = 240) -> None:
+        """Waits until ``cond(stdout, stderr)`` holds (fails if the tool ends or the time runs out first)."""
+        end = time.time() + timeout
+        while not cond("".join(self.out), "".join(self.err)):
+            assert self.proc.poll() is None, f"ended early ({self.proc.returncode}): {''.join(self.err)[-2000:]}"
+            assert time.time() < end, f"timed out: {''.join(self.out)[-1000:]} {''.join(self.err)[-1000:]}"
+            time.sleep(0.2)
+
+    def interrupt(self) -> tuple[int, str, str]:
+        """SIGINT, then the exit status, stdout and stderr once it has ended."""
+        self.proc.send_signal(signal.SIGINT)
+        code = self.proc.wait(PROMPT)
+        for reader in self._readers:
+            reader.join(5)
+        return code, "".join(self.out), "".join(self.err)
+
+
+def processes_mentioning(text: str) -> list[str]:
+    """Command lines of the running processes that contain ``text``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if text in cmd:
+                found.append(cmd)
+    return found
+
+
+def _interrupted(code: int, err: str, tool: str, resumable: bool) -> None:
+    then = "rerun the same command to resume" if resumable else "nothing was written; rerun the same command"
+    assert code == 130, err[-2000:]
+    assert "Traceback" not in err, err[-3000:]
+    assert err.strip().splitlines()[-1] == f"fairseq-nat-study {tool}: interrupted; {then}"
+
+
+@pytest.mark.slow
+def test_distill_stops_within_a_shard_and_resumes(two_mode, tmp_path: Path) -> None:
+    out = tmp_path / "dist"
+    args = ("distill", "--teacher", str(two_mode.ar), "--data", str(two_mode.data), "--out", str(out),
+            "--shard-size", "600", "--cpu")
+    tool = Tool(*args)
+    tool.wait_for(lambda o, e: "[distill] shard 1/5" in o)
+    time.sleep(1.0)  # the second shard's fairseq-generate is running
+    code, _, err = tool.interrupt()
+    _interrupted(code, err, "distill", resumable=True)
+    assert processes_mentioning(str(out)) == []  # its fairseq-generate was stopped with it
+    done = sorted(p.name for p in (out / ".distill").glob("shard-*.done"))
+    time.sleep(2)
+    assert sorted(p.name for p in (out / ".distill").glob("shard-*.done")) == done  # nothing goes on decoding
+    assert 1 <= len(done) < 5 and not (out / "distill.json").exists()
+    rerun = subprocess.run([sys.executable, "-m", "fairseq_nat_study.cli.main", *args], capture_output=True,
+                           text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert f"{len(done)} done earlier" in rerun.stdout
+    assert json.loads((out / "distill.json").read_text())["num_sentences"] == 3000
+
+
+@pytest.mark.slow
+def test_study_stops_its_training_and_resumes_after_its_finished_stages(tmp_path: Path) -> None:
+    config = tmp_path / "tiny.json"
+    config.write_text(json.dumps({
+        "name": "interrupted", "data": {"kind": "synth", "num_train": 200, "num_test": 20},
+        "teacher": "tr", "models": [{"name": "tr", "family": "ar", "arch": "nat_study_tr_tiny",
+                                     "max_update": 100000, "data": ["raw"]}]}))
+    out = tmp_path / "study"
+    args = ("study", "--config", str(config), "--out", str(out), "--jobs", "1")
+    tool = Tool(*args)
+    tool.wait_for(lambda o, e: "[study] train-tr-raw ..." in o)
+    tool.wait_for(lambda o, e: processes_mentioning(str(out / "runs")) != [], timeout=60)
+    code, _, err = tool.interrupt()
+    _interrupted(code, err, "study", resumable=True)
+    assert processes_mentioning(str(out)) == []  # the training process was stopped with it
+    assert (out / "stages" / "data.done").exists() and not (out / "stages" / "train-tr-raw.done").exists()
+    again = Tool(*args)  # the same command resumes: the data stage is not run again
+    again.wait_for(lambda o, e: "[study] train-tr-raw ..." in o)
+    code, out_text, err = again.interrupt()
+    _interrupted(code, err, "study", resumable=True)
+    assert "[study] data: done earlier, skipped" in out_text
+    assert processes_mentioning(str(out)) == []
+
+
+@pytest.mark.slow
+def test_loglik_stops_within_its_scoring_and_writes_nothing(two_mode, tmp_path: Path) -> None:
+    out = tmp_path / "ll.json"
+    tool = Tool("loglik", "--path", str(two_mode.latent), "--data", str(two_mode.data), "--out", str(out),
+                "--iw-samples", "5000", "--max-tokens", "64", "--cpu")
+    tool.wait_for(lambda o, e: "loglik: " in e and "sentences" in e)
+    start = time.time()
+    code, _, err = tool.interrupt()
+    assert time.time() - start < PROMPT
+    _interrupted(code, err, "loglik", resumable=False)
+    assert not out.exists()
