@@ -134,3 +134,30 @@ def test_loglik_stops_within_its_scoring_and_writes_nothing(two_mode, tmp_path: 
     assert time.time() - start < PROMPT
     _interrupted(code, err, "loglik", resumable=False)
     assert not out.exists()
+
+
+def test_halted_stops_running_fairseq_processes_and_refuses_new_ones_until_it_ends(tmp_path: Path) -> None:
+    from fairseq_nat_study.utils import fairseq_runner as runner
+
+    errors: list[BaseException] = []
+
+    def long_run() -> None:  # a stand-in for a fairseq tool: python -m timeit sleeping for a minute
+        try:
+            runner.run_fairseq("sleep", ["-n", "1", "import time; time.sleep(60)"], tmp_path / "long.log",
+                               module="timeit")
+        except BaseException as err:  # noqa: BLE001 - recorded for the assertion below
+            errors.append(err)
+
+    worker = threading.Thread(target=long_run)
+    worker.start()
+    end = time.time() + 30
+    while not runner._RUNNING and time.time() < end:
+        time.sleep(0.05)
+    start = time.time()
+    with runner.halted():
+        assert time.time() - start < 15  # the running process was stopped, not waited for
+        with pytest.raises(runner.Halted):
+            runner.run_fairseq("quick", ["-n", "1", "pass"], tmp_path / "quick.log", module="timeit")
+        worker.join(15)
+    assert not worker.is_alive() and isinstance(errors[0], RuntimeError) and "exit -15" in str(errors[0])
+    runner.run_fairseq("quick", ["-n", "1", "pass"], tmp_path / "quick.log", module="timeit")  # allowed again
