@@ -15,6 +15,8 @@ from typing import Callable
 
 import pytest
 
+from fairseq_nat_study.data.synthetic import SynthConfig, write_corpus
+
 #: seconds an interrupted tool may take to end
 PROMPT = 30
 
@@ -70,6 +72,20 @@ def processes_mentioning(text: str) -> list[str]:
     return found
 
 
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(data-bin, AR checkpoint): a synthetic corpus with a large test split and a tiny AR model of 20 updates
+    (what it decodes does not matter here, only that each tool has work to interrupt)."""
+    from fairseq_helpers import run_preprocess, run_train
+
+    root = tmp_path_factory.mktemp("interrupt")
+    write_corpus(SynthConfig(seed=2, num_train=1200, num_valid=40, num_test=3000), root / "raw")
+    run_preprocess(root / "raw", root / "bin")
+    run_train(root / "bin", root / "ar", ["--arch", "nat_study_tr_tiny", "--criterion", "cross_entropy",
+                                          "--max-update", "20", "--max-tokens", "2048", "--lr", "1e-3"])
+    return root / "bin", root / "ar" / "checkpoint_last.pt"
+
+
 def _interrupted(code: int, err: str, tool: str, resumable: bool) -> None:
     then = "rerun the same command to resume" if resumable else "nothing was written; rerun the same command"
     assert code == 130, err[-2000:]
@@ -78,12 +94,13 @@ def _interrupted(code: int, err: str, tool: str, resumable: bool) -> None:
 
 
 @pytest.mark.slow
-def test_distill_stops_within_a_shard_and_resumes(two_mode, tmp_path: Path) -> None:
+def test_distill_stops_within_a_shard_and_resumes(tiny, tmp_path: Path) -> None:
+    data, teacher = tiny
     out = tmp_path / "dist"
-    args = ("distill", "--teacher", str(two_mode.ar), "--data", str(two_mode.data), "--out", str(out),
-            "--shard-size", "600", "--cpu")
+    args = ("distill", "--teacher", str(teacher), "--data", str(data), "--out", str(out), "--shard-size", "300",
+            "--cpu")
     tool = Tool(*args)
-    tool.wait_for(lambda o, e: "[distill] shard 1/5" in o)
+    tool.wait_for(lambda o, e: "[distill] shard 1/4" in o)
     time.sleep(1.0)  # the second shard's fairseq-generate is running
     code, _, err = tool.interrupt()
     _interrupted(code, err, "distill", resumable=True)
@@ -91,12 +108,12 @@ def test_distill_stops_within_a_shard_and_resumes(two_mode, tmp_path: Path) -> N
     done = sorted(p.name for p in (out / ".distill").glob("shard-*.done"))
     time.sleep(2)
     assert sorted(p.name for p in (out / ".distill").glob("shard-*.done")) == done  # nothing goes on decoding
-    assert 1 <= len(done) < 5 and not (out / "distill.json").exists()
+    assert 1 <= len(done) < 4 and not (out / "distill.json").exists()
     rerun = subprocess.run([sys.executable, "-m", "fairseq_nat_study.cli.main", *args], capture_output=True,
                            text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert f"{len(done)} done earlier" in rerun.stdout
-    assert json.loads((out / "distill.json").read_text())["num_sentences"] == 3000
+    assert json.loads((out / "distill.json").read_text())["num_sentences"] == 1200
 
 
 @pytest.mark.slow
@@ -124,10 +141,10 @@ def test_study_stops_its_training_and_resumes_after_its_finished_stages(tmp_path
 
 
 @pytest.mark.slow
-def test_loglik_stops_within_its_scoring_and_writes_nothing(two_mode, tmp_path: Path) -> None:
+def test_loglik_stops_within_its_scoring_and_writes_nothing(tiny, tmp_path: Path) -> None:
+    data, model = tiny
     out = tmp_path / "ll.json"
-    tool = Tool("loglik", "--path", str(two_mode.latent), "--data", str(two_mode.data), "--out", str(out),
-                "--iw-samples", "5000", "--max-tokens", "64", "--cpu")
+    tool = Tool("loglik", "--path", str(model), "--data", str(data), "--out", str(out), "--max-tokens", "64", "--cpu")
     tool.wait_for(lambda o, e: "loglik: " in e and "sentences" in e)
     start = time.time()
     code, _, err = tool.interrupt()
@@ -161,3 +178,18 @@ def test_halted_stops_running_fairseq_processes_and_refuses_new_ones_until_it_en
         worker.join(15)
     assert not worker.is_alive() and isinstance(errors[0], RuntimeError) and "exit -15" in str(errors[0])
     runner.run_fairseq("quick", ["-n", "1", "pass"], tmp_path / "quick.log", module="timeit")  # allowed again
+
+
+@pytest.mark.slow
+def test_loglik_names_a_batch_too_small_for_the_longest_sentence(tiny, tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from fairseq_nat_study.cli.main import main as cli
+
+    data, model = tiny
+    code = cli(["loglik", "--path", str(model), "--data", str(data), "--out", str(tmp_path / "ll.json"),
+                "--max-tokens", "8", "--cpu"])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith(
+        "fairseq-nat-study loglik: error: --max-tokens 8: the split's longest sentence has ")
+    assert not (tmp_path / "ll.json").exists()

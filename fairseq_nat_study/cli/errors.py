@@ -30,6 +30,17 @@ def failure_line(err: Exception) -> str:
     return lines[0] if len(lines) < 2 else f"{lines[0]}: {lines[-1]}"
 
 
+def too_small_batch(dataset: object, max_tokens: int, flag: str = "--max-tokens") -> str | None:
+    """The error message when the longest sentence of a fairseq pair dataset has more tokens than ``max_tokens``
+    (fairseq's batching would stop on an assertion), else None."""
+    sizes = [getattr(dataset, side, None) for side in ("src_sizes", "tgt_sizes")]
+    longest = max((int(s.max()) for s in sizes if s is not None and len(s)), default=0)
+    if longest <= max_tokens:
+        return None
+    return (f"{flag} {max_tokens}: the split's longest sentence has {longest} tokens and a batch must hold it; "
+            f"give {flag} {longest} or more")
+
+
 def _writable_dir(folder: Path) -> bool:
     return os.access(folder, os.W_OK | os.X_OK)
 

@@ -31,7 +31,7 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from fairseq_nat_study.analysis.loading import load_model_and_task, load_split
     from fairseq_nat_study.analysis.loglik import UnsupportedModelError, evaluate_dataset
-    from fairseq_nat_study.cli.errors import fail, missing_dir, missing_file, missing_out_dir
+    from fairseq_nat_study.cli.errors import fail, missing_dir, missing_file, missing_out_dir, too_small_batch
 
     for message in (missing_out_dir(args.out), missing_file(args.path, "--path", "checkpoint"),
                     missing_dir(args.data, "--data", "binarised data directory")):
@@ -42,6 +42,8 @@ def main(args: argparse.Namespace) -> int:
         dataset = load_split(task, args.data, args.subset)
     except (FileNotFoundError, UnsupportedModelError, ValueError) as err:
         return fail("loglik", err)
+    if (message := too_small_batch(dataset, args.max_tokens)) is not None:
+        return fail("loglik", message)
     start = time.time()
 
     def progress(done: int, total: int) -> None:

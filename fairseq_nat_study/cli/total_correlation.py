@@ -28,10 +28,11 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from fairseq_nat_study.analysis.loading import load_model_and_task
+    from fairseq_nat_study.analysis.loading import load_model_and_task, load_split
     from fairseq_nat_study.analysis.loglik import UnsupportedModelError
     from fairseq_nat_study.analysis.total_correlation import estimate
-    from fairseq_nat_study.cli.errors import ToolError, fail, missing_dir, missing_file, missing_out_dir, read_json
+    from fairseq_nat_study.cli.errors import (ToolError, fail, missing_dir, missing_file, missing_out_dir, read_json,
+                                              too_small_batch)
 
     for message in (missing_out_dir(args.out), missing_file(args.ar, "--ar", "checkpoint"),
                     missing_file(args.nat, "--nat", "checkpoint"),
@@ -48,6 +49,8 @@ def main(args: argparse.Namespace) -> int:
     try:
         ar, ar_task = load_model_and_task(args.ar, args.data, cpu=args.cpu, flag="--ar")
         nat, nat_task = load_model_and_task(args.nat, args.data, cpu=args.cpu, flag="--nat")
+        if (message := too_small_batch(load_split(ar_task, args.data, args.subset), args.max_tokens)) is not None:
+            return fail("total-correlation", message)
         print(f"total-correlation: scoring {args.subset} with both models ...", file=sys.stderr, flush=True)
         report = estimate(ar, ar_task, nat, nat_task, args.data, args.subset, args.glat_ratio, args.seed, args.max_tokens)
     except (FileNotFoundError, ValueError, UnsupportedModelError) as err:
