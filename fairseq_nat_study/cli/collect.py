@@ -86,15 +86,15 @@ def gather(name: str, data_json: Path, runs: list[Path], tc_files: dict[str, Pat
         if not path.is_file():
             raise FileNotFoundError(f"no file {path}" + (" (run `fairseq-nat-study evaluate` on it first)"
                                                          if path.name == "eval.json" else ""))
+    tc: dict[str, Any] = {}
+    for label, path in tc_files.items():
+        tc.update(_tc_entries(label, path))
     records = [read_json(r / "eval.json", "--runs", where=f"--runs {r}: {r / 'eval.json'}") for r in runs]
     for run, record in zip(runs, records):
         missing = [key for key in EVAL_KEYS if key not in record]
         if missing or not isinstance(record.get("points"), list) or not record["points"]:
             raise ValueError(f"--runs {run}: {run / 'eval.json'} is not a record of `fairseq-nat-study evaluate` "
                              f"(no {', '.join(missing) or 'points'}); evaluate the run again (--force)")
-    tc: dict[str, Any] = {}
-    for label, path in tc_files.items():
-        tc.update(_tc_entries(label, path))
     for label in TC_LABELS:
         tc.setdefault(label, {"skipped": "not estimated by this recipe"})
     return {
