@@ -119,9 +119,13 @@ def test_out_in_a_missing_folder_fails_before_any_work(two_mode, tmp_path: Path,
 
 
 @pytest.mark.parametrize("flag, value", [("--batch-size", "0"), ("--repeats", "0"), ("--latency-sentences", "0")])
-def test_bench_refuses_sizes_below_one(flag: str, value: str, two_mode, capsys: pytest.CaptureFixture[str]) -> None:
-    code, err = _run(capsys, "bench", "--path", str(two_mode.nat), "--data", str(two_mode.data), flag, value)
-    assert code == 2 and f"fairseq-nat-study bench: error: {flag} must be >= 1, got 0" in err
+def test_bench_refuses_sizes_below_one(flag: str, value: str, tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as end:  # refused while the command line is parsed
+        cli(["bench", "--path", str(tmp_path / "m.pt"), "--data", str(tmp_path), flag, value])
+    err = capsys.readouterr().err
+    assert end.value.code == 2 and "Traceback" not in err
+    assert err.strip().splitlines()[-1] == f"fairseq-nat-study bench: error: argument {flag}: must be an integer >= 1, got '0'"
 
 
 @pytest.fixture(scope="module")

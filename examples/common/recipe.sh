@@ -185,7 +185,7 @@ stage_eval() {
       IFS=: read -r name family _ <<< "$entry"
       run "$VENV_BIN/fairseq-nat-study" evaluate --run-dir "$RUNS/$name-$cond" --data "$BIN" \
         --refs "$WORK/data/text/test.$TGT" --name "$name" --condition "$cond" --family "$family" --lang "$TGT" \
-        --seed "$SEED" "${opts[@]}" "${EVAL_FLAGS[@]}"
+        --seed "$SEED" --force "${opts[@]}" "${EVAL_FLAGS[@]}"
     done
   done
 }

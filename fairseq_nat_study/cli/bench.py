@@ -15,39 +15,38 @@ import sys
 
 import torch
 
+from fairseq_nat_study.cli.arg_types import non_negative_int, positive_int, seed
+
 
 def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--path", action="append", required=True, help="checkpoint (repeat for several)")
     parser.add_argument("--data", required=True, help="binarised data directory")
-    parser.add_argument("--subset", default="test")
-    parser.add_argument("--batch-size", type=int, nargs="+", default=[1, 128])
-    parser.add_argument("--refine-steps", type=int, nargs="+", default=[0, 1, 2, 4], help="K for latent models")
-    parser.add_argument("--beam", type=int, default=4, help="beam size of AR models")
-    parser.add_argument("--latency-sentences", type=int, default=100,
+    parser.add_argument("--subset", default="test", help="split to decode")
+    parser.add_argument("--batch-size", type=positive_int, nargs="+", default=[1, 128],
+                        help="batch sizes: 1 times latency, larger ones throughput")
+    parser.add_argument("--refine-steps", type=non_negative_int, nargs="+", default=[0, 1, 2, 4],
+                        help="K for latent models")
+    parser.add_argument("--beam", type=positive_int, default=4, help="beam size of AR models")
+    parser.add_argument("--latency-sentences", type=positive_int, default=100,
                         help="sentences timed at batch size 1, drawn at random from the split (seeded)")
-    parser.add_argument("--repeats", type=int, default=5, help="interleaved timed passes per configuration (median kept)")
-    parser.add_argument("--seed", type=int, default=1, help="seed of the batch-1 sentence sample")
-    parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's)")
+    parser.add_argument("--repeats", type=positive_int, default=5,
+                        help="interleaved timed passes per configuration (median kept)")
+    parser.add_argument("--seed", type=seed, default=1, help="seed of the batch-1 sentence sample")
+    parser.add_argument("--threads", type=positive_int, help="torch intra-op threads (default: torch's)")
     parser.add_argument("--out", help="JSON file to write")
-    parser.add_argument("--cpu", action="store_true")
+    parser.add_argument("--cpu", action="store_true", help="stay on the CPU even if CUDA is available")
 
 
 def main(args: argparse.Namespace) -> int:
     from fairseq_nat_study.analysis.loading import load_model_and_task, load_split
     from fairseq_nat_study.analysis.loglik import UnsupportedModelError, model_family
     from fairseq_nat_study.analysis.speed import benchmark, ratios, reference_strings
-    from fairseq_nat_study.cli.errors import fail, missing_out_dir
+    from fairseq_nat_study.cli.errors import fail, missing_dir, missing_file, missing_out_dir
 
-    for flag, values in (("--batch-size", args.batch_size), ("--latency-sentences", [args.latency_sentences]),
-                         ("--repeats", [args.repeats]), ("--beam", [args.beam])):
-        if min(values) < 1:
-            return fail("bench", f"{flag} must be >= 1, got {min(values)}")
-    if min(args.refine_steps) < 0:
-        return fail("bench", f"--refine-steps must be >= 0, got {min(args.refine_steps)}")
-    if args.threads is not None and args.threads < 1:
-        return fail("bench", f"--threads must be >= 1, got {args.threads}")
-    if (message := missing_out_dir(args.out)) is not None:
-        return fail("bench", message)
+    for message in (missing_out_dir(args.out), *(missing_file(p, "--path", "checkpoint") for p in args.path),
+                    missing_dir(args.data, "--data", "binarised data directory")):
+        if message is not None:
+            return fail("bench", message)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     try:

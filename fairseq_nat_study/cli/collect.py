@@ -7,12 +7,15 @@ A run directory without ``eval.json`` is an error that names it: a report must n
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from pathlib import Path
 from typing import Any
 
+from fairseq_nat_study.cli.arg_types import non_negative_float
+from fairseq_nat_study.cli.errors import fail, read_json, unwritable_out_dir
+
 TC_LABELS = ("raw", "dist", "glat_proxy")
+#: what every run's ``eval.json`` holds (``study/run_eval.py``)
+EVAL_KEYS = ("model", "family", "data", "points")
 
 
 #: the label of a file that holds every case (the study's ``total_correlation.json``)
@@ -35,7 +38,7 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--total-correlation", nargs="*", type=_labelled, default=[], metavar="LABEL=FILE",
                         help="Ĉ files of total-correlation: raw=F, dist=F, glat_proxy=F; or, without a label, the "
                              "study's total_correlation.json, which holds all three")
-    parser.add_argument("--seconds", type=float, default=0.0, help="wall time of the recipe, for the report")
+    parser.add_argument("--seconds", type=non_negative_float, default=0.0, help="wall time of the recipe, for the report")
     parser.add_argument("--out", required=True, help="folder for report.md, the plots and results.json")
 
 
@@ -55,10 +58,8 @@ def _tc_entries(label: str, path: Path) -> dict[str, Any]:
     Raises:
         ValueError: the file is neither (names it and the form it should have).
     """
-    try:
-        est = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise ValueError(f"--total-correlation {path}: not JSON ({err})") from err
+    est = read_json(path, "--total-correlation", object,
+                    where=f"--total-correlation {path}" if label == COMBINED else f"--total-correlation {label}={path}")
     combined = isinstance(est, dict) and bool(est) and set(est) <= set(TC_LABELS) and all(
         isinstance(e, dict) and ("C_hat_per_sentence" in e or "skipped" in e) for e in est.values())
     if label == COMBINED:
@@ -85,14 +86,19 @@ def gather(name: str, data_json: Path, runs: list[Path], tc_files: dict[str, Pat
         if not path.is_file():
             raise FileNotFoundError(f"no file {path}" + (" (run `fairseq-nat-study evaluate` on it first)"
                                                          if path.name == "eval.json" else ""))
-    records = [json.loads((r / "eval.json").read_text()) for r in runs]
     tc: dict[str, Any] = {}
     for label, path in tc_files.items():
         tc.update(_tc_entries(label, path))
+    records = [read_json(r / "eval.json", "--runs", where=f"--runs {r}: {r / 'eval.json'}") for r in runs]
+    for run, record in zip(runs, records):
+        missing = [key for key in EVAL_KEYS if key not in record]
+        if missing or not isinstance(record.get("points"), list) or not record["points"]:
+            raise ValueError(f"--runs {run}: {run / 'eval.json'} is not a record of `fairseq-nat-study evaluate` "
+                             f"(no {', '.join(missing) or 'points'}); evaluate the run again (--force)")
     for label in TC_LABELS:
         tc.setdefault(label, {"skipped": "not estimated by this recipe"})
     return {
-        "name": name, "data": json.loads(data_json.read_text()), "runs": records, "total_correlation": tc,
+        "name": name, "data": read_json(data_json, "--data-json"), "runs": records, "total_correlation": tc,
         "hardware": hardware(records),
         "stage_seconds": {"recipe": seconds},
         "seconds_this_run": seconds,
@@ -102,12 +108,17 @@ def gather(name: str, data_json: Path, runs: list[Path], tc_files: dict[str, Pat
 def main(args: argparse.Namespace) -> int:
     from fairseq_nat_study.study.report.write import write_report
 
+    if (message := unwritable_out_dir(args.out)) is not None:
+        return fail("collect", message)
     try:
         results = gather(args.name, Path(args.data_json), [Path(r) for r in args.runs],
                          {label: Path(p) for label, p in args.total_correlation}, args.seconds)
     except (FileNotFoundError, ValueError) as err:
-        print(f"fairseq-nat-study collect: error: {err}", file=sys.stderr)
-        return 2
-    write_report(results, Path(args.out))
+        return fail("collect", err)
+    try:
+        write_report(results, Path(args.out))
+    except (KeyError, TypeError, IndexError) as err:  # a record of the right kind with a value missing or malformed
+        return fail("collect", f"the records given do not make a report ({type(err).__name__}: {err}); evaluate "
+                               "the runs again with the installed version (`fairseq-nat-study evaluate --force`)")
     print(f"[collect] {len(results['runs'])} runs -> {Path(args.out) / 'report.md'}")
     return 0

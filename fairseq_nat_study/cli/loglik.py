@@ -12,16 +12,18 @@ import logging
 import sys
 import time
 
+from fairseq_nat_study.cli.arg_types import positive_int, seed
+
 logger = logging.getLogger(__name__)
 
 
 def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--path", required=True, help="checkpoint (.pt) to score with")
     parser.add_argument("--data", required=True, help="binarised data directory (fairseq-preprocess output)")
-    parser.add_argument("--subset", default="test", help="split to score (default: test)")
-    parser.add_argument("--iw-samples", type=int, default=100, help="importance samples K for latent models")
-    parser.add_argument("--seed", type=int, default=1, help="seed of the importance samples")
-    parser.add_argument("--max-tokens", type=int, default=4096, help="tokens per batch")
+    parser.add_argument("--subset", default="test", help="split to score")
+    parser.add_argument("--iw-samples", type=positive_int, default=100, help="importance samples K for latent models")
+    parser.add_argument("--seed", type=seed, default=1, help="seed of the importance samples")
+    parser.add_argument("--max-tokens", type=positive_int, default=4096, help="tokens per batch")
     parser.add_argument("--out", required=True, help="JSON file to write")
     parser.add_argument("--cpu", action="store_true", help="stay on the CPU even if CUDA is available")
 
@@ -29,17 +31,19 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from fairseq_nat_study.analysis.loading import load_model_and_task, load_split
     from fairseq_nat_study.analysis.loglik import UnsupportedModelError, evaluate_dataset
-    from fairseq_nat_study.cli.errors import fail, missing_out_dir
+    from fairseq_nat_study.cli.errors import fail, missing_dir, missing_file, missing_out_dir, too_small_batch
 
-    if (message := missing_out_dir(args.out)) is not None:
-        return fail("loglik", message)
-    if args.iw_samples < 1:
-        return fail("loglik", f"--iw-samples must be >= 1, got {args.iw_samples}")
+    for message in (missing_out_dir(args.out), missing_file(args.path, "--path", "checkpoint"),
+                    missing_dir(args.data, "--data", "binarised data directory")):
+        if message is not None:  # before the split is scored: the output must be writable first
+            return fail("loglik", message)
     try:
         model, task = load_model_and_task(args.path, args.data, cpu=args.cpu)
         dataset = load_split(task, args.data, args.subset)
     except (FileNotFoundError, UnsupportedModelError, ValueError) as err:
         return fail("loglik", err)
+    if (message := too_small_batch(dataset, args.max_tokens)) is not None:
+        return fail("loglik", message)
     start = time.time()
 
     def progress(done: int, total: int) -> None:

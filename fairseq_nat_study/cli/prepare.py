@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from fairseq_nat_study.cli.errors import fail
+from fairseq_nat_study.cli.arg_types import non_negative_float, non_negative_int, positive_int
 from fairseq_nat_study.data.subwords import SPM_TYPES
 
 #: subword-nmt merge operations when neither --bpe-merges nor --spm-vocab is given
@@ -26,6 +26,8 @@ def _slice(text: str) -> list[int]:
         first, end = (int(v) for v in text.split(":"))
     except ValueError as err:
         raise argparse.ArgumentTypeError(f"{text!r} is not FIRST:END") from err
+    if not 1 <= first <= end:
+        raise argparse.ArgumentTypeError(f"{text!r}: FIRST:END needs 1 <= FIRST <= END")
     return [first - 1, end]
 
 
@@ -41,15 +43,17 @@ def add_args(parser: argparse.ArgumentParser) -> None:
                    help="use only these lines of the validation files (1-based, inclusive)")
     g.add_argument("--test-lines", type=_slice, default=[], metavar="FIRST:END",
                    help="use only these lines of the test files, e.g. when test and valid share a file")
-    g.add_argument("--max-train", type=int, default=0, help="keep only the first N training pairs (0: all)")
+    g.add_argument("--max-train", type=non_negative_int, default=0, help="keep only the first N training pairs (0: all)")
     g = parser.add_argument_group("normalisation and tokenisation (sacremoses)")
     g.add_argument("--tokenize", action="store_true", help="the input is raw text: normalise and tokenize it")
     g.add_argument("--lowercase", action="store_true", help="lower-case after tokenizing")
     g.add_argument("--romanian", action="store_true",
                    help="on the ro side: cedilla ş/ţ → ș/ț, then remove diacritics (WMT'16 En-Ro convention)")
-    g.add_argument("--clean-max-len", type=int, default=0, help="drop training pairs longer than N tokens")
-    g.add_argument("--clean-ratio", type=float, default=0.0, help="drop training pairs with a length ratio > R")
-    g.add_argument("--workers", type=int, default=1, help="processes for tokenizing")
+    g.add_argument("--clean-max-len", type=non_negative_int, default=0,
+                   help="drop training pairs longer than N tokens (0: off)")
+    g.add_argument("--clean-ratio", type=non_negative_float, default=0.0,
+                   help="drop training pairs with a length ratio > R (0: off; else >= 1)")
+    g.add_argument("--workers", type=positive_int, default=1, help="processes for tokenizing")
     # one subword model: the two sizes exclude each other (checked in _subword_settings, so that a conflict is
     # the tool's one-line error like any other bad value)
     g = parser.add_argument_group("subwords and binarisation (one joint model: subword-nmt BPE by default, or "
@@ -78,6 +82,7 @@ def _subword_settings(args: argparse.Namespace) -> tuple[int, int, str]:
 
 
 def main(args: argparse.Namespace) -> int:
+    from fairseq_nat_study.cli.errors import fail, failure_line, missing_dir, unwritable_out_dir
     from fairseq_nat_study.utils.fairseq_runner import run_fairseq
     from fairseq_nat_study.study.config import DataConfig, StudyConfigError, validate_data
     from fairseq_nat_study.study.data_prep import check_subwords, prepare_data
@@ -92,13 +97,18 @@ def main(args: argparse.Namespace) -> int:
                      tokenize=args.tokenize,
                      lowercase=args.lowercase, romanian=args.romanian, clean_max_len=args.clean_max_len,
                      clean_ratio=args.clean_ratio, workers=args.workers)
+    for message in (missing_dir(args.dir, "--dir", "folder of parallel text"), unwritable_out_dir(args.out)):
+        if message is not None:
+            return fail("prepare", message)
     out = Path(args.out)
     try:
         validate_data(cfg)
         check_subwords(cfg)
         out.mkdir(parents=True, exist_ok=True)
         summary = prepare_data(cfg, 1, out, run_fairseq, lambda s: print(f"[prepare] {s}", flush=True))
-    except (StudyConfigError, RuntimeError) as err:
+    except StudyConfigError as err:
         return fail("prepare", err)
+    except RuntimeError as err:  # fairseq-preprocess failed: one line naming its log
+        return fail("prepare", failure_line(err))
     print(f"[prepare] {summary['sentences']} sentence pairs binarised into {out / 'bin'}")
     return 0

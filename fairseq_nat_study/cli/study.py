@@ -7,14 +7,15 @@ what is trained. See :mod:`fairseq_nat_study.study.pipeline` for the stages.
 from __future__ import annotations
 
 import argparse
-import sys
+
+from fairseq_nat_study.cli.arg_types import positive_int
 
 
 def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="study config (JSON); default: the quick study on the synthetic corpus")
     parser.add_argument("--out", required=True, help="study directory (created; a rerun resumes)")
-    parser.add_argument("--gpu", action="store_true", help="train and evaluate on the GPU (default: CPU)")
-    parser.add_argument("--jobs", type=int, default=None,
+    parser.add_argument("--gpu", action="store_true", help="train and evaluate on the GPU (default: the CPU)")
+    parser.add_argument("--jobs", type=positive_int, default=None,
                         help="stages run side by side, each with cores/jobs torch threads (default: 2 on a machine "
                              "with 2 cores or more, else 1); decoding speed is always timed alone on every core")
     from fairseq_nat_study.study.pipeline import REDO  # light: no torch, no fairseq
@@ -25,15 +26,26 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    """Validates the config (every value's type and range, the grid, the data) and checks ``--out`` before any
+    stage runs or anything is recorded there; then runs or resumes the study."""
+    from fairseq_nat_study.cli.errors import fail, failure_line, missing_file, unwritable_out_dir
     from fairseq_nat_study.study.config import StudyConfigError, load_config
     from fairseq_nat_study.study.pipeline import Study
     from fairseq_nat_study.utils.fairseq_runner import say_line
 
+    for message in (args.config and missing_file(args.config, "--config", "config file"), unwritable_out_dir(args.out)):
+        if message:
+            return fail("study", message)
     try:
         cfg = load_config(args.config)
+    except StudyConfigError as err:
+        where = f"--config {args.config}: " if args.config and not str(err).startswith("--config") else ""
+        return fail("study", f"{where}{err}")
+    try:
         print(f"[study] {cfg.name}: {len(cfg.runs())} training runs -> {args.out}", flush=True)
         Study(cfg, args.out, cpu=not args.gpu, progress=say_line, jobs=args.jobs).run(tuple(args.redo))
     except (StudyConfigError, FileNotFoundError) as err:
-        print(f"fairseq-nat-study study: error: {err}", file=sys.stderr)
-        return 2
+        return fail("study", err)
+    except RuntimeError as err:  # a stage's fairseq process failed: its log is named; the study resumes there
+        return fail("study", f"{failure_line(err)} (fix the cause and rerun the same command to resume)")
     return 0

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import logging
 import math
-import sys
 
+from fairseq_nat_study.cli.arg_types import positive_int, seed, unit_interval
+from fairseq_nat_study.cli.errors import fail, unwritable_out_dir
 from fairseq_nat_study.data.phrase_table import UNEQUAL_PROBS
 from fairseq_nat_study.data.synth_config import PRESETS, SynthConfig
 from fairseq_nat_study.data.synthetic import write_corpus
@@ -20,11 +21,11 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     unequal = "/".join(f"{q:g}" for q in UNEQUAL_PROBS)
     unequal_h = ", ".join(f"{q:g}" for q in UNEQUAL_PROBS)
     unequal_c = -sum(q * math.log(q) for q in UNEQUAL_PROBS)
-    parser.add_argument("--out", required=True, help="output directory")
-    parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--num-train", type=int, default=defaults.num_train)
-    parser.add_argument("--num-valid", type=int, default=defaults.num_valid)
-    parser.add_argument("--num-test", type=int, default=defaults.num_test)
+    parser.add_argument("--out", required=True, help="output directory (created)")
+    parser.add_argument("--seed", type=seed, default=defaults.seed, help="seed of the phrase table and every split")
+    parser.add_argument("--num-train", type=positive_int, default=defaults.num_train, help="training sentence pairs")
+    parser.add_argument("--num-valid", type=positive_int, default=defaults.num_valid, help="validation sentence pairs")
+    parser.add_argument("--num-test", type=positive_int, default=defaults.num_test, help="test sentence pairs")
     parser.add_argument(
         "--preset", choices=PRESETS, default=defaults.preset,
         help="default: deterministic words of 1-2 target tokens, ambiguous words with 2-3 alternatives of "
@@ -34,9 +35,8 @@ def add_args(parser: argparse.ArgumentParser) -> None:
         f"layout with three alternatives per ambiguous word at {unequal}, one best translation per word "
         f"(C = H({unequal_h}) = {unequal_c:.3f} nats per word). Exact H and C of each: docs/synthetic.md "
         "(default: %(default)s)")
-    parser.add_argument("--p-ambiguous", type=float, default=None,
-                        help=f"P(word is ambiguous), default {defaults.p_ambiguous}; "
-                        "ignored by two_mode")
+    parser.add_argument("--p-ambiguous", type=unit_interval, default=None,
+                        help=f"P(word is ambiguous) (default: {defaults.p_ambiguous}); ignored by two_mode")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -54,8 +54,9 @@ def main(args: argparse.Namespace) -> int:
     try:
         cfg.validate()
     except ValueError as err:
-        print(f"synth: error: {err}", file=sys.stderr)
-        return 2
+        return fail("synth", err)
+    if (message := unwritable_out_dir(args.out)) is not None:
+        return fail("synth", message)
     if cfg.preset == "two_mode" and args.p_ambiguous is not None:
         logger.warning("--p-ambiguous is ignored by the two_mode preset")
     stats = write_corpus(cfg, args.out)

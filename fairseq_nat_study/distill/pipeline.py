@@ -23,7 +23,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fairseq_nat_study.utils.fairseq_runner import run_fairseq, say_line
+from fairseq_nat_study.study.config_check import Count
+from fairseq_nat_study.utils.fairseq_runner import halted, run_fairseq, say_line
 
 PLUGIN_DIR = str(Path(__file__).resolve().parents[1])
 
@@ -38,10 +39,10 @@ class DistillConfig:
     data: str
     out: str
     subset: str = "train"
-    beam: int = 4
-    shard_size: int = 100_000
-    workers: int = 1
-    max_tokens: int = 8192
+    beam: Count = 4
+    shard_size: Count = 100_000
+    workers: Count = 1
+    max_tokens: Count = 8192
     cpu: bool = False
     generate_args: list[str] = field(default_factory=list)
 
@@ -140,6 +141,25 @@ def _generate_shard(cfg: DistillConfig, work: Path, shard: int, num_shards: int,
     say_line(f"[distill] shard {shard + 1}/{num_shards}: {count} hypotheses ({time.time() - start:.0f} s)")
 
 
+def _decode_shards(cfg: DistillConfig, work: Path, todo: list[int], num_shards: int, n: int, src: str,
+                   tgt: str) -> None:
+    """Decodes the shards ``todo``, ``cfg.workers`` at once. When one fails or the wait is interrupted (Ctrl-C),
+    the shards not started are dropped and the running fairseq processes stopped before the error goes on: the
+    finished shards keep their ``.done`` markers and a rerun decodes the others."""
+    pool = ThreadPoolExecutor(max_workers=min(cfg.workers, max(len(todo), 1)))
+    futures = [pool.submit(_generate_shard, cfg, work, i, num_shards, n, src, tgt) for i in todo]
+    try:
+        for future in futures:
+            future.result()
+    except BaseException:
+        for future in futures:
+            future.cancel()
+        with halted():  # no shard starts a new fairseq-generate while the workers wind down
+            pool.shutdown(wait=True)
+        raise
+    pool.shutdown(wait=True)
+
+
 def _collect(work: Path, num_shards: int, num_sentences: int) -> list[str]:
     """The best hypothesis of every sentence in corpus order, from all shards (error if any is missing)."""
     from fairseq_nat_study.distill.extract import parse_hypotheses
@@ -203,9 +223,7 @@ def distill(cfg: DistillConfig) -> dict[str, Any]:
     todo = [i for i in range(num_shards) if not (work / f"shard-{i}.done").exists()]
     say_line(f"[distill] {cfg.subset}: {n} sentences, teacher {arch}, beam {cfg.beam}, {num_shards} shard(s), "
              f"{num_shards - len(todo)} done earlier")
-    with ThreadPoolExecutor(max_workers=min(cfg.workers, max(len(todo), 1))) as pool:
-        for future in [pool.submit(_generate_shard, cfg, work, i, num_shards, n, src, tgt) for i in todo]:
-            future.result()
+    _decode_shards(cfg, work, todo, num_shards, n, src, tgt)
 
     hyps = _collect(work, num_shards, n)
     (work / f"{cfg.subset}.{tgt}").write_text("".join(h + "\n" for h in hyps))

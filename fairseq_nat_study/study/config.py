@@ -21,15 +21,20 @@ to a default)::
               "compound_split": false}}
 
 ``data.dir`` may name environment variables (the shipped configs read ``$NAT_STUDY_DATA/multi30k``);
-relative paths are resolved against the config file's folder.
+relative paths are resolved against the config file's folder. Every value's type and range are checked, from
+the annotations of the dataclasses below (``study/config_check.py``), before any stage runs.
 """
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+from fairseq_nat_study.study.config_check import (ConfigTypeError, Count, Fraction, NonNegative, NonNegativeReal,
+                                                  check_ranges, check_types)
+from fairseq_nat_study.study.config_check import check as check_section
 
 FAMILIES = ("ar", "nat", "glat", "latent")
 
@@ -49,33 +54,33 @@ class StudyConfigError(ValueError):
 @dataclass
 class DataConfig:
     kind: str = "synth"
-    num_train: int = 6000
+    num_train: Count = 6000
     #: synthetic data: test pairs (each split has its own RNG, so this changes neither training nor validation
     #: data; more test pairs narrow the paired bootstrap's intervals as 1/sqrt(N))
-    num_test: int = 500
+    num_test: Count = 500
     preset: str = "default"
     #: synthetic data: weight of the preset's translation probabilities against each word's most likely
     #: translation (0: every word deterministic, C = 0; 1: the preset's own corpus); the C sweep varies it
-    ambiguity: float = 1.0
+    ambiguity: Fraction = 1.0
     dir: str = ""
     src: str = "src"
     tgt: str = "tgt"
     train: str = "train"
     valid: str = "valid"
     test: str = "test"
-    valid_lines: list[int] = field(default_factory=list)
-    test_lines: list[int] = field(default_factory=list)
-    max_train: int = 0
-    bpe_merges: int = 8000
+    valid_lines: list[NonNegative] = field(default_factory=list)
+    test_lines: list[NonNegative] = field(default_factory=list)
+    max_train: NonNegative = 0
+    bpe_merges: Count = 8000
     #: SentencePiece vocabulary size; > 0 uses SentencePiece (of ``spm_type``) instead of BPE
-    spm_vocab: int = 0
+    spm_vocab: NonNegative = 0
     spm_type: str = "unigram"
     tokenize: bool = False
     lowercase: bool = False
     romanian: bool = False
-    clean_max_len: int = 0
-    clean_ratio: float = 0.0
-    workers: int = 1
+    clean_max_len: NonNegative = 0
+    clean_ratio: NonNegativeReal = 0.0
+    workers: Count = 1
     #: the out-of-distribution test set (``study.ood``): synthetic data: overrides of the corpus's sentence
     #: lengths and ambiguity ({} = ``DEFAULT_SYNTH_SHIFT``); text data: {"dir", "prefix", "lines"} of a second
     #: parallel test set ({} = none); null: none
@@ -102,12 +107,12 @@ class ModelSpec:
     name: str
     family: str
     arch: str
-    max_update: int
+    max_update: Count
     data: list[str] = field(default_factory=lambda: ["raw", "dist"])
     flags: list[str] = field(default_factory=list)
-    valid_every: int = 0
-    patience: int = 0
-    schedule_updates: int = 0
+    valid_every: NonNegative = 0
+    patience: NonNegative = 0
+    schedule_updates: NonNegative = 0
 
     def snapshots(self, checkpoints: int) -> list[int]:
         """The update counts at which training validates and keeps a snapshot (the last is ``max_update``)."""
@@ -122,28 +127,28 @@ class ModelSpec:
 
 @dataclass
 class EvalConfig:
-    refine_steps: list[int] = field(default_factory=lambda: [0, 1, 2, 4, 8])
-    decode_steps: int = 1
-    iw_samples: int = 20
-    checkpoints: int = 3
+    refine_steps: list[NonNegative] = field(default_factory=lambda: [0, 1, 2, 4, 8])
+    decode_steps: NonNegative = 1
+    iw_samples: Count = 20
+    checkpoints: Count = 3
     #: the last this many checkpoints up to the final one are evaluated too: the within-model Pearson r of a
     #: trained model (the slides' reading), beside the one over ``checkpoints`` spread along training (0: off)
-    last_checkpoints: int = 5
-    length_beam: int = 4
-    bench_sentences: int = 100
-    bench_batch: int = 128
+    last_checkpoints: NonNegative = 5
+    length_beam: Count = 4
+    bench_sentences: Count = 100
+    bench_batch: Count = 128
     compound_split: bool = False
 
 
 @dataclass
 class StudyConfig:
     name: str = "quick"
-    seed: int = 1
+    seed: NonNegative = 1
     data: DataConfig = field(default_factory=DataConfig)
     train: dict[str, Any] = field(default_factory=dict)
     teacher: str = "tr_tiny"
     #: distil with the teacher's snapshot at this update count (0: its final, best-on-validation checkpoint)
-    teacher_updates: int = 0
+    teacher_updates: NonNegative = 0
     distill: dict[str, Any] = field(default_factory=lambda: {"beam": 4, "shard_size": 2000})
     models: list[ModelSpec] = field(default_factory=list)
     eval: EvalConfig = field(default_factory=EvalConfig)
@@ -153,6 +158,32 @@ class StudyConfig:
         return [(m, d) for d in ("raw", "dist") for m in self.models if d in m.data]
 
 
+@dataclass
+class TrainSection:
+    """The ``train`` section: fairseq flags shared by every model of the grid."""
+
+    flags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class TextOodSection:
+    """``data.ood`` of text data (``study/ood.py``)."""
+
+    dir: str = ""
+    prefix: str = ""
+    lines: list[NonNegative] = field(default_factory=list)
+    join_hyphens: bool = False
+    lowercase: bool = False
+
+
+def _checked(fn: Any, *args: Any) -> None:
+    """Runs a check of ``config_check``, its error as a ``StudyConfigError``."""
+    try:
+        fn(*args)
+    except ConfigTypeError as err:
+        raise StudyConfigError(str(err)) from None
+
+
 def _build(cls: type, raw: Any, where: str) -> Any:
     if not isinstance(raw, dict):
         raise StudyConfigError(f"{where}: expected a JSON object, got {type(raw).__name__}")
@@ -160,13 +191,23 @@ def _build(cls: type, raw: Any, where: str) -> Any:
     unknown = sorted(set(raw) - known)
     if unknown:
         raise StudyConfigError(f"{where}: unknown key(s) {unknown}; known: {sorted(known)}")
+    _checked(check_types, cls, raw, "" if where == "config" else where)
+    missing = sorted(f.name for f in fields(cls) if f.name not in raw and f.default is MISSING
+                     and f.default_factory is MISSING)
+    if missing:
+        raise StudyConfigError(f"{where}: missing key(s) {missing}")
     return cls(**raw)
 
 
 def build(raw: dict[str, Any]) -> StudyConfig:
     """The config a JSON object describes, every missing key at its default; unknown keys are errors. Nothing
     is validated or resolved (``from_dict`` does both): a study's recorded ``config.json`` is read back this way."""
+    if not isinstance(raw, dict):
+        raise StudyConfigError(f"config: expected a JSON object with the sections data, models, eval, ..., got "
+                               f"{type(raw).__name__}")
     raw = dict(raw)
+    if not isinstance(raw.get("models", []), list):
+        raise StudyConfigError(f"models: expected a list of model objects, got {type(raw['models']).__name__}")
     data = _build(DataConfig, raw.pop("data", {}), "data")
     ev = _build(EvalConfig, raw.pop("eval", {}), "eval")
     models = [_build(ModelSpec, m, f"models[{i}]") for i, m in enumerate(raw.pop("models", []))]
@@ -232,6 +273,13 @@ def validate_data(d: DataConfig) -> None:
     if d.ood is not None:
         from fairseq_nat_study.study.ood import validate_ood
 
+        if isinstance(d.ood, dict):  # value types first; validate_ood checks the keys and their meaning
+            if d.kind == "synth":
+                from fairseq_nat_study.data.synthetic import SynthConfig
+
+                _checked(check_types, SynthConfig, d.ood, "data.ood")
+            else:
+                _checked(check_section, TextOodSection, d.ood, "data.ood")
         validate_ood(d)
 
 
@@ -291,10 +339,15 @@ def validate(cfg: StudyConfig) -> None:
     unknown = sorted(set(cfg.distill) - {"beam", "shard_size", "workers", "max_tokens"})
     if unknown:
         raise StudyConfigError(f"distill: unknown key(s) {unknown}; known: beam, shard_size, workers, max_tokens")
+    from fairseq_nat_study.distill.pipeline import DistillConfig
+
+    _checked(check_section, DistillConfig, cfg.distill, "distill")
     unknown = sorted(set(cfg.train) - {"flags"})
-    if unknown or not isinstance(cfg.train.get("flags", []), list):
+    if unknown:
         raise StudyConfigError(f"train: only a 'flags' list is allowed (got keys {sorted(cfg.train)})")
+    _checked(check_section, TrainSection, cfg.train, "train")
     validate_eval(cfg.eval)
+    _checked(check_ranges, cfg)  # what the checks above leave: every value within its annotated range
 
 
 def validate_eval(ev: EvalConfig) -> None:
@@ -319,7 +372,7 @@ def load_config(path: str | None) -> StudyConfig:
         raise StudyConfigError(f"--config: no file at {p}")
     try:
         raw = json.loads(p.read_text())
-    except json.JSONDecodeError as err:
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise StudyConfigError(f"--config {p}: not valid JSON ({err})") from err
     return from_dict(raw, p.parent)
 

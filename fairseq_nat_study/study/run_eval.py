@@ -94,7 +94,7 @@ def evaluate_run(run_dir: Path, data_bin: Path, refs: Sequence[str], ev: EvalCon
                  lang: str, compound: bool = False, family: str | None = None, seed: int = 1, cpu: bool = True,
                  max_checkpoints: int = 0, extra: dict[str, Any] | None = None,
                  ood_refs: Sequence[str] | None = None, speed: bool = True,
-                 progress: Callable[[str], None] = print) -> dict[str, Any]:
+                 progress: Callable[[str], None] = print, out: Path | None = None) -> dict[str, Any]:
     """Evaluates the checkpoints of ``run_dir`` on the test split of ``data_bin``; writes ``eval.json``.
 
     Args:
@@ -109,6 +109,7 @@ def evaluate_run(run_dir: Path, data_bin: Path, refs: Sequence[str], ev: EvalCon
             ``data_bin``, ``study/ood.py``); the final checkpoint's BLEU and LL on it go to its ``ood`` entry.
         speed: time the final checkpoint's decoding on its own (the study times all runs side by side in its
             speed stage instead, and passes False).
+        out: the record's file (default ``run_dir/eval.json``).
     """
     from fairseq_nat_study.analysis.loglik import model_family
     from fairseq_nat_study.analysis.loading import load_model_and_task, load_split
@@ -148,5 +149,5 @@ def evaluate_run(run_dir: Path, data_bin: Path, refs: Sequence[str], ev: EvalCon
     training = read_record(run_dir)  # the validation curve and why training stopped, when recorded
     record = {"model": name, "family": family, "arch": arch, "data": data, "device": device, **(extra or {}),
               **({"training": training} if training else {}), "points": points}
-    (run_dir / "eval.json").write_text(json.dumps(record, indent=1))
+    Path(out or run_dir / "eval.json").write_text(json.dumps(record, indent=1))
     return record

@@ -15,16 +15,25 @@ import torch
 
 from fairseq_nat_study.utils.checkpoint import load_checkpoint_state
 
-_INTERVAL = re.compile(r"checkpoint_\d+_(\d+)\.pt$")
+#: interval checkpoints and the update count in their names: fairseq's ``--save-interval-updates`` files
+#: (``checkpoint_<epoch>_<updates>.pt``) and the study's snapshots (``checkpoint_at_<updates>.pt``)
+_INTERVAL = re.compile(r"^checkpoint_(?:\d+|at)_(\d+)\.pt$")
 
 
 def last_interval_checkpoints(run_dir: Path, count: int) -> list[Path]:
-    """The ``count`` interval checkpoints (``checkpoint_<epoch>_<updates>.pt``) of ``run_dir`` with the most
-    updates, oldest first; raises ``FileNotFoundError`` when there are fewer."""
-    found = sorted((int(m.group(1)), p) for p in run_dir.glob("checkpoint_*_*.pt") if (m := _INTERVAL.search(p.name)))
+    """The ``count`` interval checkpoints of ``run_dir`` (``checkpoint_<epoch>_<updates>.pt`` or
+    ``checkpoint_at_<updates>.pt``) with the most updates, oldest first; raises ``FileNotFoundError`` when there
+    are fewer. Where both kinds hold the same update count, one of them is taken (they hold the same model)."""
+    by_updates: dict[int, Path] = {}
+    for p in sorted(run_dir.glob("checkpoint_*_*.pt")):
+        if (m := _INTERVAL.search(p.name)) and p.is_file():
+            by_updates.setdefault(int(m.group(1)), p)
+    found = sorted(by_updates.items())
     if len(found) < count:
-        raise FileNotFoundError(f"{run_dir}: {len(found)} interval checkpoints (checkpoint_<epoch>_<updates>.pt), "
-                                f"{count} asked for; train with --save-interval-updates and --keep-interval-updates")
+        raise FileNotFoundError(f"{run_dir}: {len(found)} interval checkpoints (checkpoint_<epoch>_<updates>.pt or "
+                                f"checkpoint_at_<updates>.pt), {count} asked for; train with "
+                                "--save-interval-updates and --keep-interval-updates, or lower "
+                                "--num-update-checkpoints")
     return [p for _, p in found[-count:]]
 
 
@@ -67,7 +76,8 @@ def average_checkpoints(paths: Sequence[str | Path]) -> dict[str, Any]:
         try:
             loaded.append(load_checkpoint_state(str(path)))
         except Exception as err:  # a truncated or foreign file: name it instead of a pickle traceback
-            raise ValueError(f"{path} is not a readable fairseq checkpoint ({type(err).__name__}: {err})") from err
+            why = (str(err).strip().splitlines() or [""])[0][:120]  # torch's messages run over several lines
+            raise ValueError(f"{path} is not a readable fairseq checkpoint ({type(err).__name__}: {why})") from err
     if any("model" not in c for c in loaded):
         raise ValueError("a file without a 'model' state is not a fairseq checkpoint")
     result = dict(loaded[-1])
