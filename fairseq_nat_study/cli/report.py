@@ -1,4 +1,4 @@
-"""``fairseq-nat-study report``: the report of :mod:`fairseq_nat_study.analysis.report` behind the tools' checks.
+"""``fairseq-nat-study report``: the report of :mod:`fairseq_nat_study.study.report.write` behind the tools' checks.
 
 Every ``--runs`` directory must hold a readable ``results.json`` of a study, and ``--out`` must be a directory
 that can be written, before anything is drawn; every problem is one line ``fairseq-nat-study report: error: ...``.
@@ -6,18 +6,18 @@ that can be written, before anything is drawn; every problem is one line ``fairs
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
+from typing import Any
 
 
 def add_args(parser: argparse.ArgumentParser) -> None:
-    """The report's own options (``analysis.report.add_args``)."""
-    from fairseq_nat_study.analysis.report import add_args as report_args
-
-    report_args(parser)
+    """The ``report`` subcommand's options."""
+    parser.add_argument("--runs", nargs="+", required=True, help="study directories (each with results.json)")
+    parser.add_argument("--out", required=True, help="directory for report.md, plots and results.json")
 
 
 def main(args: argparse.Namespace) -> int:
-    from fairseq_nat_study.analysis import report
     from fairseq_nat_study.cli.errors import fail, missing_dir, read_json, unwritable_out_dir
 
     for run in args.runs:
@@ -33,8 +33,25 @@ def main(args: argparse.Namespace) -> int:
     if (message := unwritable_out_dir(args.out)) is not None:
         return fail("report", message)
     try:
-        return report.main(args)
+        return _write(args)
     except (KeyError, TypeError, IndexError) as err:  # a results.json of the right kind with a value missing
         return fail("report", f"--runs {' '.join(args.runs)}: the results do not make a report ({type(err).__name__}: "
                               f"{err}); write them again with the installed version (`fairseq-nat-study study "
                               "--redo evaluation` on the study)")
+
+
+def _write(args: argparse.Namespace) -> int:
+    """Merges the studies' results and writes the report."""
+    from fairseq_nat_study.study.report.write import write_report
+
+    merged: dict[str, Any] | None = None
+    for d in args.runs:  # each checked by main() first
+        res = json.loads((Path(d) / "results.json").read_text())
+        if merged is None:
+            merged = res
+        else:
+            merged = {**merged, "name": f"{merged['name']} + {res['name']}", "runs": merged["runs"] + res["runs"]}
+    assert merged is not None
+    write_report(merged, Path(args.out))
+    print(f"wrote {Path(args.out) / 'report.md'}")
+    return 0

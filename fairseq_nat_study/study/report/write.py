@@ -11,10 +11,8 @@ stated as holding or not, with no tuning.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -228,26 +226,3 @@ def write_report(results: dict[str, Any], out: Path) -> None:
     results["plots"] = plots(results, out)
     (out / "report.md").write_text(markdown(results))
     (out / "results.json").write_text(json.dumps(results, indent=1))
-
-
-def add_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--runs", nargs="+", required=True, help="study directories (each with results.json)")
-    parser.add_argument("--out", required=True, help="directory for report.md, plots and results.json")
-
-
-def main(args: argparse.Namespace) -> int:
-    merged: dict[str, Any] | None = None
-    for d in args.runs:
-        path = Path(d) / "results.json"
-        if not path.is_file():
-            print(f"fairseq-nat-study report: error: --runs {d}: no results.json (has its study finished?)", file=sys.stderr)
-            return 2
-        res = json.loads(path.read_text())
-        if merged is None:
-            merged = res
-        else:
-            merged = {**merged, "name": f"{merged['name']} + {res['name']}", "runs": merged["runs"] + res["runs"]}
-    assert merged is not None
-    write_report(merged, Path(args.out))
-    print(f"wrote {Path(args.out) / 'report.md'}")
-    return 0
