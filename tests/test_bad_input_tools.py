@@ -77,7 +77,7 @@ CASES: list[tuple[str, str]] = [
     ("synth --out {B}/s --preset tied", "argument --preset: invalid choice: 'tied'"),
     # prepare
     ("prepare --dir {B} --src a --tgt b --out {B}/file.txt", "--out {B}/file.txt: is a file, not a directory"),
-    ("prepare --dir {B} --src a --tgt b --out {B}/p --bpe-merges 0", "argument --bpe-merges: must be an integer >= 1"),
+    ("prepare --dir {B} --src a --tgt b --out {B}/p --bpe-merges 0", "--bpe-merges 0: must be a positive number"),
     ("prepare --dir {B} --src a --tgt b --out {B}/p --workers 0", "argument --workers: must be an integer >= 1"),
     ("prepare --dir {B} --src a --tgt b --out {B}/p --clean-ratio -1", "argument --clean-ratio: must be a number >= 0"),
     ("prepare --dir {B} --src a --tgt b --out {B}/p --test-lines 5:3", "argument --test-lines: '5:3': FIRST:END needs"),
@@ -198,6 +198,13 @@ CASES: list[tuple[str, str]] = [
     ("study --config {B}/missing_arch.json --out {B}/st", "models[0]: missing key(s) ['arch']"),
     ("study --config {B}/models_not_list.json --out {B}/st", "models: expected a list of model objects, got str"),
     ("study --config {B}/ood_string.json --out {B}/st", "data.ood.p_ambiguous: expected a number, got a string"),
+    ("docs --readme {B}/missing.md --results {B}", "--readme {B}/missing.md: no such file"),
+    ("docs --readme {B}/file.txt --results {B}/missing", "--results {B}/missing: no such directory"),
+    ("sweep --config {B}/broken.json --out {B}/sw", "--config {B}/broken.json: Expecting value"),
+    ("sweep --config {B}/list.json --out {B}/sw", "--config {B}/list.json: expected a JSON object"),
+    ("sweep --config {B}/stats.json --out {B}/sw", "'ambiguity' must be a list of at least two numbers"),
+    ("sweep --config {B}/stats.json --out {B}/file.txt/sw", "--out {B}/file.txt/sw"),
+    ("sweep --config {B}/stats.json --out {B}/sw --jobs 0", "argument --jobs: must be an integer >= 1"),
 ]
 
 

@@ -373,7 +373,8 @@ def test_synthetic_ood_set_shares_the_phrase_table_and_shifts_lengths_and_ambigu
     ambiguous words than the study's corpus, with its own exact statistics."""
     from fairseq_nat_study.data.phrase_table import build_phrase_table
     from fairseq_nat_study.data.synthetic import SynthConfig
-    from fairseq_nat_study.study.ood import DEFAULT_SYNTH_SHIFT, synth_config, write_synth
+    from fairseq_nat_study.study.ood import synth_config, write_synth
+    from fairseq_nat_study.study.ood_config import DEFAULT_SYNTH_SHIFT
 
     data = from_dict({"models": [TEACHER], "teacher": "tr", "data": {"kind": "synth", "num_train": 100}}).data
     shifted = synth_config(data, seed=3)

@@ -70,7 +70,7 @@ def test_a_corpus_point_reads_the_final_checkpoints_and_the_exact_c_of_each_spli
 
 
 def test_sweep_configs_are_checked_before_any_corpus_runs(tmp_path: Path) -> None:
-    base, values = load_sweep(ROOT / "examples/study/sweep_quick.json")
+    base, values = load_sweep(ROOT / "examples/sweep/quick.json")
     assert values == [0.0, 0.25, 0.5, 0.75, 1.0] and "ambiguity" not in base
     assert corpus_config(base, 0.25).data.ambiguity == 0.25
     for change, message in (({"ambiguity": [0.5]}, "at least two numbers"),
@@ -79,7 +79,7 @@ def test_sweep_configs_are_checked_before_any_corpus_runs(tmp_path: Path) -> Non
                             ({"ambiguity": [0, "a"]}, "list of at least two numbers"),
                             ({"data": {"kind": "text", "dir": "x"}}, "synthetic corpus")):
         path = tmp_path / "sweep.json"
-        path.write_text(json.dumps({**json.loads((ROOT / "examples/study/sweep_quick.json").read_text()), **change}))
+        path.write_text(json.dumps({**json.loads((ROOT / "examples/sweep/quick.json").read_text()), **change}))
         with pytest.raises(StudyConfigError, match=message):
             load_sweep(path)
 

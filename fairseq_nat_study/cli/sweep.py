@@ -1,12 +1,13 @@
 """``fairseq-nat-study sweep --config F --out DIR``: the C sweep of Huang et al. (2022), resumable corpus by
-corpus (:mod:`fairseq_nat_study.study.sweep`). Shipped configs: ``examples/study/sweep_quick.json`` and
-``examples/study/sweep_full.json``."""
+corpus (:mod:`fairseq_nat_study.study.sweep`). Shipped configs: ``examples/sweep/quick.json`` and
+``examples/sweep/full.json``."""
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from fairseq_nat_study.cli.errors import fail
+from fairseq_nat_study.cli.arg_types import positive_int
+from fairseq_nat_study.cli.errors import fail, unwritable_out_dir
 
 
 def add_args(parser: argparse.ArgumentParser) -> None:
@@ -14,7 +15,7 @@ def add_args(parser: argparse.ArgumentParser) -> None:
                         help="sweep config (JSON): a study config with 'ambiguity': [λ, ...] on synthetic data")
     parser.add_argument("--out", required=True, help="sweep directory (created; a rerun resumes)")
     parser.add_argument("--gpu", action="store_true", help="train and evaluate on the GPU (default: CPU)")
-    parser.add_argument("--jobs", type=int, default=None,
+    parser.add_argument("--jobs", type=positive_int, default=None,
                         help="stages run side by side within each corpus's study (default: as the study's)")
 
 
@@ -23,6 +24,8 @@ def main(args: argparse.Namespace) -> int:
     from fairseq_nat_study.study.sweep import load_sweep, run_sweep
     from fairseq_nat_study.utils.fairseq_runner import say_line
 
+    if (message := unwritable_out_dir(args.out)) is not None:
+        return fail("sweep", message)
     try:
         base, values = load_sweep(args.config)
         print(f"[sweep] {base.get('name', 'sweep')}: {len(values)} corpora, ambiguity {values} -> {args.out}",

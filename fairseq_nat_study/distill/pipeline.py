@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fairseq_nat_study.study.config_check import Count
+from fairseq_nat_study.utils.config_check import Count
 from fairseq_nat_study.utils.fairseq_runner import halted, run_fairseq, say_line
 
 PLUGIN_DIR = str(Path(__file__).resolve().parents[1])

@@ -22,7 +22,7 @@ to a default)::
 
 ``data.dir`` may name environment variables (the shipped configs read ``$NAT_STUDY_DATA/multi30k``);
 relative paths are resolved against the config file's folder. Every value's type and range are checked, from
-the annotations of the dataclasses below (``study/config_check.py``), before any stage runs.
+the annotations of the dataclasses below (``utils/config_check.py``), before any stage runs.
 """
 from __future__ import annotations
 
@@ -32,9 +32,10 @@ from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from fairseq_nat_study.study.config_check import (ConfigTypeError, Count, Fraction, NonNegative, NonNegativeReal,
+from fairseq_nat_study.study.errors import StudyConfigError, expand_data_dir
+from fairseq_nat_study.utils.config_check import (ConfigTypeError, Count, Fraction, NonNegative, NonNegativeReal,
                                                   check_ranges, check_types)
-from fairseq_nat_study.study.config_check import check as check_section
+from fairseq_nat_study.utils.config_check import check as check_section
 
 FAMILIES = ("ar", "nat", "glat", "latent")
 
@@ -45,10 +46,6 @@ CRITERIA = {
     "glat": ["--criterion", "nat_study_glat"],
     "latent": ["--criterion", "nat_study_elbo"],
 }
-
-
-class StudyConfigError(ValueError):
-    """A study config that cannot run (unknown key, bad value, missing teacher)."""
 
 
 @dataclass
@@ -223,25 +220,11 @@ def from_dict(raw: dict[str, Any], base_dir: Path | None = None) -> StudyConfig:
     if data.kind == "text" and base_dir is not None and data.dir and not Path(data.dir).is_absolute():
         data.dir = str((base_dir / data.dir).resolve())
     if isinstance(data.ood, dict):
-        from fairseq_nat_study.study.ood import resolve_dir
+        from fairseq_nat_study.study.ood_config import resolve_dir
 
         resolve_dir(data, base_dir)
     validate(cfg)
     return cfg
-
-
-def expand_data_dir(path: str) -> str:
-    """``data.dir`` with environment variables expanded (configs name their data as ``$NAT_STUDY_DATA/<set>``
-    instead of a machine path); an unset variable is an error that names it."""
-    import os
-    import re
-
-    expanded = os.path.expandvars(path)
-    unset = re.findall(r"\$\{?(\w+)", expanded)
-    if unset:
-        raise StudyConfigError(f"data.dir {path!r}: environment variable {unset[0]} is not set "
-                               f"(e.g. export {unset[0]}=/path/to/your/data)")
-    return expanded
 
 
 def validate_data(d: DataConfig) -> None:
@@ -271,7 +254,7 @@ def validate_data(d: DataConfig) -> None:
     if (d.lowercase or d.romanian) and not d.tokenize:
         raise StudyConfigError("data.lowercase / data.romanian apply while tokenizing: set data.tokenize too")
     if d.ood is not None:
-        from fairseq_nat_study.study.ood import validate_ood
+        from fairseq_nat_study.study.ood_config import validate_ood
 
         if isinstance(d.ood, dict):  # value types first; validate_ood checks the keys and their meaning
             if d.kind == "synth":

@@ -20,6 +20,7 @@ from typing import Callable
 from fairseq_nat_study.data.subwords import (SPM_TYPES, SubwordResult, learn_and_apply_bpe,
                                               learn_and_apply_sentencepiece)
 from fairseq_nat_study.study.config import DataConfig, StudyConfigError
+from fairseq_nat_study.study.text_files import read_parallel, refuse_empty_lines  # noqa: F401
 
 SPLITS = ("train", "valid", "test")
 
@@ -29,31 +30,6 @@ def _tokenize(cfg: DataConfig, src: list[str], tgt: list[str], split: str) -> tu
 
     return tuple(tokenize_lines(lines, TokenizeOptions(lang, cfg.lowercase, cfg.romanian and lang == "ro"),
                                 cfg.workers) for lines, lang in ((src, cfg.src), (tgt, cfg.tgt)))
-
-
-def read_parallel(stem: Path, src_lang: str, tgt_lang: str, key: str, window: list[int] | None = None,
-                  window_key: str = "") -> tuple[list[str], list[str]]:
-    """The lines of ``<stem>.<src_lang>`` and ``<stem>.<tgt_lang>``, sliced by ``window`` = [first, end);
-    errors name the config ``key`` (and ``window_key``) and the file."""
-    paths = [Path(f"{stem}.{lang}") for lang in (src_lang, tgt_lang)]
-    for p in paths:
-        if not p.is_file():
-            raise StudyConfigError(f"{key}: no file {p}")
-    src, tgt = (p.read_text(encoding="utf-8").splitlines() for p in paths)
-    if len(src) != len(tgt):
-        raise StudyConfigError(f"{key}: {paths[0]} has {len(src)} lines but {paths[1]} has {len(tgt)}")
-    if window:
-        if len(window) != 2 or not 0 <= window[0] < window[1] <= len(src):
-            raise StudyConfigError(f"{window_key or key}: {window} is not a [first, end) slice of {len(src)} lines")
-        src, tgt = src[window[0]:window[1]], tgt[window[0]:window[1]]
-    return src, tgt
-
-
-def refuse_empty_lines(src: list[str], tgt: list[str], key: str, files: str) -> None:
-    """Raises ``StudyConfigError`` naming ``key``, the ``files`` and the first line numbers of empty lines."""
-    empty = [i + 1 for i, (s, t) in enumerate(zip(src, tgt)) if not s.strip() or not t.strip()]
-    if empty:
-        raise StudyConfigError(f"{key}: {len(empty)} empty lines in {files} (first line numbers {empty[:5]})")
 
 
 def _read_pair(cfg: DataConfig, split: str, dropped: dict[str, int] | None = None) -> tuple[list[str], list[str]]:
