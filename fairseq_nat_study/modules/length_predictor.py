@@ -1,9 +1,17 @@
 """Length predictor p(T|x) of the latent model (Lee et al. 2020; LaNMT): a 2-layer MLP on mean-pooled
-encoder states, categorical over the offset ``T − |x|`` in ``[−M, M]``."""
+encoder states, categorical over the offset ``T − |x|`` in ``[−M, M]`` (``--length-max-offset M``).
+
+A reference whose offset lies outside ``[−M, M]`` has probability 0 under the model. Evaluation says so
+(``length_log_prob`` is −inf); training and validation (``training_class``) refuse such a pair with one line
+naming ``--length-max-offset`` and the offset needed, rather than clamp it to the boundary class and train and
+report a finite loss for a sentence the model cannot produce.
+"""
 from __future__ import annotations
 
 import torch
 from torch import nn
+
+from fairseq_nat_study.utils.errors import PluginError
 
 
 class LengthPredictor(nn.Module):
@@ -25,6 +33,23 @@ class LengthPredictor(nn.Module):
         offset = tgt_len - src_len
         in_range = offset.abs() <= self.max_offset
         return (offset.clamp(-self.max_offset, self.max_offset) + self.max_offset), in_range
+
+    def training_class(self, tgt_len: torch.Tensor, src_len: torch.Tensor) -> torch.Tensor:
+        """Class index [B] of each reference length; raises ``PluginError`` when one is outside the support.
+
+        Args: tgt_len [B] target lengths T; src_len [B] source lengths (both counting EOS)."""
+        cls, in_range = self.target_class(tgt_len, src_len)
+        if not bool(in_range.all()):
+            offset = tgt_len - src_len
+            worst = int(offset[~in_range].abs().argmax())
+            bad = offset[~in_range][worst].item()
+            raise PluginError(
+                f"nat_study_latent: {int((~in_range).sum())} sentence pair(s) of this batch have a target-source "
+                f"length difference outside the length predictor's support [-{self.max_offset}, +{self.max_offset}] "
+                f"(--length-max-offset {self.max_offset}), up to {bad:+d} tokens; the model gives them probability 0 "
+                f"(evaluation scores them -inf), so training on them would clamp their length: train with "
+                f"--length-max-offset {abs(bad)} or more, or remove pairs of such length difference from the data")
+        return cls
 
     def top_lengths(self, logits: torch.Tensor, src_len: torch.Tensor, k: int, min_len: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
         """The ``k`` most probable lengths (each ≥ ``min_len``) and their log-probabilities.
