@@ -80,5 +80,6 @@ def check_decoding_options(kinds: Sequence[str], args: Any, latent_samples: int 
 def refuse(message: object) -> "NoReturn":  # noqa: F821
     """Ends a fairseq CLI as argparse's ``parser.error`` does: ``<prog>: error: <message>``, exit status 2."""
     prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "fairseq"
-    print(f"{prog}: error: {message}", file=sys.stderr)
+    text = getattr(message, "message", message)  # a PluginError's str() already carries the prefix
+    print(f"{prog}: error: {text}", file=sys.stderr)
     raise SystemExit(2)

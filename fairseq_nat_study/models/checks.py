@@ -67,8 +67,9 @@ def check_latent_args(args: Namespace) -> None:
     require_int(WHERE, "--flow-steps", args.flow_steps, 1, "flow steps (actnorm, 1x1 mixing, coupling) per level")
     require_int(WHERE, "--flow-conditioner-layers", args.flow_conditioner_layers, 1,
                 "Transformer layers of each coupling's conditioner, through which the flow reads the source")
-    if args.flow_heads is not None:
-        require_int(WHERE, "--flow-heads", args.flow_heads, 1, "heads of the invertible 1x1 mixing at the first level")
+    heads = getattr(args, "flow_heads", None)  # no arch sets it: absent unless given
+    if heads is not None:
+        require_int(WHERE, "--flow-heads", heads, 1, "heads of the invertible 1x1 mixing at the first level")
     require_float(WHERE, "--flow-scale-bound", args.flow_scale_bound, "the bound on each coupling's |log scale|",
                   low=0.0, low_open=True)
-    check_flow_shape(args.latent_dim, args.flow_levels, args.flow_heads)
+    check_flow_shape(args.latent_dim, args.flow_levels, heads)
