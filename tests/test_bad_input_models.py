@@ -120,6 +120,7 @@ GENERATION_CASES = [
     (["--nbest", "0"], "--nbest must be >= 1"),
     (["--iter-decode-max-iter", "-1"], "--iter-decode-max-iter must be >= 0"),
     (["--iter-decode-with-beam", "0"], "--iter-decode-with-beam must be >= 1"),
+    (["--iter-decode-eos-penalty", "1"], "--iter-decode-eos-penalty 1: a latent model fixes each candidate's length"),
 ]
 
 
@@ -208,3 +209,16 @@ def test_fairseq_tools_end_with_the_one_line_error(two_mode, tmp_path: Path, too
     assert proc.returncode != 0
     assert proc.stderr.strip().splitlines()[-1] == line
     assert "Traceback" not in proc.stderr
+
+
+def test_nat_target_lengths_outside_fairseqs_length_classes_are_refused(dicts: Path) -> None:
+    """The vanilla NAT's length head (fairseq's) has offsets [-128, 127]: a longer pair is refused, not clamped."""
+    task, model, criterion = build_for_training(dicts, NAT_MLE)
+    src = torch.tensor([[4, 2]])
+    tgt = torch.cat([torch.full((1, 130), 5), torch.tensor([[2]])], dim=1)  # offset 131 - 2 = +129
+    sample = {"id": torch.tensor([0]), "nsentences": 1, "ntokens": 131, "target": tgt,
+              "prev_target": task.inject_noise(tgt), "net_input": {"src_tokens": src, "src_lengths": torch.tensor([2])}}
+    with pytest.raises(PluginError, match=r"support \[-128, \+127\] \(fairseq's 256 length classes\), up to \+129"):
+        criterion(model, sample)
+    short = {**sample, "target": tgt[:, -120:], "prev_target": task.inject_noise(tgt[:, -120:])}
+    assert torch.isfinite(criterion(model, short)[0])

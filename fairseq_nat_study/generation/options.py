@@ -43,6 +43,10 @@ def check_decoding_options(kinds: Sequence[str], args: Any, latent_samples: int 
         raise DecodingOptionError(f"--iter-decode-with-beam must be >= 1, got {beam}")
     if nbest < 1:
         raise DecodingOptionError(f"--nbest must be >= 1 (hypotheses printed per sentence), got {nbest}")
+    if kinds[0] == "latent" and getattr(args, "iter_decode_eos_penalty", 0.0):
+        raise DecodingOptionError(
+            f"--iter-decode-eos-penalty {args.iter_decode_eos_penalty:g}: a latent model fixes each candidate's length "
+            "from p(T|x), so no EOS penalty applies; drop it, and widen the lengths with --iter-decode-with-beam")
     if kinds[0] == "latent" and latent_samples < 1:
         raise DecodingOptionError(f"--latent-search-samples must be >= 1 (latent starts per length candidate; 1: the "
                                   f"prior mode only), got {latent_samples}")

@@ -8,10 +8,32 @@ report a finite loss for a sentence the model cannot produce.
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 from torch import nn
 
 from fairseq_nat_study.utils.errors import PluginError
+
+
+def refuse_out_of_support(offset: torch.Tensor, low: int, high: int, model: str, head: str,
+                          remedy: Callable[[int], str]) -> None:
+    """Raises ``PluginError`` when a target-source length difference is outside a length head's support.
+
+    Args:
+        offset: [B] |y| − |x| of each pair; low, high: the support's bounds; model: the model's name; head: the
+            support in words (e.g. the flag that sets it); remedy: what to do, given the offset magnitude needed.
+    """
+    outside = (offset < low) | (offset > high)
+    if not bool(outside.any()):
+        return
+    bad = offset[outside]
+    worst = int(bad[bad.abs().argmax()])
+    raise PluginError(
+        f"{model}: {int(outside.sum())} sentence pair(s) of this batch have a target-source length difference "
+        f"outside the length predictor's support [{low:+d}, {high:+d}] {head}, up to {worst:+d} tokens; the model gives "
+        f"them probability 0 (evaluation scores them -inf), so training on them would clamp their length: "
+        f"{remedy(abs(worst))}, or remove pairs of such length difference from the data")
 
 
 class LengthPredictor(nn.Module):
@@ -38,17 +60,10 @@ class LengthPredictor(nn.Module):
         """Class index [B] of each reference length; raises ``PluginError`` when one is outside the support.
 
         Args: tgt_len [B] target lengths T; src_len [B] source lengths (both counting EOS)."""
-        cls, in_range = self.target_class(tgt_len, src_len)
-        if not bool(in_range.all()):
-            offset = tgt_len - src_len
-            worst = int(offset[~in_range].abs().argmax())
-            bad = offset[~in_range][worst].item()
-            raise PluginError(
-                f"nat_study_latent: {int((~in_range).sum())} sentence pair(s) of this batch have a target-source "
-                f"length difference outside the length predictor's support [-{self.max_offset}, +{self.max_offset}] "
-                f"(--length-max-offset {self.max_offset}), up to {bad:+d} tokens; the model gives them probability 0 "
-                f"(evaluation scores them -inf), so training on them would clamp their length: train with "
-                f"--length-max-offset {abs(bad)} or more, or remove pairs of such length difference from the data")
+        cls, _ = self.target_class(tgt_len, src_len)
+        m = self.max_offset
+        refuse_out_of_support(tgt_len - src_len, -m, m, "nat_study_latent", f"(--length-max-offset {m})",
+                              lambda need: f"train with --length-max-offset {need} or more")
         return cls
 
     def top_lengths(self, logits: torch.Tensor, src_len: torch.Tensor, k: int, min_len: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
