@@ -30,12 +30,13 @@ def _sample() -> dict:
 
 
 def _true_neg_elbo(model, seed: int) -> float:
-    """−[log p(T|x) + log p(y|z,x) − KL(q‖p)] summed over the batch, one sample z drawn after ``seed``, by hand."""
+    """−[log p(T|x) + log p(y|z,x) − KL(q‖p)] summed over the batch, one sample z drawn after ``seed``."""
     torch.manual_seed(seed)
     out = model(SRC, torch.tensor([5, 3]), TGT, TGT)
     words = out["word_ins"]
     _, nll = token_nll(words["out"], words["tgt"], words["mask"])
-    return float(nll.sum() + out["kl"]["kl_positions"].sum() + length_nll(out["length"]["out"], out["length"]["tgt"]).sum())
+    len_nll = length_nll(out["length"]["out"], out["length"]["tgt"])
+    return float(nll.sum() + out["kl"]["kl_positions"].sum() + len_nll.sum())
 
 
 def _logged(criterion: ElboCriterion, model, update: int, seed: int) -> dict:

@@ -202,10 +202,10 @@ class ElboCriterion(FairseqCriterion):
                               "updates over which β reaches 1); without it β would be 1 from the first update")
         if start == 1.0:
             if given.get("kl_anneal_updates", 0) > 0:
+                whose = "" if "kl_weight_start" in given else f" (the {prior} prior default)"
                 raise PluginError(f"nat_study_elbo: --kl-anneal-updates {given['kl_anneal_updates']} anneals β from "
-                                  f"--kl-weight-start 1{'' if 'kl_weight_start' in given else f' (the {prior} prior default)'}"
-                                  " to 1, which changes nothing; give --kl-weight-start below 1 (e.g. 0.1), or drop "
-                                  "--kl-anneal-updates")
+                                  f"--kl-weight-start 1{whose} to 1, which changes nothing; give --kl-weight-start "
+                                  "below 1 (e.g. 0.1), or drop --kl-anneal-updates")
             anneal = 0  # β = 1 throughout
         if total > 0 and anneal > total:
             raise PluginError(f"nat_study_elbo: --kl-anneal-updates {anneal} is longer than the run ({total} updates, "

@@ -31,9 +31,9 @@ def refuse_out_of_support(offset: torch.Tensor, low: int, high: int, model: str,
     worst = int(bad[bad.abs().argmax()])
     raise PluginError(
         f"{model}: {int(outside.sum())} sentence pair(s) of this batch have a target-source length difference "
-        f"outside the length predictor's support [{low:+d}, {high:+d}] {head}, up to {worst:+d} tokens; the model gives "
-        f"them probability 0 (evaluation scores them -inf), so training on them would clamp their length: "
-        f"{remedy(abs(worst))}, or remove pairs of such length difference from the data")
+        f"outside the length predictor's support [{low:+d}, {high:+d}] {head}, up to {worst:+d} tokens; "
+        "the model gives them probability 0 (evaluation scores them -inf), so training on them would clamp their "
+        f"length: {remedy(abs(worst))}, or remove pairs of such length difference from the data")
 
 
 class LengthPredictor(nn.Module):
