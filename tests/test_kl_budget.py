@@ -13,6 +13,7 @@ from fairseq_nat_study.modules.priors.gaussian import GaussianPrior
 from fairseq_nat_study.utils.distributions import gaussian_log_prob
 from fairseq_nat_study.utils.latent_usage import active_dims, posterior_mean_moments
 from fairseq_nat_study.utils.schedules import hold_then_anneal
+from fairseq_nat_study.utils.errors import PluginError
 
 TASK = SimpleNamespace(target_dictionary=SimpleNamespace(pad=lambda: 1))
 
@@ -161,7 +162,7 @@ def test_the_default_objective_follows_the_prior() -> None:
     assert plain.kl_weight() == 1.0 and plain.budget() == 0.0
     with pytest.raises(ValueError, match="flow prior's KL-weight annealing follows the run"):
         ElboCriterion(TASK).adopt_prior("flow")
-    with pytest.raises(TypeError, match="needs a latent model"):
+    with pytest.raises(PluginError, match="needs a latent model"):
         ElboCriterion(TASK, max_update=10).adopt_model(SimpleNamespace(args=Namespace()))
 
 

@@ -9,6 +9,7 @@ import torch
 
 from fairseq_nat_study.criterions.mle import NatMleCriterion
 from fairseq_nat_study.utils.losses import length_nll, token_nll
+from fairseq_nat_study.utils.errors import PluginError
 
 
 def test_token_nll_matches_brute_force() -> None:
@@ -76,5 +77,5 @@ def test_mle_criterion_sums_token_and_weighted_length_terms() -> None:
 
 def test_mle_criterion_rejects_autoregressive_output() -> None:
     sample = {"net_input": {"src_tokens": None, "src_lengths": None}, "prev_target": None, "target": torch.zeros(1, 2)}
-    with pytest.raises(TypeError, match="nat_study_mle needs a non-autoregressive model"):
+    with pytest.raises(PluginError, match="nat_study_mle needs a non-autoregressive model"):
         _criterion()(_FixedModel((torch.zeros(1, 2, 3), {})), sample)

@@ -16,22 +16,32 @@ from fairseq.criterions import FairseqCriterion, register_criterion
 from fairseq.dataclass import FairseqDataclass
 from omegaconf import II
 
+from fairseq_nat_study.utils.errors import PluginError
+from fairseq_nat_study.utils.flag_checks import require_float
 from fairseq_nat_study.utils.losses import length_nll, token_nll
 
 
 @dataclass
 class NatMleCriterionConfig(FairseqDataclass):
-    label_smoothing: float = field(default=0.0, metadata={"help": "epsilon for label smoothing of token NLL"})
+    label_smoothing: float = field(default=0.0, metadata={"help": "epsilon for label smoothing of token NLL, in "
+                                                                  "[0, 1) (default: 0)"})
     # fairseq's shared option, declared by its own criterions: a hydra config that changes only the criterion's
     # _name (e.g. criterion._name=nat_study_mle over fairseq's default cross_entropy) still carries it. These
     # criterions always normalise by target tokens (sample_size = Σ (|y| + 1)), whatever its value.
     sentence_avg: bool = II("optimization.sentence_avg")
 
 
+def check_label_smoothing(criterion: str, label_smoothing: float) -> None:
+    """Refuses (``PluginError``) an ε outside [0, 1): ε = 1 would train on the uniform distribution alone."""
+    require_float(criterion, "--label-smoothing", label_smoothing, "the label smoothing ε of the token NLL",
+                  low=0.0, high=1.0, high_open=True)
+
+
 def require_nat_output(net_output: Any, criterion: str) -> dict[str, dict[str, Any]]:
-    """Checks that a model returned the named-term dict of a non-autoregressive model."""
+    """Checks that a model returned the named-term dict of a non-autoregressive model; raises ``PluginError``
+    naming ``--criterion`` and the archs it trains otherwise."""
     if not isinstance(net_output, dict) or "word_ins" not in net_output:
-        raise TypeError(
+        raise PluginError(
             f"--criterion {criterion} needs a non-autoregressive model (--arch nat_study_nat_* or "
             f"nat_study_glat_*/nat_study_ga_*/nat_study_fl_*); the model returned {type(net_output).__name__}"
         )
@@ -44,7 +54,13 @@ class NatMleCriterion(FairseqCriterion):
 
     def __init__(self, task: Any, label_smoothing: float = 0.0) -> None:
         super().__init__(task)
+        check_label_smoothing(type(self).criterion_name(), label_smoothing)
         self.label_smoothing = label_smoothing
+
+    @classmethod
+    def criterion_name(cls) -> str:
+        """The registered name, for messages."""
+        return "nat_study_mle"
 
     def forward(self, model: Any, sample: dict[str, Any], reduce: bool = True) -> tuple[torch.Tensor, int, dict[str, Any]]:
         net_input = sample["net_input"]

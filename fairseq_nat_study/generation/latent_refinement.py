@@ -12,7 +12,9 @@ seeded sample z' of q), or, with an AR teacher (``--iter-decode-with-external-re
 ``--path``), by the teacher's log p(ŷ|x). Never by the density log p(z|x): it sums over T·d_z dims (about
 −d_z nats per position) and so favours short candidates. Every distinct candidate is returned, best first
 (``--nbest`` prints them); candidates that decode to the same ŷ are kept once, with the best score. With S = 1 decoding is deterministic (the prior mode); latent search and the ELBO
-ranking draw from a ``torch.Generator`` seeded by ``--seed``.
+ranking draw their noise sentence by sentence, each sentence from its own ``torch.Generator`` seeded by
+(``--seed``, the sentence's id ``sample["id"]``), on the CPU: a sentence's output does not depend on the other
+sentences of its batch, on the batch size or on the device.
 All index tensors are built on the input's device: CPU and CUDA take the same path.
 
 Cost: decoding runs the passes above and little else (``fairseq-nat-study bench`` reports each decoder's
@@ -28,11 +30,44 @@ import torch
 from fairseq.iterative_refinement_generator import IterativeRefinementGenerator
 
 from fairseq_nat_study.generation.reranking import teacher_log_prob
-from fairseq_nat_study.utils.distributions import reparameterize
+from fairseq_nat_study.utils.errors import PluginError
+from fairseq_nat_study.utils.flag_checks import require_float, require_int
 from fairseq_nat_study.utils.tensor import lengths_to_valid_mask
 
 #: How candidates are ranked without an AR teacher.
 RANKINGS = ("likelihood", "elbo")
+#: Noise streams of one sentence: the prior samples of latent search, and the posterior sample of the ELBO rank.
+SEARCH_STREAM, ELBO_STREAM = 0, 1
+
+
+def sentence_seed(seed: int, sentence_id: int, stream: int) -> int:
+    """The seed of one sentence's noise stream: a fixed function of (``--seed``, sentence id, stream)."""
+    return ((seed * 1_000_003 + sentence_id) * 7 + stream) % 2**63
+
+
+def sentence_noise(ids: list[int], per_sentence: int, lengths: torch.Tensor, dim: int, seed: int, stream: int,
+                   like: torch.Tensor) -> torch.Tensor:
+    """Standard normal noise for the candidate rows, drawn sentence by sentence.
+
+    Args:
+        ids: the sentence id of each of the B sentences (``sample["id"]``).
+        per_sentence: candidates per sentence, n; row ``b·n + c`` is candidate c of sentence b.
+        lengths: [B·n] candidate lengths T. dim: D_z. seed: ``--seed``. stream: ``SEARCH_STREAM`` or ``ELBO_STREAM``.
+        like: a tensor giving the dtype and device of the result.
+
+    Returns:
+        [B·n, max T, D] noise, zero beyond each row's length; a sentence's rows are drawn in float32 on the CPU from a
+        generator seeded by ``sentence_seed(seed, id, stream)``, as one [n, its longest T, D] draw, so that they
+        depend on nothing outside the sentence.
+    """
+    sizes = lengths.view(len(ids), per_sentence).tolist()
+    out = torch.zeros(len(ids) * per_sentence, max(max(row) for row in sizes), dim)
+    for b, (sid, row) in enumerate(zip(ids, sizes)):
+        gen = torch.Generator().manual_seed(sentence_seed(seed, sid, stream))
+        draw = torch.randn(per_sentence, max(row), dim, generator=gen)
+        for c, size in enumerate(row):
+            out[b * per_sentence + c, :size] = draw[c, :size]
+    return out.to(device=like.device, dtype=like.dtype)
 
 
 class LatentRefinementGenerator(IterativeRefinementGenerator):
@@ -43,14 +78,16 @@ class LatentRefinementGenerator(IterativeRefinementGenerator):
                  temperature: float = 1.0, seed: int = 1, rank: str = "likelihood", **kwargs: Any) -> None:
         super().__init__(tgt_dict, max_iter=max_iter, beam_size=beam_size, adaptive=adaptive,
                          retain_history=retain_history, reranking=reranking, **kwargs)
-        if max_iter < 0:
-            raise ValueError(f"--iter-decode-max-iter must be >= 0, got {max_iter}")
-        if beam_size < 1:
-            raise ValueError(f"--iter-decode-with-beam must be >= 1, got {beam_size}")
-        if latent_samples < 1:
-            raise ValueError(f"--latent-search-samples must be >= 1, got {latent_samples}")
+        where = "latent refinement"
+        require_int(where, "--iter-decode-max-iter", max_iter, 0, "refinement steps; 0: none")
+        require_int(where, "--iter-decode-with-beam", beam_size, 1, "length candidates per sentence")
+        require_int(where, "--latent-search-samples", latent_samples, 1, "latent starts per length candidate; 1: the "
+                    "prior mode only")
+        if latent_samples > 1:
+            require_float(where, "--latent-search-temperature", temperature, "the scale of the prior samples' base "
+                          "noise; for the prior mode alone use --latent-search-samples 1", low=0.0, low_open=True)
         if rank not in RANKINGS:
-            raise ValueError(f"--latent-rank must be one of {RANKINGS}, got {rank!r}")
+            raise PluginError(f"{where}: --latent-rank must be one of {RANKINGS}, got {rank!r}")
         self.latent_samples = latent_samples
         self.temperature = temperature
         self.seed = seed
@@ -64,14 +101,20 @@ class LatentRefinementGenerator(IterativeRefinementGenerator):
         model, teacher = models[0], None
         if self.reranking:
             if len(models) < 2:
-                raise ValueError("--iter-decode-with-external-reranker: give the AR teacher last in --path")
+                raise PluginError("--iter-decode-with-external-reranker: give the AR teacher last in --path")
             teacher = models[-1]
+        classes = 2 * model.length_predictor.max_offset + 1
+        if self.beam_size > classes:
+            raise PluginError(f"latent refinement: --iter-decode-with-beam {self.beam_size} asks for more length "
+                              f"candidates than the model's length predictor has ({classes}: --length-max-offset "
+                              f"{model.length_predictor.max_offset}); use --iter-decode-with-beam {classes} or fewer")
         for m in models:
             if m.training:  # eval() walks every submodule: a cost per call when the caller has done it already
                 m.eval()
         src_tokens, src_lengths = sample["net_input"]["src_tokens"], sample["net_input"]["src_lengths"]
         bsz, device = src_tokens.size(0), src_tokens.device
         n_cand = self.beam_size * self.latent_samples
+        ids = sample["id"].tolist() if sample.get("id") is not None else list(range(bsz))
 
         encoder_out = model.encode(src_tokens, src_lengths)
         length_logits, src_len = model.length_logits(encoder_out)
@@ -86,7 +129,7 @@ class LatentRefinementGenerator(IterativeRefinementGenerator):
         lengths, length_lp = lengths.reshape(-1), length_lp.reshape(-1)
         fixed = _FixedPositions(lengths_to_valid_mask(lengths), self.eos, self.pad)
 
-        z = self._initial_latent(model, fixed.valid, encoder_out, device)
+        z = self._initial_latent(model, fixed.valid, encoder_out, ids, lengths)
         # ŷ_0's scores are only read when no refinement step follows (every step re-decodes every row)
         tokens, token_lp = self._decode(model, z, fixed, encoder_out, scores=self.max_iter == 0)
         history = [tokens] if self.retain_history else None  # never written in place below
@@ -120,18 +163,21 @@ class LatentRefinementGenerator(IterativeRefinementGenerator):
             rows = torch.arange(bsz, device=device) if rows is None else rows
             score = teacher_log_prob(teacher, src_tokens, src_lengths, rows, tokens, self.eos, self.pad)[0]
         elif self.rank == "elbo":
-            score = self._elbo(model, tokens, fixed.valid, encoder_out, length_lp)
+            score = self._elbo(model, tokens, fixed.valid, encoder_out, length_lp, ids, lengths, n_cand)
         else:
             score = token_lp.sum(1) + length_lp
         return self._finalize(bsz, n_cand, tokens, token_lp, score, steps, lengths, history)
 
-    def _initial_latent(self, model: Any, valid: torch.Tensor, encoder_out: dict[str, Any], device: torch.device) -> torch.Tensor:
-        """z_0: the prior mode for the first sample of every length, prior samples at τ for the others."""
+    def _initial_latent(self, model: Any, valid: torch.Tensor, encoder_out: dict[str, Any], ids: list[int],
+                        lengths: torch.Tensor) -> torch.Tensor:
+        """z_0: the prior mode for the first sample of every length, prior samples at τ for the others (noise seeded
+        per sentence, ``sentence_noise``)."""
         z = model.prior.mode(valid, encoder_out)
         if self.latent_samples > 1:
-            gen = torch.Generator(device=device).manual_seed(self.seed)
-            sampled, _ = model.prior.sample(valid, encoder_out, self.temperature, generator=gen)
-            is_sample = (torch.arange(valid.size(0), device=device) % self.latent_samples) != 0
+            noise = sentence_noise(ids, self.beam_size * self.latent_samples, lengths, z.size(-1), self.seed,
+                                   SEARCH_STREAM, z)
+            sampled, _ = model.prior.sample(valid, encoder_out, self.temperature, noise=noise)
+            is_sample = (torch.arange(valid.size(0), device=valid.device) % self.latent_samples) != 0
             z = torch.where(is_sample[:, None, None], sampled, z)
         return z
 
@@ -149,12 +195,12 @@ class LatentRefinementGenerator(IterativeRefinementGenerator):
         return tokens, token_lp.masked_fill(fixed.mask, 0.0) if scores else None
 
     def _elbo(self, model: Any, tokens: torch.Tensor, valid: torch.Tensor, encoder_out: dict[str, Any],
-              length_lp: torch.Tensor) -> torch.Tensor:
+              length_lp: torch.Tensor, ids: list[int], lengths: torch.Tensor, n_cand: int) -> torch.Tensor:
         """One-sample ELBO of each candidate ŷ: log p(T|x) + log p(ŷ|z',x) − KL(q(z|x,ŷ) ‖ p(z|x)), z' ~ q(z|x,ŷ)
-        drawn with the ``--seed`` generator -> [N]."""
-        gen = torch.Generator(device=tokens.device).manual_seed(self.seed)
+        drawn with noise seeded per sentence (``sentence_noise``) -> [N]."""
         mean_q, logvar_q = model.posterior_params(tokens, encoder_out)
-        z = reparameterize(mean_q, logvar_q, generator=gen) * valid.unsqueeze(-1)
+        noise = sentence_noise(ids, n_cand, lengths, mean_q.size(-1), self.seed, ELBO_STREAM, mean_q)
+        z = (mean_q + torch.exp(0.5 * logvar_q) * noise) * valid.unsqueeze(-1)  # z' = μ + σ·ε
         log_probs = model.decode(z, valid, encoder_out, normalize=True)
         words = valid & tokens.ne(self.eos)
         log_py = log_probs.gather(-1, tokens.unsqueeze(-1)).squeeze(-1).masked_fill(~words, 0.0).sum(1)

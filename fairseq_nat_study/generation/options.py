@@ -10,9 +10,12 @@ import os
 import sys
 from typing import Any, Sequence
 
+from fairseq_nat_study.utils.errors import PluginError
 
-class DecodingOptionError(ValueError):
-    """A decoding flag (named in the message) the generator of these models cannot honour."""
+
+class DecodingOptionError(PluginError):
+    """A decoding flag (named in the message) the generator of these models cannot honour (a ``PluginError``:
+    uncaught, one line and exit status 1)."""
 
 
 def check_decoding_options(kinds: Sequence[str], args: Any, latent_samples: int = 1) -> None:
@@ -22,6 +25,9 @@ def check_decoding_options(kinds: Sequence[str], args: Any, latent_samples: int 
         kinds: ``ar``, ``nat`` or ``latent`` for every model of ``--path``, in order.
         args: the generation options (``iter_decode_*``, ``nbest``).
         latent_samples: the task's ``--latent-search-samples``.
+
+    Each flag's own range is checked before the flags are combined, so that a message blames the flag that is
+    wrong (``--latent-search-samples 0``, not the ``--nbest`` it makes too large).
     """
     if not kinds or kinds[0] == "ar":
         return
@@ -35,6 +41,15 @@ def check_decoding_options(kinds: Sequence[str], args: Any, latent_samples: int 
         raise DecodingOptionError(f"--iter-decode-max-iter must be >= 0 (0: no refinement step), got {max_iter}")
     if beam < 1:
         raise DecodingOptionError(f"--iter-decode-with-beam must be >= 1, got {beam}")
+    if nbest < 1:
+        raise DecodingOptionError(f"--nbest must be >= 1 (hypotheses printed per sentence), got {nbest}")
+    if kinds[0] == "latent" and getattr(args, "iter_decode_eos_penalty", 0.0):
+        raise DecodingOptionError(
+            f"--iter-decode-eos-penalty {args.iter_decode_eos_penalty:g}: a latent model fixes each candidate's length "
+            "from p(T|x), so no EOS penalty applies; drop it, and widen the lengths with --iter-decode-with-beam")
+    if kinds[0] == "latent" and latent_samples < 1:
+        raise DecodingOptionError(f"--latent-search-samples must be >= 1 (latent starts per length candidate; 1: the "
+                                  f"prior mode only), got {latent_samples}")
     decoders = list(kinds[:-1]) if reranking else list(kinds)
     if reranking:
         if len(kinds) < 2:
@@ -69,5 +84,6 @@ def check_decoding_options(kinds: Sequence[str], args: Any, latent_samples: int 
 def refuse(message: object) -> "NoReturn":  # noqa: F821
     """Ends a fairseq CLI as argparse's ``parser.error`` does: ``<prog>: error: <message>``, exit status 2."""
     prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "fairseq"
-    print(f"{prog}: error: {message}", file=sys.stderr)
+    text = getattr(message, "message", message)  # a PluginError's str() already carries the prefix
+    print(f"{prog}: error: {text}", file=sys.stderr)
     raise SystemExit(2)

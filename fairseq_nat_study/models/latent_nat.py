@@ -18,12 +18,12 @@ from argparse import Namespace
 from typing import Any
 
 import torch
-from fairseq.dataclass.utils import gen_parser_from_dataclass
 from fairseq.models import register_model, register_model_architecture
 from fairseq.models.nat import FairseqNATModel
 from fairseq.models.nat.nonautoregressive_transformer import base_architecture as nat_base_architecture
 
-from fairseq_nat_study.models.configs import FlowPriorConfig, LatentConfig
+from fairseq_nat_study.models.checks import check_latent_args
+from fairseq_nat_study.models.configs import FlowPriorConfig, LatentConfig, add_args_with_defaults
 from fairseq_nat_study.modules.latent_decoder import LatentDecoder
 from fairseq_nat_study.modules.length_predictor import LengthPredictor
 from fairseq_nat_study.modules.posterior import GaussianPosterior
@@ -31,6 +31,7 @@ from fairseq_nat_study.modules.priors.base import Prior
 from fairseq_nat_study.modules.priors.gaussian import GaussianPrior
 from fairseq_nat_study.utils.args import BIG_SIZES, TINY_SIZES, as_namespace, set_defaults
 from fairseq_nat_study.utils.distributions import gaussian_log_prob, reparameterize
+from fairseq_nat_study.utils.errors import PluginError
 from fairseq_nat_study.utils.tensor import time_first_to_batch_first, token_mask
 
 
@@ -42,7 +43,7 @@ def build_prior(args: Namespace) -> Prior:
         from fairseq_nat_study.modules.priors.flow import FlowPrior  # noqa: PLC0415 (optional part)
 
         return FlowPrior(args, args.latent_dim)
-    raise ValueError(f"--prior {args.prior!r}: choose gaussian or flow")
+    raise PluginError(f"nat_study_latent: --prior {args.prior!r}: choose gaussian or flow")
 
 
 @register_model("nat_study_latent")
@@ -60,8 +61,13 @@ class LatentNATModel(FairseqNATModel):
     @staticmethod
     def add_args(parser: Any) -> None:
         FairseqNATModel.add_args(parser)
-        gen_parser_from_dataclass(parser, LatentConfig(), delete_default=True)
-        gen_parser_from_dataclass(parser, FlowPriorConfig(), delete_default=True)
+        add_args_with_defaults(parser, "nat_study_latent", (LatentConfig(), FlowPriorConfig()))
+
+    @classmethod
+    def build_model(cls, args: Namespace, task: Any) -> "LatentNATModel":
+        """fairseq's build, after every latent option is range-checked (``models.checks``)."""
+        check_latent_args(args)
+        return super().build_model(args, task)
 
     @classmethod
     def build_model(cls, args: Any, task: Any) -> Any:
@@ -137,7 +143,7 @@ class LatentNATModel(FairseqNATModel):
         z = reparameterize(mean_q, logvar_q) * valid.unsqueeze(-1)
         logits = self.decode(z, valid, encoder_out)
         length_out, src_len = self.length_logits(encoder_out)
-        length_tgt, _ = self.length_predictor.target_class(valid.sum(1), src_len)
+        length_tgt = self.length_predictor.training_class(valid.sum(1), src_len)  # refuses lengths out of support
         terms = self.prior.kl_positions(z, mean_q, logvar_q, valid, encoder_out, prior_fit=prior_fit,
                                         standard_mean=standard_mean)
         return {

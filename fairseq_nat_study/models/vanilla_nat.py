@@ -10,6 +10,8 @@ length head are fairseq's ``NATransformerModel``; this subclass changes three th
   log-likelihood of the reference;
 - the uniform copy is correct for left-padded sources (fairseq's translation default), see
   :mod:`fairseq_nat_study.modules.nat_decoder`;
+- a training or validation pair whose length difference |y| − |x| lies outside fairseq's length classes
+  ([−128, 127]) is refused with one line, where fairseq would clamp its class (evaluation scores it −inf);
 - decoding is one parallel pass from the length skeleton; later refinement steps of fairseq's generator
   repeat the same pass, so its early stop ends decoding after the first step whatever
   ``--iter-decode-max-iter`` is.
@@ -27,8 +29,10 @@ from fairseq.models.nat.nonautoregressive_transformer import NATransformerModel
 from fairseq.modules.transformer_sentence_encoder import init_bert_params
 from fairseq.models.nat.nonautoregressive_transformer import base_architecture as nat_base_architecture
 
+from fairseq_nat_study.modules.length_predictor import refuse_out_of_support
 from fairseq_nat_study.modules.nat_decoder import UniformCopyNATDecoder
 from fairseq_nat_study.utils.args import TINY_SIZES, as_namespace, set_defaults
+from fairseq_nat_study.utils.errors import PluginError
 from fairseq_nat_study.utils.tensor import length_skeleton, mask_targets, token_mask
 
 
@@ -69,12 +73,18 @@ class VanillaNATModel(NATransformerModel):
             ``length``: ``out`` [B, 256] logits, ``tgt`` [B] length class, ``factor``.
         """
         if prev_output_tokens.shape != tgt_tokens.shape:
-            raise ValueError(
-                f"{type(self).__name__} reads the target with tokens replaced by <unk> (--noise full_mask); got "
-                f"decoder input {tuple(prev_output_tokens.shape)} for target {tuple(tgt_tokens.shape)}"
+            raise PluginError(
+                f"{type(self).__name__} reads the target with tokens replaced by <unk>; got decoder input "
+                f"{tuple(prev_output_tokens.shape)} for target {tuple(tgt_tokens.shape)}: train with --noise full_mask "
+                "(the nat_study_translation default)"
             )
         encoder_out = self.encoder(src_tokens, src_lengths=src_lengths, **kwargs)
         length_out = self.decoder.forward_length(normalize=False, encoder_out=encoder_out)
+        if getattr(self.decoder, "pred_length_offset", False):  # fairseq clamps the class to offsets [-128, 127]
+            masks = encoder_out["encoder_padding_mask"]
+            src_len = (~masks[0]).sum(1) if masks else src_tokens.new_full((src_tokens.size(0),), src_tokens.size(1))
+            refuse_out_of_support(tgt_tokens.ne(self.pad).sum(1) - src_len, -128, 127, type(self).__name__,
+                                  "(fairseq's 256 length classes)", lambda need: "split or drop such sentences")
         length_tgt = self.decoder.forward_length_prediction(length_out, encoder_out, tgt_tokens)
         word_ins_out = self.decoder(normalize=False, prev_output_tokens=prev_output_tokens, encoder_out=encoder_out)
         return {

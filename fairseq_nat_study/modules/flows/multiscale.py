@@ -61,11 +61,14 @@ def flow_step(dim: int, make_conditioner: ConditionerFactory, heads: int | None,
 
 def level_dims(dim: int, levels: int) -> list[int]:
     """Features D_ℓ of each level: D, ⌈D/2⌉, …; raises if the last level has fewer than 2."""
+    if levels < 1:
+        raise ValueError(f"a multi-scale flow needs at least 1 level, got {levels}")
     dims = [dim]
     for _ in range(levels - 1):
         dims.append(dims[-1] - dims[-1] // 2)
-    if levels < 1 or dims[-1] < 2:
-        raise ValueError(f"{levels} flow levels need latent_dim ≥ 2^{levels} (got latent_dim={dim})")
+    if dims[-1] < 2:
+        raise ValueError(f"{levels} flow levels need latent_dim > 2^{levels - 1} (the last level needs at least 2 "
+                         f"features; got latent_dim={dim})")
     return dims
 
 

@@ -36,8 +36,12 @@ class Prior(nn.Module):
         return self.log_prob_positions(z, valid, encoder_out).sum(-1)
 
     def sample(self, valid: torch.Tensor, encoder_out: dict[str, Any], temperature: float = 1.0,
-               generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """z ~ p(z|x) at ``temperature`` (scales the base noise) -> (z [B, T, D], log p(z|x) [B])."""
+               generator: torch.Generator | None = None,
+               noise: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """z ~ p(z|x) at ``temperature`` (scales the base noise) -> (z [B, T, D], log p(z|x) [B]).
+
+        The standard normal base noise is ``noise`` [B, T, D] when given (the caller seeds it, e.g. per sentence),
+        else drawn from ``generator``."""
         raise NotImplementedError
 
     def mode(self, valid: torch.Tensor, encoder_out: dict[str, Any]) -> torch.Tensor:

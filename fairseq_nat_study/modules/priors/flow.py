@@ -38,20 +38,27 @@ class FlowPrior(Prior):
         """eps = f(z; x), the base-noise coordinates where the prior is N(0, I) -> [B, T, D]."""
         return self.flow(z, valid, encoder_out)[0]
 
-    def _base_noise(self, valid: torch.Tensor, temperature: float, generator: torch.Generator | None) -> torch.Tensor:
-        """eps ~ N(0, temperature² I) at the valid positions, zero elsewhere -> [B, T, D] (at least float32)."""
+    def _base_noise(self, valid: torch.Tensor, temperature: float, generator: torch.Generator | None,
+                    noise: torch.Tensor | None = None) -> torch.Tensor:
+        """eps ~ N(0, temperature² I) at the valid positions, zero elsewhere -> [B, T, D] (at least float32); the
+        standard normal draw is ``noise`` [B, T, D] when given."""
         param = next(self.flow.parameters())
         dtype = torch.promote_types(param.dtype, torch.float32)
         shape = (*valid.shape, self.latent_dim)
         if temperature == 0:
             return torch.zeros(shape, dtype=dtype, device=valid.device)
-        eps = torch.randn(shape, dtype=dtype, device=valid.device, generator=generator)
+        if noise is not None:
+            eps = noise.to(dtype)
+        else:
+            eps = torch.randn(shape, dtype=dtype, device=valid.device, generator=generator)
         return (temperature * eps).masked_fill(~valid.unsqueeze(-1), 0.0)
 
     def sample(self, valid: torch.Tensor, encoder_out: dict[str, Any], temperature: float = 1.0,
-               generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """z = f⁻¹(eps; x), eps ~ N(0, temperature² I) -> (z [B, T, D], log p(z|x) [B] at temperature 1)."""
-        eps = self._base_noise(valid, temperature, generator)
+               generator: torch.Generator | None = None,
+               noise: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """z = f⁻¹(eps; x), eps ~ N(0, temperature² I) (eps = temperature · ``noise`` when given)
+        -> (z [B, T, D], log p(z|x) [B] at temperature 1)."""
+        eps = self._base_noise(valid, temperature, generator, noise)
         z, logdet_inverse = self.flow.inverse(eps, valid, encoder_out)
         # change of variables: log p(z|x) = log N(eps) + log|det ∂eps/∂z| = log N(eps) − log|det ∂z/∂eps|
         return z, standard_normal_log_prob(eps, valid) - logdet_inverse

@@ -38,9 +38,14 @@ class GaussianPrior(Prior):
         return gaussian_log_prob_positions(z, mean, logvar, valid)
 
     def sample(self, valid: torch.Tensor, encoder_out: dict[str, Any], temperature: float = 1.0,
-               generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+               generator: torch.Generator | None = None,
+               noise: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         mean, logvar = self.params(valid, encoder_out)
-        z = reparameterize(mean, logvar, temperature, generator) * valid.unsqueeze(-1)
+        if noise is None:
+            z = reparameterize(mean, logvar, temperature, generator)
+        else:  # z = mean + τ · σ · ε with the caller's ε
+            z = mean + temperature * torch.exp(0.5 * logvar) * noise.to(mean.dtype)
+        z = z * valid.unsqueeze(-1)
         return z, gaussian_log_prob_positions(z, mean, logvar, valid).sum(-1)
 
     def mode(self, valid: torch.Tensor, encoder_out: dict[str, Any]) -> torch.Tensor:
