@@ -44,7 +44,10 @@ def run_generate(data: Path, path: Path, extra: Sequence[str] = (), subset: str 
     parser = options.get_generation_parser()
     args = options.parse_args_and_arch(parser, [
         str(data), "--user-dir", PLUGIN_DIR, "--task", "nat_study_translation", "--path", str(path),
-        "--gen-subset", subset, "--cpu", "--batch-size", str(batch_size), *extra,
+        "--gen-subset", subset, "--cpu", "--batch-size", str(batch_size),
+        # no data-loader processes: a refusal raised mid-iteration would leave them for the garbage collector to
+        # join, which can block the next in-process run
+        "--num-workers", "0", *extra,
     ])
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
