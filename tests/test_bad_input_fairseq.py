@@ -122,7 +122,8 @@ GENERATE_CASES = [
     ("latent_samples_zero", "latent", "data", ["--latent-search-samples", "0"], "--latent-search-samples must be >= 1"),
     ("temperature_zero", "latent", "data", ["--latent-search-temperature", "0"], "must be > 0, got 0.0"),
     ("iw_samples_zero", "latent", "data", ["--score-reference", "--iw-samples", "0"], "--iw-samples must be >= 1"),
-    ("digest_interval_negative", "nat", "data", ["--param-digest-interval", "-2"], "must be >= 0, got -2"),
+    ("digest_interval_negative", "nat", "data", ["--param-digest-interval", "-2"],
+     "must be >= 0 (updates between digests of the model state; 0: never), got -2"),
 ]
 
 

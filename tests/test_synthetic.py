@@ -215,10 +215,10 @@ def test_bad_config_raises(kwargs: dict, needle: str, tmp_path: Path) -> None:
 def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     parser = argparse.ArgumentParser()
     add_args(parser)
-    assert main(parser.parse_args(["--out", str(tmp_path / "x"), "--num-train", "0"])) == 2
-    assert "--num-train" in capsys.readouterr().err
-    assert main(parser.parse_args(["--out", str(tmp_path / "x"), "--p-ambiguous", "2"])) == 2
-    assert "--p-ambiguous" in capsys.readouterr().err
+    for bad in (["--num-train", "0"], ["--p-ambiguous", "2"]):  # refused while the command line is parsed
+        with pytest.raises(SystemExit) as end:
+            parser.parse_args(["--out", str(tmp_path / "x"), *bad])
+        assert end.value.code == 2 and bad[0] in capsys.readouterr().err
     args = parser.parse_args(["--out", str(tmp_path / "y"), "--num-train", "20", "--num-valid", "5",
                               "--num-test", "5", "--seed", "2"])
     assert main(args) == 0

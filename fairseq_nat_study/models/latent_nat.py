@@ -64,15 +64,12 @@ class LatentNATModel(FairseqNATModel):
         add_args_with_defaults(parser, "nat_study_latent", (LatentConfig(), FlowPriorConfig()))
 
     @classmethod
-    def build_model(cls, args: Namespace, task: Any) -> "LatentNATModel":
+    def build_model(cls, args: Any, task: Any) -> "LatentNATModel":
         """fairseq's build, after every latent option is range-checked (``models.checks``)."""
+        # fairseq-hydra-train passes a DictConfig, from which fairseq keeps only TransformerConfig's fields
+        args = as_namespace(args)
         check_latent_args(args)
         return super().build_model(args, task)
-
-    @classmethod
-    def build_model(cls, args: Any, task: Any) -> Any:
-        # fairseq-hydra-train passes a DictConfig, from which fairseq keeps only TransformerConfig's fields
-        return super().build_model(as_namespace(args), task)
 
     @classmethod
     def build_decoder(cls, args: Namespace, tgt_dict: Any, embed_tokens: Any) -> LatentDecoder:

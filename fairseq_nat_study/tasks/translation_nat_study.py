@@ -153,11 +153,13 @@ class NatStudyTranslationConfig(TranslationLevenshteinConfig):
 
 def check_task_options(cfg: NatStudyTranslationConfig) -> None:
     """Raises :class:`PluginError` for the first task option out of its range."""
-    minimum = {"latent_search_samples": 1, "param_digest_interval": 0, "iw_samples": 1}
-    for name, low in minimum.items():
+    minimum = {"latent_search_samples": (1, "latent starts per length candidate; 1: the prior mode only"),
+               "param_digest_interval": (0, "updates between digests of the model state; 0: never"),
+               "iw_samples": (1, "posterior samples of the importance-weighted bound; 1: the ELBO")}
+    for name, (low, meaning) in minimum.items():
         value = getattr(cfg, name, low)
         if value is not None and value < low:
-            raise PluginError(f"--{name.replace('_', '-')} must be >= {low}, got {value}")
+            raise PluginError(f"--{name.replace('_', '-')} must be >= {low} ({meaning}), got {value}")
     temperature = getattr(cfg, "latent_search_temperature", 1.0)
     if temperature is not None and not temperature > 0:
         raise PluginError(f"--latent-search-temperature must be > 0, got {temperature}")
