@@ -37,11 +37,14 @@ demo: $(STAMP)
 findings: $(STAMP)
 	$(VENV)/bin/fairseq-nat-study study --config examples/study/synthetic_findings.json --out $(FINDINGS_OUT)
 
+# one pytest worker per core, at most 4 (each trains the fixture models it is first to need; docs: development)
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); echo $$(( n < 4 ? n : 4 )))
+
 test: $(STAMP)
-	$(PY) -m pytest -m "not slow" -q tests
+	$(PY) -m pytest -m "not slow" -q -n $(TEST_WORKERS) --dist loadfile tests
 
 test-slow: $(STAMP)
-	$(PY) -m pytest -m slow -q tests
+	$(PY) -m pytest -m slow -q -n $(TEST_WORKERS) --dist loadfile tests
 
 # mkdocs reads the sources without importing them, so the docs need only requirements/docs.txt in .venv/
 DOCS_STAMP := $(VENV)/.docs-installed

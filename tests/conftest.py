@@ -1,13 +1,24 @@
-"""Shared fixtures: seeding, and tiny AR / NAT-MLE models trained once on a two-mode synthetic corpus."""
+"""Shared fixtures: seeding, and tiny AR / NAT-MLE / latent models trained once on a two-mode synthetic corpus.
+
+The suite runs in worker processes (pytest-xdist, ``make test``): every trained model is built once per test
+session, by the first worker that asks for it, in a folder all workers share (:func:`shared`); a worker that
+needs a model another is training waits for it, and trains a missing one meanwhile. Each worker runs torch on
+one thread, so that N workers use N cores and none waits on another's spinning threads.
+"""
 from __future__ import annotations
 
+import os
 import random
+import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pytest
 import torch
+from filelock import FileLock, Timeout
 
 from fairseq_helpers import run_generate, run_preprocess, run_train
 from fairseq_nat_study.data.synthetic import SynthConfig, write_corpus
@@ -18,6 +29,58 @@ NUM_VALID = NUM_TEST = 101
 COMMON = ["--max-tokens", "4096", "--lr", "2e-3", "--dropout", "0.0"]
 TWO_MODE = SynthConfig(seed=3, num_train=3000, num_valid=NUM_VALID, num_test=NUM_TEST, preset="two_mode",
                        n_det=8, min_phrases=2, max_phrases=4)
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # one core per worker: its fairseq subprocesses read the environment, torch in this process the call
+    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
+
+
+def _shared_root(factory: pytest.TempPathFactory) -> Path:
+    """The session's temporary folder common to every worker (each worker's own is a folder inside it)."""
+    base = factory.getbasetemp()
+    return (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "shared"
+
+
+def shared(factory: pytest.TempPathFactory, builds: dict[str, Callable[[Path], None]]) -> dict[str, Path]:
+    """The folders ``name`` of ``builds``, each built once per session by ``build(folder)``.
+
+    Under a lock per folder: a folder another worker is building is skipped for one that is free, and waited for
+    once none is; a build that failed (no ``.done``) is redone from scratch by the next worker that asks.
+    """
+    root = _shared_root(factory)
+    root.mkdir(parents=True, exist_ok=True)
+    folders = {name: root / name for name in builds}
+    pending = dict(builds)
+    while pending:
+        progressed = False
+        for name, build in list(pending.items()):
+            folder = folders[name]
+            try:
+                with FileLock(str(folder) + ".lock", timeout=0 if len(pending) > 1 else -1):
+                    if not (folder / ".done").exists():
+                        shutil.rmtree(folder, ignore_errors=True)
+                        folder.mkdir()
+                        build(folder)
+                        (folder / ".done").touch()
+            except Timeout:
+                continue
+            del pending[name]
+            progressed = True
+        if pending and not progressed:
+            time.sleep(0.5)
+    return folders
+
+
+#: the fixtures that train models: test files that use them run first, so that the workers train side by side
+TRAINED = {"two_mode", "two_mode_glat", "two_mode_flow", "two_mode_glat_fitted", "two_mode_flow_fitted",
+           "two_mode_distilled"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Test files that need trained models first (a stable sort: the order within each group is kept)."""
+    needs = {item.path for item in items if TRAINED & set(getattr(item, "fixturenames", ()))}
+    items.sort(key=lambda item: item.path not in needs)
 
 
 @pytest.fixture(autouse=True)
@@ -36,37 +99,65 @@ class TrainedModels:
     latent: Path
 
 
+def _train(data: Path, args: list[str]) -> Callable[[Path], None]:
+    return lambda save: run_train(data, save, [*args, *COMMON])
+
+
 @pytest.fixture(scope="session")
-def two_mode(tmp_path_factory: pytest.TempPathFactory) -> TrainedModels:
+def two_mode_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The two-mode corpus: ``raw/`` (text and ``stats.json``) and ``bin/`` (fairseq's binarised splits)."""
+    def build(root: Path) -> None:
+        write_corpus(TWO_MODE, root / "raw")
+        run_preprocess(root / "raw", root / "bin")
+
+    return shared(tmp_path_factory, {"two_mode": build})["two_mode"]
+
+
+@pytest.fixture(scope="session")
+def two_mode(two_mode_data: Path, tmp_path_factory: pytest.TempPathFactory) -> TrainedModels:
     """Two-mode corpus (every sentence has one ``a0`` -> "no problem" | "of course" at 50/50), with a tiny
     AR, a tiny NAT-MLE and a tiny Gaussian latent model trained on it."""
-    root = tmp_path_factory.mktemp("two_mode")
-    write_corpus(TWO_MODE, root / "raw")
-    run_preprocess(root / "raw", root / "bin")
-    run_train(root / "bin", root / "ar", ["--arch", "nat_study_tr_tiny", "--criterion", "cross_entropy",
-                                          "--max-update", "300", *COMMON])
-    # --eval-bleu: validation BLEU runs, and the checkpoint holds fairseq's numpy BLEU meters
-    run_train(root / "bin", root / "nat", ["--arch", "nat_study_nat_tiny", "--criterion", "nat_study_mle",
-                                           "--max-update", "500", "--eval-bleu", *COMMON])
-    # KL-weight annealing without the KL budget: on this corpus and budget of updates it captures the a0
-    # dependency far better than the per-position budget default (share of the mixed outputs 0.12 against
-    # 0.30, NAT-MLE 0.49; validation ELBO −0.180 against −0.266 nats/token, docs/BENCHMARKS.md); the defaults are measured by
-    # examples/benchmarks/latent_usage.sh
-    run_train(root / "bin", root / "latent", ["--arch", "nat_study_ga_tiny", "--criterion", "nat_study_elbo",
-                                              "--kl-budget", "0", "--kl-weight-start", "0.1",
-                                              "--kl-anneal-updates", "200", "--max-update", "500", *COMMON])
-    return TrainedModels(root / "raw", root / "bin", root / "ar" / "checkpoint_last.pt",
-                         root / "nat" / "checkpoint_last.pt", root / "latent" / "checkpoint_last.pt")
+    data = two_mode_data / "bin"
+    runs = shared(tmp_path_factory, {
+        "ar": _train(data, ["--arch", "nat_study_tr_tiny", "--criterion", "cross_entropy", "--max-update", "300"]),
+        # --eval-bleu: validation BLEU runs, and the checkpoint holds fairseq's numpy BLEU meters
+        "nat": _train(data, ["--arch", "nat_study_nat_tiny", "--criterion", "nat_study_mle", "--max-update", "500",
+                             "--eval-bleu"]),
+        # KL-weight annealing without the KL budget: on this corpus and budget of updates it captures the a0
+        # dependency far better than the per-position budget default (share of the mixed outputs 0.12 against
+        # 0.30, NAT-MLE 0.49; validation ELBO −0.180 against −0.266 nats/token, docs/BENCHMARKS.md); the defaults
+        # are measured by examples/benchmarks/latent_usage.sh
+        "latent": _train(data, ["--arch", "nat_study_ga_tiny", "--criterion", "nat_study_elbo", "--kl-budget", "0",
+                                "--kl-weight-start", "0.1", "--kl-anneal-updates", "200", "--max-update", "500"]),
+    })
+    return TrainedModels(two_mode_data / "raw", data, runs["ar"] / "checkpoint_last.pt",
+                         runs["nat"] / "checkpoint_last.pt", runs["latent"] / "checkpoint_last.pt")
+
+
+#: updates of the GLAT and flow fixtures: ``brief`` for tests that need a checkpoint of the family (loading,
+#: decoding, refusals), ``fitted`` for tests of what a fitted model does (the slow suite; 1-thread training time on
+#: 2 CPU cores: GLAT about 0.5 s per update, flow 0.6 s)
+GLAT_UPDATES = {"brief": 100, "fitted": 500}
+FLOW_UPDATES = {"brief": 100, "fitted": 300}
+
+
+def _glat(two_mode_data: Path, factory: pytest.TempPathFactory, kind: str) -> Path:
+    build = _train(two_mode_data / "bin", ["--arch", "nat_study_glat_tiny", "--criterion", "nat_study_glat",
+                                           "--glat-ratio-start", "0.5", "--glat-ratio-end", "0.5",
+                                           "--max-update", str(GLAT_UPDATES[kind])])
+    return shared(factory, {f"glat_{kind}": build})[f"glat_{kind}"] / "checkpoint_last.pt"
 
 
 @pytest.fixture(scope="session")
-def two_mode_glat(two_mode: TrainedModels) -> Path:
-    """A tiny GLAT model on the two-mode corpus (constant ratio 0.5)."""
-    save = two_mode.data.parent / "glat"
-    run_train(two_mode.data, save, ["--arch", "nat_study_glat_tiny", "--criterion", "nat_study_glat",
-                                    "--glat-ratio-start", "0.5", "--glat-ratio-end", "0.5", "--max-update", "500",
-                                    *COMMON])
-    return save / "checkpoint_last.pt"
+def two_mode_glat(two_mode_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny GLAT model on the two-mode corpus (constant ratio 0.5), briefly trained: a checkpoint of the family."""
+    return _glat(two_mode_data, tmp_path_factory, "brief")
+
+
+@pytest.fixture(scope="session")
+def two_mode_glat_fitted(two_mode_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The GLAT model of :func:`two_mode_glat` trained to a fit (for what a fitted GLAT does)."""
+    return _glat(two_mode_data, tmp_path_factory, "fitted")
 
 
 @dataclass
@@ -77,30 +168,42 @@ class DistilledModels:
 
 
 @pytest.fixture(scope="session")
-def two_mode_distilled(two_mode: TrainedModels) -> DistilledModels:
+def two_mode_distilled(two_mode: TrainedModels, tmp_path_factory: pytest.TempPathFactory) -> DistilledModels:
     """The two-mode corpus distilled by the AR model (beam 4, every split), with AR and NAT-MLE retrained on it."""
     from fairseq_nat_study.distill.extract import parse_hypotheses
 
-    root = two_mode.data.parent / "distilled"
-    (root / "raw").mkdir(parents=True)
-    for split in ("train", "valid", "test"):
-        sources = (two_mode.raw / f"{split}.src").read_text().splitlines()
-        out = run_generate(two_mode.data, two_mode.ar, ["--beam", "4"], subset=split, batch_size=256)
-        hyps = parse_hypotheses(out.splitlines(), len(sources))
-        (root / "raw" / f"{split}.src").write_text("\n".join(sources) + "\n")
-        (root / "raw" / f"{split}.tgt").write_text("\n".join(hyps) + "\n")
-    run_preprocess(root / "raw", root / "bin", dict_from=two_mode.data)
-    run_train(root / "bin", root / "ar", ["--arch", "nat_study_tr_tiny", "--criterion", "cross_entropy",
-                                          "--max-update", "300", *COMMON])
-    run_train(root / "bin", root / "nat", ["--arch", "nat_study_nat_tiny", "--criterion", "nat_study_mle",
-                                           "--max-update", "500", *COMMON])
+    def build(root: Path) -> None:
+        (root / "raw").mkdir(parents=True)
+        for split in ("train", "valid", "test"):
+            sources = (two_mode.raw / f"{split}.src").read_text().splitlines()
+            out = run_generate(two_mode.data, two_mode.ar, ["--beam", "4"], subset=split, batch_size=256)
+            hyps = parse_hypotheses(out.splitlines(), len(sources))
+            (root / "raw" / f"{split}.src").write_text("\n".join(sources) + "\n")
+            (root / "raw" / f"{split}.tgt").write_text("\n".join(hyps) + "\n")
+        run_preprocess(root / "raw", root / "bin", dict_from=two_mode.data)
+        _train(root / "bin", ["--arch", "nat_study_tr_tiny", "--criterion", "cross_entropy",
+                              "--max-update", "300"])(root / "ar")
+        _train(root / "bin", ["--arch", "nat_study_nat_tiny", "--criterion", "nat_study_mle",
+                              "--max-update", "500"])(root / "nat")
+
+    root = shared(tmp_path_factory, {"distilled": build})["distilled"]
     return DistilledModels(root / "bin", root / "ar" / "checkpoint_last.pt", root / "nat" / "checkpoint_last.pt")
 
 
+def _flow(two_mode_data: Path, factory: pytest.TempPathFactory, kind: str) -> Path:
+    build = _train(two_mode_data / "bin", ["--arch", "nat_study_fl_tiny", "--criterion", "nat_study_elbo",
+                                           "--max-update", str(FLOW_UPDATES[kind])])
+    return shared(factory, {f"flow_{kind}": build})[f"flow_{kind}"] / "checkpoint_last.pt"
+
+
 @pytest.fixture(scope="session")
-def two_mode_flow(two_mode: TrainedModels) -> Path:
-    """A tiny flow-prior latent model on the two-mode corpus (the ELBO stops training on any NaN/inf)."""
-    save = two_mode.data.parent / "flow"
-    run_train(two_mode.data, save, ["--arch", "nat_study_fl_tiny", "--criterion", "nat_study_elbo",
-                                    "--max-update", "300", *COMMON])
-    return save / "checkpoint_last.pt"
+def two_mode_flow(two_mode_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny flow-prior latent model on the two-mode corpus (the ELBO stops training on any NaN/inf), briefly
+    trained: a checkpoint of the family."""
+    return _flow(two_mode_data, tmp_path_factory, "brief")
+
+
+@pytest.fixture(scope="session")
+def two_mode_flow_fitted(two_mode_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The flow model of :func:`two_mode_flow` trained to a fit (for what a fitted flow model does)."""
+    return _flow(two_mode_data, tmp_path_factory, "fitted")

@@ -228,6 +228,8 @@ def test_unit_check_one_family() -> None:
 
 # ------------------------------------------------------------------------------ subprocess: rc and stderr
 
+#: one new fairseq-generate process each (about 15 s on 2 cores): the first runs by default, the others in the
+#: slow suite (their refusals are checked in-process above)
 SUBPROCESS_CASES = [
     ("mixed", "ar:nat", "data", MIXED),
     ("text_file", "text", "data", "not a readable fairseq checkpoint"),
@@ -236,8 +238,8 @@ SUBPROCESS_CASES = [
 ]
 
 
-@pytest.mark.parametrize("path, data, message", [c[1:] for c in SUBPROCESS_CASES],
-                         ids=[c[0] for c in SUBPROCESS_CASES])
+@pytest.mark.parametrize("path, data, message", [pytest.param(*c[1:], id=c[0], marks=() if i == 0 else pytest.mark.slow)
+                                                  for i, c in enumerate(SUBPROCESS_CASES)])
 def test_fairseq_generate_subprocess_ends_with_one_line(path, data, message, two_mode, request, bad) -> None:
     exe = shutil.which("fairseq-generate", path=str(Path(sys.executable).parent)) or "fairseq-generate"
     proc = subprocess.run(

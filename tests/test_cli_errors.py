@@ -129,9 +129,9 @@ def test_bench_refuses_sizes_below_one(flag: str, value: str, tmp_path: Path,
 
 
 @pytest.fixture(scope="module")
-def fairseq_nat_checkpoint(two_mode) -> Path:
+def fairseq_nat_checkpoint(two_mode, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """fairseq's own NATransformerModel, one update on the validation split (a checkpoint bench cannot time)."""
-    save = two_mode.data.parent / "fairseq_nat"
+    save = tmp_path_factory.mktemp("fairseq_nat")
     if not (save / "checkpoint_last.pt").exists():
         run_train(two_mode.data, save, [
             "--arch", "nonautoregressive_transformer", "--criterion", "nat_loss", "--encoder-layers", "1",

@@ -51,6 +51,7 @@ def _probe(env_value: str | None) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow  # two new processes that import fairseq and allocate (about 17 s on 2 cores)
 @pytest.mark.skipif(not GLIBC, reason="the setting exists on glibc only")
 def test_registering_the_plugin_keeps_large_blocks_in_the_heap() -> None:
     kept = _probe(None)  # the plugin's default, applied by importing it after fairseq

@@ -57,6 +57,7 @@ def test_distilled_split_keeps_order_count_and_dictionaries(two_mode, uninterrup
     assert 0 < sum(h != r for h, r in zip(hyps, refs)) < NUM_VALID
 
 
+@pytest.mark.slow  # decodes the training split twice, killed once (about 60 s on 2 cores)
 def test_killed_distillation_resumes_to_the_uninterrupted_output(two_mode, uninterrupted, tmp_path) -> None:
     out = tmp_path / "sharded"
     args = _cli(two_mode.ar, two_mode.data, out, "--shard-size", "25")  # 5 shards

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from fairseq_nat_study.data.synthetic import SynthConfig, write_corpus
@@ -36,6 +37,7 @@ def test_state_digest_sees_names_values_shapes_and_dtypes() -> None:
     assert len({state_digest(v) for v in variants} | {state_digest(a)}) == len(variants) + 1
 
 
+@pytest.mark.slow  # two gloo processes (about 25 s on 2 cores)
 def test_two_gloo_processes_train_a_latent_model_with_identical_ranks(tmp_path: Path) -> None:
     raw = tmp_path / "raw"
     write_corpus(SynthConfig(seed=2, num_train=300, num_valid=20, num_test=20), raw)

@@ -61,6 +61,7 @@ def test_final_checkpoint_is_the_best_snapshot(tmp_path: Path) -> None:
     assert final_checkpoint(tmp_path) == tmp_path / "checkpoint_at_200.pt"
 
 
+@pytest.mark.slow  # trains in several segments in a new process (about 60 s on 2 cores)
 def test_segmented_run_validates_each_segment_and_stops_on_patience(tmp_path: Path) -> None:
     """A learning rate of 0 keeps the model fixed, so validation cannot improve after the first segment: with
     patience 2 the run stops after 3 of its 6 segments and its final checkpoint is the first snapshot. The curve

@@ -189,13 +189,13 @@ def _lengths(hypos) -> list[int]:
     return [len(h[0]["tokens"]) for h in hypos]
 
 
-@pytest.mark.parametrize("prior", ["gaussian", "flow"])
-def test_length_beam_keeps_the_right_predicted_length(prior, two_mode, two_mode_flow) -> None:
+@pytest.mark.parametrize("prior", ["gaussian", pytest.param("flow", marks=pytest.mark.slow)])  # a fitted flow model
+def test_length_beam_keeps_the_right_predicted_length(prior, two_mode, request: pytest.FixtureRequest) -> None:
     """On the two-mode corpus the length predictor's argmax is the reference length for nearly every test
     sentence (all 101 for the Gaussian fixture); ranked by log p(ŷ|z,x) + log p(T|x), a length beam of 4 keeps
     that length for every one of them (the density log p(z|x), which favours short candidates, is not part of
     the score)."""
-    path = two_mode.latent if prior == "gaussian" else two_mode_flow
+    path = two_mode.latent if prior == "gaussian" else request.getfixturevalue("two_mode_flow_fitted")
     model, task = load_model_and_task(str(path), str(two_mode.data))
     dataset = load_split(task, str(two_mode.data), "test")
     sample = dataset.collater([dataset[i] for i in range(len(dataset))])

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from fairseq_helpers import PLUGIN_DIR
 
 NOISE = ("UserWarning", "version_base", "ConfigStore schema", "strict flag", "pin_memory", "DEBUG")
@@ -24,6 +26,7 @@ def _cli(name: str, args: list[str]) -> str:
     return proc.stdout + proc.stderr  # fairseq-train logs to stdout, warnings go to stderr
 
 
+@pytest.mark.slow  # a fairseq-train process (about 16 s on 2 cores); generate's log is checked by default
 def test_train_logs_no_known_noise_and_the_batch_note_once(two_mode, tmp_path: Path) -> None:
     err = _cli("fairseq-train", [
         str(two_mode.data), "--arch", "nat_study_nat_tiny", "--criterion", "nat_study_mle", "--optimizer", "adam",

@@ -40,6 +40,7 @@ def _train(data: Path, save: Path, snapshots: str) -> subprocess.CompletedProces
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.slow  # trains, is killed and resumes in new processes (about 35 s on 2 cores)
 def test_one_process_writes_a_snapshot_per_segment_and_resumes(tmp_path: Path) -> None:
     """200 pairs at --max-tokens 512 make epochs of a few updates, so some snapshot counts fall at an epoch's
     end (where fairseq's --save-interval-updates writes nothing); each snapshot holds exactly its count, the
