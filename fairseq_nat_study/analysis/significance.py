@@ -15,7 +15,9 @@ the study's reported BLEU (sacreBLEU, default ``13a`` tokenizer, on detokenised 
 set equals the difference of the reported scores.
 
 This interval covers the test set's sampling only; a rerun of training (another seed, another thread count) moves a
-model's BLEU as well, which no test-set resampling measures.
+model's BLEU as well, which no test-set resampling measures. :func:`pooled_difference` pools the two over the
+training seeds of a study (``study/seeds.py``): each draw picks a seed uniformly, then one paired resample of that
+seed's test sentences; the interval is the 2.5 and 97.5 percentiles of the pooled draws.
 """
 from __future__ import annotations
 
@@ -71,6 +73,19 @@ def _scores(sums: np.ndarray) -> np.ndarray:
     return np.array([metric._compute_score_from_stats(list(row)).score for row in sums])
 
 
+def _resampled(a: np.ndarray, b: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+    """BLEU(b) − BLEU(a) on ``count`` paired resamples of the ``N`` sentences (statistics ``[N, 10]``), ``[count]``;
+    drawn in batches of at most :data:`BATCH`."""
+    n, out = a.shape[0], []
+    for start in range(0, count, BATCH):
+        size = min(BATCH, count - start)
+        # how often each sentence is drawn in each resample, [size, N]: the same draws weigh both systems
+        rows = rng.integers(0, n, size=(size, n)) + n * np.arange(size)[:, None]
+        weights = np.bincount(rows.ravel(), minlength=size * n).reshape(size, n).astype(np.float64)
+        out.append(_scores(weights @ b) - _scores(weights @ a))
+    return np.concatenate(out) if out else np.empty(0)
+
+
 def paired_difference(stats_a: Sequence[str], stats_b: Sequence[str], *, samples: int = SAMPLES, seed: int = SEED,
                       level: float = LEVEL) -> dict[str, Any]:
     """BLEU(b) − BLEU(a) on the full test set and its paired-bootstrap interval.
@@ -101,10 +116,7 @@ def paired_difference(stats_a: Sequence[str], stats_b: Sequence[str], *, samples
 
     def draw(count: int) -> None:
         for _ in range(count // BATCH):
-            # how often each sentence is drawn in each resample, [BATCH, N]: the same draws weigh both systems
-            rows = rng.integers(0, n, size=(BATCH, n)) + n * np.arange(BATCH)[:, None]
-            weights = np.bincount(rows.ravel(), minlength=BATCH * n).reshape(BATCH, n).astype(np.float64)
-            batch = _scores(weights @ b) - _scores(weights @ a)
+            batch = _resampled(a, b, BATCH, rng)
             diffs.append(batch)
             bounds.append(np.percentile(batch, [tail, 100 - tail]))
 
@@ -128,3 +140,41 @@ def paired_difference(stats_a: Sequence[str], stats_b: Sequence[str], *, samples
 def describe(diff: dict[str, Any]) -> str:
     """``+1.76 [+0.9, +2.6]``: the difference and its interval, for the findings' evidence."""
     return f"{diff['delta']:+.2f} [{diff['low']:+.2f}, {diff['high']:+.2f}]"
+
+
+def pooled_difference(pairs: Sequence[tuple[Sequence[str], Sequence[str]]], *, samples: int = SAMPLES,
+                      seed: int = SEED, level: float = LEVEL) -> dict[str, Any]:
+    """BLEU(b) − BLEU(a) over several training seeds, its interval pooling the seeds' spread with the test set's
+    sampling.
+
+    Each of ``samples`` draws picks one seed uniformly at random, then one paired-bootstrap resample of that
+    seed's test sentences (as :func:`paired_difference` draws them); the interval is the percentiles of the pooled
+    draws (2.5 and 97.5 at ``level`` 0.95). Two seeds whose differences do not move under resampling give the
+    interval spanning exactly their two values; one seed gives :func:`paired_difference`'s first interval.
+
+    Args:
+        pairs: per seed, the :func:`sentence_statistics` of the two systems on that seed's test sentences.
+    Returns:
+        ``{"deltas", "mean_delta", "low", "high", "level", "samples", "seeds", "reading"}``: each seed's difference
+        on its full test set, their mean, the pooled interval, and ``higher`` / ``lower`` where the interval lies
+        above / below 0, else ``level``.
+    """
+    if not pairs:
+        raise ValueError("no seeds to pool")
+    if samples < 1 or not 0 < level < 1:
+        raise ValueError("samples must be >= 1 and level in (0, 1)")
+    mats = [(_matrix(sa), _matrix(sb)) for sa, sb in pairs]
+    for a, b in mats:
+        if a.shape != b.shape:
+            raise ValueError(f"statistics of {a.shape[0]} and {b.shape[0]} sentences: not the same test set")
+    deltas = [float(_scores(b.sum(0, keepdims=True))[0] - _scores(a.sum(0, keepdims=True))[0]) for a, b in mats]
+    # which seed each draw takes (its own stream), then each seed's resamples from the bootstrap's stream
+    picks = np.random.default_rng([seed, len(mats)]).integers(0, len(mats), size=samples)
+    rng = np.random.default_rng(seed)
+    draws = np.concatenate([_resampled(a, b, int(count), rng)
+                            for (a, b), count in zip(mats, np.bincount(picks, minlength=len(mats)))])
+    tail = 100 * (1 - level) / 2
+    low, high = (float(v) for v in np.percentile(draws, [tail, 100 - tail]))
+    return {"deltas": [round(d, 2) for d in deltas], "mean_delta": round(float(np.mean(deltas)), 2),
+            "low": round(low, 2), "high": round(high, 2), "level": level, "samples": samples, "seeds": len(mats),
+            "reading": "higher" if low > 0 else "lower" if high < 0 else "level"}

@@ -2,6 +2,8 @@
 
 Every ``--runs`` directory must hold a readable ``results.json`` of a study, and ``--out`` must be a directory
 that can be written, before anything is drawn; every problem is one line ``fairseq-nat-study report: error: ...``.
+A study over training seeds (``study/seeds.py``) is given alone: its reading over seeds is rendered again from
+each seed's ``results.json`` (``study/report/seeds.py``).
 """
 from __future__ import annotations
 
@@ -27,6 +29,12 @@ def main(args: argparse.Namespace) -> int:
         if not path.is_file():
             return fail("report", f"--runs {run}: no results.json (has its study finished?)")
         results = read_json(path, "--runs", where=f"--runs {run}: {path}")
+        if isinstance(results, dict) and "seeds" in results:
+            if len(args.runs) > 1:
+                return fail("report", f"--runs {run}: a study over training seeds is reported alone (give only it)")
+            if (message := unwritable_out_dir(args.out)) is not None:
+                return fail("report", message)
+            return _write_seeds(Path(run), results, Path(args.out))
         missing = [key for key in ("name", "runs", "data") if key not in results]
         if missing or not isinstance(results.get("runs"), list):
             return fail("report", f"--runs {run}: {path} is not a study's results.json (no {' or '.join(missing) or 'runs list'})")
@@ -54,4 +62,25 @@ def _write(args: argparse.Namespace) -> int:
     assert merged is not None
     write_report(merged, Path(args.out))
     print(f"wrote {Path(args.out) / 'report.md'}")
+    return 0
+
+
+def _write_seeds(run: Path, results: dict[str, Any], out: Path) -> int:
+    """Renders a seeds study's reading over seeds again from each seed's ``results.json``."""
+    from fairseq_nat_study.cli.errors import fail, read_json
+    from fairseq_nat_study.study.report.seeds import write_seeds_report
+
+    recorded = results.get("per_seed")
+    if not isinstance(recorded, dict) or not recorded:
+        return fail("report", f"--runs {run}: {run / 'results.json'} names no per-seed results (no per_seed)")
+    paths = [run / p for p in recorded.values()]
+    for path in paths:
+        if not path.is_file():
+            return fail("report", f"--runs {run}: no {path} (has that seed's study finished?)")
+    per_seed = [read_json(p, "--runs", where=f"--runs {run}: {p}") for p in paths]
+    try:
+        write_seeds_report(per_seed, paths, out, {k: results[k] for k in ("config", "data_seed") if k in results})
+    except (KeyError, TypeError, IndexError, ValueError) as err:
+        return fail("report", f"--runs {run}: the per-seed results do not make a report ({type(err).__name__}: {err})")
+    print(f"wrote {out / 'report.md'}")
     return 0

@@ -4,7 +4,7 @@
 A config is a JSON object with four sections; unknown keys are errors (a typo must not silently fall back
 to a default)::
 
-    {"name": "...", "seed": 1,
+    {"name": "...", "seed": 1, "seeds": [1, 2, 3],                     # seeds: optional (study/seeds.py)
      "data": {"kind": "synth", "num_train": 6000, "num_test": 500}      # or
      "data": {"kind": "text", "dir": "$NAT_STUDY_DATA/multi30k", "src": "en", "tgt": "de",
               "train": "train.lc.norm.tok", "valid": "val.lc.norm.tok", "test": "val.lc.norm.tok",
@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -140,7 +140,11 @@ class EvalConfig:
 @dataclass
 class StudyConfig:
     name: str = "quick"
+    #: the training seed (fairseq's --seed) and, always, the seed the synthetic corpus is generated from
     seed: NonNegative = 1
+    #: training seeds: the grid, its AR teacher and its distillation once per seed, on the data of ``seed``
+    #: (``study/seeds.py``); [] (the default): one run with ``seed``
+    seeds: list[NonNegative] = field(default_factory=list)
     data: DataConfig = field(default_factory=DataConfig)
     train: dict[str, Any] = field(default_factory=dict)
     teacher: str = "tr_tiny"
@@ -153,6 +157,14 @@ class StudyConfig:
     def runs(self) -> list[tuple[ModelSpec, str]]:
         """(model, data condition) pairs in training order: every raw run before any distilled run."""
         return [(m, d) for d in ("raw", "dist") for m in self.models if d in m.data]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The config as a study records it (``config.json``, the ``config`` of ``results.json``): ``seeds`` only
+        where it is set, so that a single-seed study records what it recorded before the key existed."""
+        out = asdict(self)
+        if not self.seeds:
+            del out["seeds"]
+        return out
 
 
 @dataclass
@@ -213,6 +225,9 @@ def build(raw: dict[str, Any]) -> StudyConfig:
 
 def from_dict(raw: dict[str, Any], base_dir: Path | None = None) -> StudyConfig:
     """Builds and validates a config; ``base_dir`` resolves a relative ``data.dir``."""
+    if isinstance(raw, dict) and raw.get("seeds") == []:
+        raise StudyConfigError("seeds: an empty list; give the training seeds (e.g. [1, 2, 3]) or leave the key out "
+                               "for one run with 'seed'")
     cfg = build(raw)
     data = cfg.data
     if data.kind == "text" and data.dir:
@@ -283,8 +298,16 @@ def arch_kind(arch: str) -> str | None:
     return "nat" if issubclass(model_cls, FairseqNATModel) else "ar"
 
 
+def validate_seeds(seeds: list[int], where: str = "seeds") -> None:
+    """Raises ``StudyConfigError`` when a list of training seeds repeats a seed (each seed is one rerun)."""
+    repeated = sorted({s for s in seeds if seeds.count(s) > 1})
+    if repeated:
+        raise StudyConfigError(f"{where}: seed(s) {repeated} given more than once in {seeds}")
+
+
 def validate(cfg: StudyConfig) -> None:
     """Raises ``StudyConfigError`` naming the first problem."""
+    validate_seeds(cfg.seeds)
     validate_data(cfg.data)
     if not cfg.models:
         raise StudyConfigError("models: the grid is empty")

@@ -13,13 +13,16 @@ a different config is refused: ``OUT/config.json`` records the one the study was
 the config since then reads as its default). ``redo`` names
 stages to run again on what the others left (:data:`REDO`: the evaluations, Ĉ or the speed stage, e.g. after a
 change to the evaluation code), without training anything again.
+
+A config with ``seeds`` runs one such study per training seed (:mod:`~fairseq_nat_study.study.seeds`), each on
+data prepared once (``shared_data``).
 """
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
-from dataclasses import asdict
 from functools import partial
 from pathlib import Path
 from typing import Any, Callable
@@ -86,8 +89,10 @@ class Study:
     """One study directory: runs the stages of ``cfg`` in ``out``; ``progress`` prints one line per event."""
 
     def __init__(self, cfg: StudyConfig, out: Path, cpu: bool = True, progress: Callable[[str], None] = print,
-                 jobs: int | None = None) -> None:
+                 jobs: int | None = None, shared_data: Path | None = None) -> None:
         self.cfg, self.out, self.cpu, self.say = cfg, Path(out), cpu, progress
+        #: data prepared elsewhere (a seeds study's ``OUT/data``): the data stage links it instead of preparing
+        self.shared_data = shared_data
         if jobs is not None and jobs < 1:
             raise StudyConfigError(f"--jobs: must be >= 1, got {jobs}")
         #: stages run side by side, and the torch threads of each (``study/schedule.py``)
@@ -101,12 +106,7 @@ class Study:
 
     # -- bookkeeping -------------------------------------------------------------------------------------
     def _check_config(self) -> None:
-        recorded = self.out / "config.json"
-        mine = json.dumps(asdict(self.cfg), indent=1, sort_keys=True)
-        if recorded.exists() and _recorded(recorded) != asdict(self.cfg):
-            raise StudyConfigError(f"{self.out} holds a study started with another config ({recorded}); "
-                                   "use a new --out or delete the directory")
-        recorded.write_text(mine)
+        check_recorded_config(self.cfg, self.out)
 
     def stage(self, name: str, fn: Callable[[], Any]) -> None:
         marker = self.out / "stages" / f"{name}.done"
@@ -190,6 +190,9 @@ class Study:
         from fairseq_nat_study.study.data_prep import prepare_data
         from fairseq_nat_study.utils.fairseq_runner import run_fairseq
 
+        if self.shared_data is not None:
+            link_prepared_data(self.shared_data, self.data_dir)
+            return
         prepare_data(self.cfg.data, self.cfg.seed, self.data_dir, run_fairseq, self.say)
 
     def _train(self, spec: ModelSpec, data: str) -> None:
@@ -331,7 +334,7 @@ class Study:
 
         runs = [json.loads((self.run_dir(m, d) / "eval.json").read_text()) for m, d in self.cfg.runs()]
         results = {
-            "name": self.cfg.name, "config": asdict(self.cfg),
+            "name": self.cfg.name, "config": self.cfg.as_dict(),
             "data": self._data_record(), "runs": runs,
             "total_correlation": json.loads((self.out / "total_correlation.json").read_text()),
             **({"speed": json.loads(p.read_text())} if (p := self.out / "speed.json").exists() else {}),
@@ -345,10 +348,33 @@ class Study:
         return results
 
 
+def check_recorded_config(cfg: StudyConfig, out: Path) -> None:
+    """Records ``cfg`` in ``out/config.json``; a StudyConfigError when ``out`` holds a study started with another
+    config (seeds included)."""
+    recorded = out / "config.json"
+    if recorded.exists() and _recorded(recorded) != cfg.as_dict():
+        raise StudyConfigError(f"{out} holds a study started with another config ({recorded}); "
+                               "use a new --out or delete the directory")
+    recorded.write_text(json.dumps(cfg.as_dict(), indent=1, sort_keys=True))
+
+
+def link_prepared_data(source: Path, data_dir: Path) -> None:
+    """Links every entry of a prepared data folder (``text``, ``bin``, ``data.json``, ...; ``study/data_prep.py``)
+    into ``data_dir`` by relative symlinks, so that a study trains on data prepared once; what the study writes
+    there itself (the distilled ``bin-dist``) stays its own."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    for entry in sorted(Path(source).iterdir()):
+        link = data_dir / entry.name
+        if link.is_symlink():
+            link.unlink()  # from an attempt that was killed
+        if not link.exists():
+            link.symlink_to(os.path.relpath(entry.resolve(), data_dir.resolve()))
+
+
 def _recorded(path: Path) -> dict[str, Any] | None:
     """A study's recorded ``config.json`` read back through the config's own builder, so that a key added to the
     config since it was written takes its default; None when it no longer builds (a key since removed)."""
     try:
-        return asdict(build(json.loads(path.read_text())))
+        return build(json.loads(path.read_text())).as_dict()
     except StudyConfigError:
         return None

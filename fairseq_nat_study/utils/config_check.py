@@ -68,7 +68,10 @@ def describe(annotation: Any) -> str:
         return "a string"
     if origin is list:
         inner = describe(args[0]) if args else "any value"
-        return "a list of " + {"an integer": "integers", "a number": "numbers", "a string": "strings"}.get(inner, inner)
+        for one, many in (("an integer", "integers"), ("a number", "numbers"), ("a string", "strings")):
+            if inner.startswith(one):  # "integers >= 0" as well as "integers"
+                return "a list of " + many + inner[len(one):]
+        return "a list of " + inner
     if origin is dict or annotation is dict:
         return "an object"
     if origin in (Union, types.UnionType):
@@ -89,7 +92,12 @@ def _hint(annotation: Any, value: Any) -> str:
     """What to write instead, where the mistake has an obvious fix."""
     base = typing.get_args(annotation)[0] if typing.get_origin(annotation) is Annotated else annotation
     if typing.get_origin(base) is list and isinstance(value, str):
-        return f"; write it as a list: {json.dumps(value.split())}"
+        words: list[Any] = value.split()
+        item = (typing.get_args(base) or (Any,))[0]
+        item = typing.get_args(item)[0] if typing.get_origin(item) is Annotated else item
+        if item is int and all(w.lstrip("-").isdigit() for w in words):
+            words = [int(w) for w in words]
+        return f"; write it as a list: {json.dumps(words)}"
     if base is int and isinstance(value, float) and value.is_integer():
         return f"; write {int(value)}"
     if base in (int, float) and isinstance(value, str):
