@@ -42,32 +42,52 @@ def _shared_root(factory: pytest.TempPathFactory) -> Path:
     return (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "shared"
 
 
+#: the trained-model fixtures the session's tests use (:func:`pytest_collection_finish`), and builds of folders
+#: those fixtures will ask for, which a worker waiting on another's build does meanwhile (:func:`shared`)
+NEEDED: set[str] = set()
+AHEAD: dict[str, Callable[[Path], None]] = {}
+
+
+def _build_once(folder: Path, build: Callable[[Path], None], wait: bool) -> bool:
+    """Builds ``folder`` unless it is built; False when another worker holds it and ``wait`` is False."""
+    try:
+        with FileLock(str(folder) + ".lock", timeout=-1 if wait else 0):
+            if not (folder / ".done").exists():
+                shutil.rmtree(folder, ignore_errors=True)
+                folder.mkdir()
+                build(folder)
+                (folder / ".done").touch()
+    except Timeout:
+        return False
+    return True
+
+
 def shared(factory: pytest.TempPathFactory, builds: dict[str, Callable[[Path], None]]) -> dict[str, Path]:
     """The folders ``name`` of ``builds``, each built once per session by ``build(folder)``.
 
-    Under a lock per folder: a folder another worker is building is skipped for one that is free, and waited for
-    once none is; a build that failed (no ``.done``) is redone from scratch by the next worker that asks.
+    Under a lock per folder: a folder another worker is building is skipped for one that is free; once none is, a
+    folder of :data:`AHEAD` that no worker has built is built meanwhile, and the others are waited for. A build
+    that failed (no ``.done``) is redone from scratch by the next worker that asks.
     """
     root = _shared_root(factory)
     root.mkdir(parents=True, exist_ok=True)
     folders = {name: root / name for name in builds}
     pending = dict(builds)
     while pending:
-        progressed = False
         for name, build in list(pending.items()):
-            folder = folders[name]
-            try:
-                with FileLock(str(folder) + ".lock", timeout=0 if len(pending) > 1 else -1):
-                    if not (folder / ".done").exists():
-                        shutil.rmtree(folder, ignore_errors=True)
-                        folder.mkdir()
-                        build(folder)
-                        (folder / ".done").touch()
-            except Timeout:
-                continue
+            if _build_once(folders[name], build, wait=False):
+                del pending[name]
+        if not pending:
+            break
+        ahead = next((n for n, b in list(AHEAD.items()) if n not in pending and not (root / n / ".done").exists()
+                      and _build_once(root / n, b, wait=False)), None)
+        if ahead is not None:
+            AHEAD.pop(ahead, None)
+        elif len(pending) == 1:  # nothing else to do: wait for the other worker's build
+            name, build = next(iter(pending.items()))
+            _build_once(folders[name], build, wait=True)
             del pending[name]
-            progressed = True
-        if pending and not progressed:
+        else:
             time.sleep(0.5)
     return folders
 
@@ -81,6 +101,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Test files that need trained models first (a stable sort: the order within each group is kept)."""
     needs = {item.path for item in items if TRAINED & set(getattr(item, "fixturenames", ()))}
     items.sort(key=lambda item: item.path not in needs)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Records the trained-model fixtures the selected tests name (:data:`NEEDED`)."""
+    for item in session.items:
+        NEEDED.update(TRAINED & set(getattr(item, "fixturenames", ())))
 
 
 @pytest.fixture(autouse=True)
@@ -110,7 +136,13 @@ def two_mode_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
         write_corpus(TWO_MODE, root / "raw")
         run_preprocess(root / "raw", root / "bin")
 
-    return shared(tmp_path_factory, {"two_mode": build})["two_mode"]
+    root = shared(tmp_path_factory, {"two_mode": build})["two_mode"]
+    for kind in ("brief", "fitted"):  # GLAT and flow models the session will ask for, built while waiting
+        if f"two_mode_glat{'_fitted' if kind == 'fitted' else ''}" in NEEDED:
+            AHEAD[f"glat_{kind}"] = _glat_build(root, kind)
+        if f"two_mode_flow{'_fitted' if kind == 'fitted' else ''}" in NEEDED:
+            AHEAD[f"flow_{kind}"] = _flow_build(root, kind)
+    return root
 
 
 @pytest.fixture(scope="session")
@@ -118,17 +150,17 @@ def two_mode(two_mode_data: Path, tmp_path_factory: pytest.TempPathFactory) -> T
     """Two-mode corpus (every sentence has one ``a0`` -> "no problem" | "of course" at 50/50), with a tiny
     AR, a tiny NAT-MLE and a tiny Gaussian latent model trained on it."""
     data = two_mode_data / "bin"
-    runs = shared(tmp_path_factory, {
-        "ar": _train(data, ["--arch", "nat_study_tr_tiny", "--criterion", "cross_entropy", "--max-update", "300"]),
-        # --eval-bleu: validation BLEU runs, and the checkpoint holds fairseq's numpy BLEU meters
-        "nat": _train(data, ["--arch", "nat_study_nat_tiny", "--criterion", "nat_study_mle", "--max-update", "500",
-                             "--eval-bleu"]),
+    runs = shared(tmp_path_factory, {  # the longest first: two workers train latent | AR then NAT-MLE
         # KL-weight annealing without the KL budget: on this corpus and budget of updates it captures the a0
         # dependency far better than the per-position budget default (share of the mixed outputs 0.12 against
         # 0.30, NAT-MLE 0.49; validation ELBO −0.180 against −0.266 nats/token, docs/BENCHMARKS.md); the defaults
         # are measured by examples/benchmarks/latent_usage.sh
         "latent": _train(data, ["--arch", "nat_study_ga_tiny", "--criterion", "nat_study_elbo", "--kl-budget", "0",
                                 "--kl-weight-start", "0.1", "--kl-anneal-updates", "200", "--max-update", "500"]),
+        "ar": _train(data, ["--arch", "nat_study_tr_tiny", "--criterion", "cross_entropy", "--max-update", "300"]),
+        # --eval-bleu: validation BLEU runs, and the checkpoint holds fairseq's numpy BLEU meters
+        "nat": _train(data, ["--arch", "nat_study_nat_tiny", "--criterion", "nat_study_mle", "--max-update", "500",
+                             "--eval-bleu"]),
     })
     return TrainedModels(two_mode_data / "raw", data, runs["ar"] / "checkpoint_last.pt",
                          runs["nat"] / "checkpoint_last.pt", runs["latent"] / "checkpoint_last.pt")
@@ -141,11 +173,14 @@ GLAT_UPDATES = {"brief": 100, "fitted": 500}
 FLOW_UPDATES = {"brief": 100, "fitted": 300}
 
 
+def _glat_build(two_mode_data: Path, kind: str) -> Callable[[Path], None]:
+    return _train(two_mode_data / "bin", ["--arch", "nat_study_glat_tiny", "--criterion", "nat_study_glat",
+                                          "--glat-ratio-start", "0.5", "--glat-ratio-end", "0.5",
+                                          "--max-update", str(GLAT_UPDATES[kind])])
+
+
 def _glat(two_mode_data: Path, factory: pytest.TempPathFactory, kind: str) -> Path:
-    build = _train(two_mode_data / "bin", ["--arch", "nat_study_glat_tiny", "--criterion", "nat_study_glat",
-                                           "--glat-ratio-start", "0.5", "--glat-ratio-end", "0.5",
-                                           "--max-update", str(GLAT_UPDATES[kind])])
-    return shared(factory, {f"glat_{kind}": build})[f"glat_{kind}"] / "checkpoint_last.pt"
+    return shared(factory, {f"glat_{kind}": _glat_build(two_mode_data, kind)})[f"glat_{kind}"] / "checkpoint_last.pt"
 
 
 @pytest.fixture(scope="session")
@@ -190,10 +225,13 @@ def two_mode_distilled(two_mode: TrainedModels, tmp_path_factory: pytest.TempPat
     return DistilledModels(root / "bin", root / "ar" / "checkpoint_last.pt", root / "nat" / "checkpoint_last.pt")
 
 
+def _flow_build(two_mode_data: Path, kind: str) -> Callable[[Path], None]:
+    return _train(two_mode_data / "bin", ["--arch", "nat_study_fl_tiny", "--criterion", "nat_study_elbo",
+                                          "--max-update", str(FLOW_UPDATES[kind])])
+
+
 def _flow(two_mode_data: Path, factory: pytest.TempPathFactory, kind: str) -> Path:
-    build = _train(two_mode_data / "bin", ["--arch", "nat_study_fl_tiny", "--criterion", "nat_study_elbo",
-                                           "--max-update", str(FLOW_UPDATES[kind])])
-    return shared(factory, {f"flow_{kind}": build})[f"flow_{kind}"] / "checkpoint_last.pt"
+    return shared(factory, {f"flow_{kind}": _flow_build(two_mode_data, kind)})[f"flow_{kind}"] / "checkpoint_last.pt"
 
 
 @pytest.fixture(scope="session")
