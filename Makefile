@@ -37,8 +37,9 @@ demo: $(STAMP)
 findings: $(STAMP)
 	$(VENV)/bin/fairseq-nat-study study --config examples/study/synthetic_findings.json --out $(FINDINGS_OUT)
 
-# one pytest worker per core, at most 4 (each trains the fixture models it is first to need; docs: development)
-TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); echo $$(( n < 4 ? n : 4 )))
+# pytest workers: one per core and one more, at most 5 (each trains the fixture models it is first to need, one
+# torch thread each; the extra one runs while another waits on a fixture being trained; docs: development)
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); echo $$(( n < 4 ? n + 1 : 5 )))
 
 test: $(STAMP)
 	$(PY) -m pytest -m "not slow" -q -n $(TEST_WORKERS) --dist loadfile tests

@@ -49,6 +49,7 @@ def test_every_family_averages_and_decodes(family, two_mode, two_mode_glat, two_
     assert len(hyps) == 101
 
 
+@pytest.mark.slow  # new processes per case (about 15 s on 2 cores)
 def test_bad_inputs_are_named(tmp_path) -> None:
     garbage = tmp_path / "garbage.pt"
     garbage.write_bytes(b"not a checkpoint")

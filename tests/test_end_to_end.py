@@ -87,6 +87,7 @@ def test_loglik_cli_writes_contract_keys(two_mode, tmp_path) -> None:
     assert report["ll_per_token"] == pytest.approx(sum(report["sentence_ll"]) / report["num_tokens"])
 
 
+@pytest.mark.slow  # a new process (about 12 s on 2 cores); the tools' bad-input table checks such refusals in-process
 def test_loglik_cli_names_a_missing_split(two_mode, tmp_path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "fairseq_nat_study.cli.main", "loglik", "--path", str(two_mode.nat),

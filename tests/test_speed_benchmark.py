@@ -61,6 +61,7 @@ def test_pass_times_time_every_pass(arch: str, keys: set[str]) -> None:
     assert set(times) == keys and all(t > 0 for t in times.values())
 
 
+@pytest.mark.slow  # times every fixture model (about 18 s on 2 cores)
 def test_study_speed_stage_times_every_run_side_by_side_against_the_ar_of_its_data(two_mode) -> None:
     from fairseq_nat_study.study.config import EvalConfig
     from fairseq_nat_study.study.speed_stage import measure_speed
