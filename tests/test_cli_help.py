@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 HEAVY = ("torch", "fairseq", "numpy", "hydra")
 
 
@@ -44,6 +46,7 @@ def test_register_after_a_light_import_registers_everything() -> None:
     assert "fairseq" in _imported_after(code)
 
 
+@pytest.mark.slow  # a new process (about 10 s on 2 cores); the light-import case runs by default
 def test_importing_after_fairseq_registers_as_user_dir_does() -> None:
     code = ("import fairseq\nimport fairseq_nat_study\n"
             "from fairseq.criterions import CRITERION_REGISTRY\nassert 'nat_study_elbo' in CRITERION_REGISTRY")

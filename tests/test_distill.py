@@ -79,6 +79,7 @@ def test_killed_distillation_resumes_to_the_uninterrupted_output(two_mode, unint
         assert filecmp.cmp(out / name, uninterrupted / name, shallow=False), name
 
 
+@pytest.mark.slow  # a new process (about 10 s on 2 cores)
 def test_distill_refuses_a_non_autoregressive_teacher(two_mode, tmp_path) -> None:
     proc = subprocess.run(_cli(two_mode.nat, two_mode.data, tmp_path / "o"), capture_output=True, text=True)
     assert proc.returncode == 2

@@ -139,6 +139,7 @@ def test_a_vocabulary_the_text_cannot_fill_is_refused_in_one_line(tmp_path: Path
     assert not (tmp_path / "out" / "bin").exists()
 
 
+@pytest.mark.slow  # prepares a study's data with SentencePiece (about 10 s on 2 cores)
 def test_study_data_section_takes_spm_vocab(tmp_path: Path) -> None:
     """A study config's ``data.spm_vocab`` gives the study's data stage a SentencePiece model, which the OOD
     test set is encoded with too."""

@@ -47,6 +47,7 @@ def test_glat_proxy_has_lower_c_hat(raw_estimate, two_mode, two_mode_glat_fitted
     assert proxy["num_tokens"] < raw_estimate["num_tokens"]  # only unrevealed tokens are counted
 
 
+@pytest.mark.slow  # a new process (about 10 s on 2 cores)
 def test_cli_rejects_swapped_models(two_mode, tmp_path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "fairseq_nat_study.cli.main", "total-correlation", "--ar", str(two_mode.nat),
