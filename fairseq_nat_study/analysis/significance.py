@@ -73,6 +73,19 @@ def _scores(sums: np.ndarray) -> np.ndarray:
     return np.array([metric._compute_score_from_stats(list(row)).score for row in sums])
 
 
+def _paired(stats_a: Sequence[str], stats_b: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The two systems' statistics as ``[N, 10]`` matrices; ValueError when they are not of one test set."""
+    a, b = _matrix(stats_a), _matrix(stats_b)
+    if a.shape != b.shape:
+        raise ValueError(f"statistics of {a.shape[0]} and {b.shape[0]} sentences: not the same test set")
+    return a, b
+
+
+def _full_difference(a: np.ndarray, b: np.ndarray) -> float:
+    """BLEU(b) − BLEU(a) on the whole test set (statistics ``[N, 10]``)."""
+    return float(_scores(b.sum(0, keepdims=True))[0] - _scores(a.sum(0, keepdims=True))[0])
+
+
 def _resampled(a: np.ndarray, b: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
     """BLEU(b) − BLEU(a) on ``count`` paired resamples of the ``N`` sentences (statistics ``[N, 10]``), ``[count]``;
     drawn in batches of at most :data:`BATCH`."""
@@ -102,13 +115,11 @@ def paired_difference(stats_a: Sequence[str], stats_b: Sequence[str], *, samples
         sampling noise, or a bound too close to 0 for the bootstrap's own noise to settle); ``mc_error`` is the
         larger standard error of the two bounds.
     """
-    a, b = _matrix(stats_a), _matrix(stats_b)
-    if a.shape != b.shape:
-        raise ValueError(f"statistics of {a.shape[0]} and {b.shape[0]} sentences: not the same test set")
+    a, b = _paired(stats_a, stats_b)
     if samples < 2 * BATCH or samples % BATCH or not 0 < level < 1:
         raise ValueError(f"samples must be a multiple of {BATCH} of at least {2 * BATCH}, and level in (0, 1)")
     n = a.shape[0]
-    delta = float(_scores(b.sum(0, keepdims=True))[0] - _scores(a.sum(0, keepdims=True))[0])
+    delta = _full_difference(a, b)
     rng = np.random.default_rng(seed)
     tail = 100 * (1 - level) / 2
     diffs: list[np.ndarray] = []
@@ -163,11 +174,8 @@ def pooled_difference(pairs: Sequence[tuple[Sequence[str], Sequence[str]]], *, s
         raise ValueError("no seeds to pool")
     if samples < 1 or not 0 < level < 1:
         raise ValueError("samples must be >= 1 and level in (0, 1)")
-    mats = [(_matrix(sa), _matrix(sb)) for sa, sb in pairs]
-    for a, b in mats:
-        if a.shape != b.shape:
-            raise ValueError(f"statistics of {a.shape[0]} and {b.shape[0]} sentences: not the same test set")
-    deltas = [float(_scores(b.sum(0, keepdims=True))[0] - _scores(a.sum(0, keepdims=True))[0]) for a, b in mats]
+    mats = [_paired(sa, sb) for sa, sb in pairs]
+    deltas = [_full_difference(a, b) for a, b in mats]
     # which seed each draw takes (its own stream), then each seed's resamples from the bootstrap's stream
     picks = np.random.default_rng([seed, len(mats)]).integers(0, len(mats), size=samples)
     rng = np.random.default_rng(seed)
