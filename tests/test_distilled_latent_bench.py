@@ -48,7 +48,7 @@ def test_summary_reads_the_best_and_the_last_validation_of_a_run(bench, tmp_path
 
 
 def test_a_study_without_distilled_data_is_refused(tmp_path: Path) -> None:
-    from fairseq_nat_study.study.config import quick_config
+    from fairseq_nat_study.study.config_source import quick_config
 
     (tmp_path / "config.json").write_text(json.dumps(asdict(quick_config())))  # the quick study, never run
     proc = subprocess.run([sys.executable, str(SCRIPT), str(tmp_path / "none")], capture_output=True, text=True)

@@ -10,7 +10,8 @@ import pytest
 from report_records import point as _point, results as _results
 from fairseq_nat_study.study.report.correlation import pearson, pearson_interval
 from fairseq_nat_study.study.report.write import markdown
-from fairseq_nat_study.study.config import StudyConfigError, from_dict, load_config, quick_config
+from fairseq_nat_study.study.config import StudyConfigError, from_dict
+from fairseq_nat_study.study.config_source import load_config, quick_config
 from fairseq_nat_study.study.data_prep import _read_pair
 from fairseq_nat_study.study.evaluate import diversity
 
@@ -336,7 +337,8 @@ def test_fit_table_reads_the_validation_curve_and_the_stop_of_each_run() -> None
 
 
 def test_c_hat_takes_the_ar_model_with_the_least_label_smoothing() -> None:
-    from fairseq_nat_study.study.config import ModelSpec, quick_config
+    from fairseq_nat_study.study.config import ModelSpec
+    from fairseq_nat_study.study.config_source import quick_config
     from fairseq_nat_study.study.pipeline import label_smoothing
 
     assert label_smoothing(ModelSpec("a", "ar", "nat_study_tr_tiny", 10)) == 0.1  # fairseq's criterion as the study sets it

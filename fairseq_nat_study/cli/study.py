@@ -34,7 +34,8 @@ def main(args: argparse.Namespace) -> int:
     """Validates the config (every value's type and range, the grid, the data) and checks ``--out`` before any
     stage runs or anything is recorded there; then runs or resumes the study."""
     from fairseq_nat_study.cli.errors import fail, failure_line, missing_file, unwritable_out_dir
-    from fairseq_nat_study.study.config import StudyConfigError, load_config, validate_seeds
+    from fairseq_nat_study.study.config import StudyConfigError, validate_seeds
+    from fairseq_nat_study.study.config_source import load_config
     from fairseq_nat_study.study.pipeline import Study
     from fairseq_nat_study.study.seeds import SeedStudy
     from fairseq_nat_study.utils.fairseq_runner import say_line
