@@ -92,11 +92,6 @@ def shared(factory: pytest.TempPathFactory, builds: dict[str, Callable[[Path], N
     return folders
 
 
-#: the fixtures that train models: test files that use them run first, so that the workers train side by side
-TRAINED = {"two_mode", "two_mode_glat", "two_mode_flow", "two_mode_glat_fitted", "two_mode_flow_fitted",
-           "two_mode_distilled"}
-
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Test files that need trained models first (a stable sort: the order within each group is kept)."""
     needs = {item.path for item in items if TRAINED & set(getattr(item, "fixturenames", ()))}
@@ -137,11 +132,9 @@ def two_mode_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
         run_preprocess(root / "raw", root / "bin")
 
     root = shared(tmp_path_factory, {"two_mode": build})["two_mode"]
-    for kind in ("brief", "fitted"):  # GLAT and flow models the session will ask for, built while waiting
-        if f"two_mode_glat{'_fitted' if kind == 'fitted' else ''}" in NEEDED:
-            AHEAD[f"glat_{kind}"] = _glat_build(root, kind)
-        if f"two_mode_flow{'_fitted' if kind == 'fitted' else ''}" in NEEDED:
-            AHEAD[f"flow_{kind}"] = _flow_build(root, kind)
+    for fixture, folder in LATER.items():  # GLAT and flow models the session will ask for, built while waiting
+        if fixture in NEEDED:
+            AHEAD[folder] = _later_build(root, folder)
     return root
 
 
@@ -166,33 +159,54 @@ def two_mode(two_mode_data: Path, tmp_path_factory: pytest.TempPathFactory) -> T
                          runs["nat"] / "checkpoint_last.pt", runs["latent"] / "checkpoint_last.pt")
 
 
-#: updates of the GLAT and flow fixtures: ``brief`` for tests that need a checkpoint of the family (loading,
-#: decoding, refusals), ``fitted`` for tests of what a fitted model does (the slow suite; 1-thread training time on
-#: 2 CPU cores: GLAT about 0.5 s per update, flow 0.6 s)
-GLAT_UPDATES = {"brief": 100, "fitted": 500}
-FLOW_UPDATES = {"brief": 100, "fitted": 300}
+#: the GLAT and flow fixtures' builds, by folder: flags and updates. ``brief`` for tests that need a checkpoint of
+#: the family (loading, decoding, refusals), ``fitted`` for tests of what a fitted model does (the slow suite;
+#: 1-thread training time on 2 CPU cores: GLAT about 0.5 s per update, flow 0.6 s)
+GLAT = ["--arch", "nat_study_glat_tiny", "--criterion", "nat_study_glat", "--glat-ratio-start", "0.5",
+        "--glat-ratio-end", "0.5"]
+FLOW = ["--arch", "nat_study_fl_tiny", "--criterion", "nat_study_elbo"]
+LATER_BUILDS = {"glat_brief": (GLAT, 100), "glat_fitted": (GLAT, 500), "flow_brief": (FLOW, 100),
+                "flow_fitted": (FLOW, 300)}
+#: fixture → its folder of :data:`LATER_BUILDS`
+LATER = {"two_mode_glat": "glat_brief", "two_mode_glat_fitted": "glat_fitted", "two_mode_flow": "flow_brief",
+         "two_mode_flow_fitted": "flow_fitted"}
+#: the fixtures that train models: test files that use them run first, so that the workers train side by side
+TRAINED = {"two_mode", "two_mode_distilled", *LATER}
 
 
-def _glat_build(two_mode_data: Path, kind: str) -> Callable[[Path], None]:
-    return _train(two_mode_data / "bin", ["--arch", "nat_study_glat_tiny", "--criterion", "nat_study_glat",
-                                          "--glat-ratio-start", "0.5", "--glat-ratio-end", "0.5",
-                                          "--max-update", str(GLAT_UPDATES[kind])])
+def _later_build(two_mode_data: Path, folder: str) -> Callable[[Path], None]:
+    flags, updates = LATER_BUILDS[folder]
+    return _train(two_mode_data / "bin", [*flags, "--max-update", str(updates)])
 
 
-def _glat(two_mode_data: Path, factory: pytest.TempPathFactory, kind: str) -> Path:
-    return shared(factory, {f"glat_{kind}": _glat_build(two_mode_data, kind)})[f"glat_{kind}"] / "checkpoint_last.pt"
+def _later(two_mode_data: Path, factory: pytest.TempPathFactory, fixture: str) -> Path:
+    folder = LATER[fixture]
+    return shared(factory, {folder: _later_build(two_mode_data, folder)})[folder] / "checkpoint_last.pt"
 
 
 @pytest.fixture(scope="session")
 def two_mode_glat(two_mode_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny GLAT model on the two-mode corpus (constant ratio 0.5), briefly trained: a checkpoint of the family."""
-    return _glat(two_mode_data, tmp_path_factory, "brief")
+    return _later(two_mode_data, tmp_path_factory, "two_mode_glat")
 
 
 @pytest.fixture(scope="session")
 def two_mode_glat_fitted(two_mode_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The GLAT model of :func:`two_mode_glat` trained to a fit (for what a fitted GLAT does)."""
-    return _glat(two_mode_data, tmp_path_factory, "fitted")
+    return _later(two_mode_data, tmp_path_factory, "two_mode_glat_fitted")
+
+
+@pytest.fixture(scope="session")
+def two_mode_flow(two_mode_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny flow-prior latent model on the two-mode corpus (the ELBO stops training on any NaN/inf), briefly
+    trained: a checkpoint of the family."""
+    return _later(two_mode_data, tmp_path_factory, "two_mode_flow")
+
+
+@pytest.fixture(scope="session")
+def two_mode_flow_fitted(two_mode_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The flow model of :func:`two_mode_flow` trained to a fit (for what a fitted flow model does)."""
+    return _later(two_mode_data, tmp_path_factory, "two_mode_flow_fitted")
 
 
 @dataclass
@@ -225,23 +239,3 @@ def two_mode_distilled(two_mode: TrainedModels, tmp_path_factory: pytest.TempPat
     return DistilledModels(root / "bin", root / "ar" / "checkpoint_last.pt", root / "nat" / "checkpoint_last.pt")
 
 
-def _flow_build(two_mode_data: Path, kind: str) -> Callable[[Path], None]:
-    return _train(two_mode_data / "bin", ["--arch", "nat_study_fl_tiny", "--criterion", "nat_study_elbo",
-                                          "--max-update", str(FLOW_UPDATES[kind])])
-
-
-def _flow(two_mode_data: Path, factory: pytest.TempPathFactory, kind: str) -> Path:
-    return shared(factory, {f"flow_{kind}": _flow_build(two_mode_data, kind)})[f"flow_{kind}"] / "checkpoint_last.pt"
-
-
-@pytest.fixture(scope="session")
-def two_mode_flow(two_mode_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny flow-prior latent model on the two-mode corpus (the ELBO stops training on any NaN/inf), briefly
-    trained: a checkpoint of the family."""
-    return _flow(two_mode_data, tmp_path_factory, "brief")
-
-
-@pytest.fixture(scope="session")
-def two_mode_flow_fitted(two_mode_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The flow model of :func:`two_mode_flow` trained to a fit (for what a fitted flow model does)."""
-    return _flow(two_mode_data, tmp_path_factory, "fitted")
