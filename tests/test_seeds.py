@@ -135,15 +135,17 @@ def test_pooled_interval_of_one_seed_is_the_paired_bootstrap() -> None:
 
 def _seed_results(seed: int, bleu_shift: float = 0.0, stats_row: str | None = None) -> dict:
     """The report tests' hand-made results as the study of one seed: its BLEU moved by ``bleu_shift``; with
-    ``stats_row``, ``tr``'s raw and distilled final outputs carry constant per-sentence statistics."""
+    ``stats_row``, the raw and distilled final outputs of ``fl`` (read by the KD finding) and of ``tr`` (read by
+    no finding) carry constant per-sentence statistics."""
     res = report_results()
     res["config"] = {"seed": seed}
     for run in res["runs"]:
         for p in run["points"]:
             p["bleu"] += bleu_shift
     if stats_row:
-        finals = {r["data"]: next(p for p in r["points"] if p["final"]) for r in res["runs"] if r["model"] == "tr"}
-        finals["raw"]["bleu_stats"], finals["dist"]["bleu_stats"] = _constant(stats_row)
+        for model in ("fl", "tr"):
+            finals = {r["data"]: next(p for p in r["points"] if p["final"]) for r in res["runs"] if r["model"] == model}
+            finals["raw"]["bleu_stats"], finals["dist"]["bleu_stats"] = _constant(stats_row)
     return res
 
 
@@ -163,16 +165,20 @@ def test_aggregate_reads_scores_findings_and_comparisons_over_seeds() -> None:
     best_ll = rows["Raw data: the flow-prior model has the best LL of all models (Lee et al. 2020)"]
     assert best_ll["reading"] == "yes" and best_ll["per_seed"] == {"1": "yes", "2": "yes", "5": "yes"}
     assert best_ll["no_if"] == "another model's LL per token above the flow's"
-    # one comparison, in the two seeds with statistics: the pooled interval spans their constant differences
-    (comp,) = agg["comparisons"]
-    assert comp["comparison"] == "tr: raw → dist" and comp["seeds"] == [1, 2]
+    # the comparisons the findings read (the best AR against fl; KD on the latent model fl), in the two seeds with
+    # statistics: the pooled interval spans their constant differences; tr's raw → dist carries statistics too,
+    # but no finding reads it, so it is not pooled
+    found = {c["comparison"]: c for c in agg["comparisons"]}
+    assert set(found) == {"raw: best AR → fl", "fl: raw → dist"}
+    comp = found["fl: raw → dist"]
+    assert comp["seeds"] == [1, 2] and found["raw: best AR → fl"]["picked"] == [["tr raw", "fl raw"]] * 2
     assert (comp["low"], comp["high"]) == tuple(comp["deltas"]) and comp["deltas"][0] < comp["deltas"][1]
     text = markdown(agg)
     assert "| tr | raw | 30.00 / 31.00 / 35.00 | 32.00 ± 2.65 [30.00, 35.00] |" in text
     assert "at least 2 seeds can" in text and "sample standard deviation" in text
     claim = "Raw data: the flow-prior model has the best LL of all models (Lee et al. 2020)"
     assert f"| {claim} | yes | yes / yes / yes |" in text
-    assert f"| tr: raw → dist | seed 1: 30.00 → 31.00 ({comp['deltas'][0]:+.2f}); seed 2: 31.00 → 32.00" in text
+    assert f"| fl: raw → dist | seed 1: 8.00 → 12.00 ({comp['deltas'][0]:+.2f}); seed 2: 9.00 → 13.00" in text
     assert "draws picks one seed uniformly at random" in text
 
 

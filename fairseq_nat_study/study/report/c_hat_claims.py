@@ -71,14 +71,14 @@ def c_hat_claims(tc: dict[str, Any], stats: dict[str, Any] | None, claim: Claim)
         label = "distilled" if kind == "dist" else "GLAT proxy"
         claim(text, holds, f"raw {_describe(raw, 'raw', stats)}; {label} {_describe(other, kind, stats)}{flip}",
               f"Ĉ of the {label} data at or above raw data's in both units",
-              why if stats and kind == "dist" and holds else None)
+              why if stats and kind == "dist" and holds else None, grid="skipped" in other or "skipped" in raw)
     exact = exact_c(raw, "raw", stats)
     text = f"Raw data: Ĉ within {C_HAT_TOLERANCE:.0%} of the exact C (synthetic corpus), in both units"
     no_if = f"Ĉ more than {C_HAT_TOLERANCE:.0%} from the exact C in either unit"
     c_sent, c_tok = raw.get("C_hat_per_sentence"), raw.get("C_hat_per_token")
     if c_sent is None or exact is None or not exact[0]:
         claim(text, None, "no Ĉ of raw data" if c_sent is None else "the exact C is known only for the synthetic corpus",
-              no_if)
+              no_if, grid=True)
         return
     gaps = [abs(c_sent - exact[0]) / exact[0]]
     if c_tok is not None and exact[1]:
@@ -97,7 +97,7 @@ def mixed_output_claim(mixed: dict[str, Any] | None, claim: Claim) -> None:
     no_if = f"NAT-MLE's mass on mixed outputs more than {MIXED_TOLERANCE:.0%} from the marginals' product"
     if not mixed or not mixed.get("occurrences"):
         claim(text, None, "measured on the synthetic corpus only" if not mixed else mixed.get("note", "no occurrences"),
-              no_if)
+              no_if, grid=True)
         return
     gap = mixed["relative_gap"]
     claim(text, gap is not None and gap <= MIXED_TOLERANCE,

@@ -1,9 +1,11 @@
 """The findings that compare models and outputs: BLEU between families, distillation, refinement, candidate
 diversity, the out-of-distribution LL, and the slides' cross-family example (Lee et al. 2020; Qian et al. 2021).
 
-Each claim is recorded as ``claim(text, holds, evidence, no_if, by_design=None)``: ``holds`` is True, False or
-None (not testable on these numbers), ``no_if`` the result that would have made it "no", ``by_design`` why the
-synthetic corpus decides the reading whatever the models do.
+Each claim is recorded as ``claim(text, holds, evidence, no_if, by_design=None, grid=False, compared=())``:
+``holds`` is True, False or None (not testable on these numbers), ``no_if`` the result that would have made it "no",
+``by_design`` why the synthetic corpus decides the reading whatever the models do, ``grid`` that the study's grid or
+data cannot test it whatever its models do, ``compared`` the BLEU comparisons it read (:func:`pair`), which the
+reading over seeds pools (``study/report/seed_comparisons.py``).
 """
 from __future__ import annotations
 
@@ -35,6 +37,13 @@ TIED_MARGINALS_BY_DESIGN = (
     "the same expected BLEU (GLAT's gain in Qian et al. 2021 is on real data)")
 
 
+def pair(label: str, a: tuple[str, str], b: tuple[str, str], steps: tuple[int, int] | None = None) -> dict[str, Any]:
+    """One BLEU comparison a finding read: output ``a`` → output ``b``, each ``(model, data)`` (its final
+    checkpoint), with ``steps`` the refinement step counts of a run's K-table entries."""
+    side = lambda md, k: {"model": md[0], "data": md[1], **({"steps": k} if k is not None else {})}  # noqa: E731
+    return {"label": label, "a": side(a, steps and steps[0]), "b": side(b, steps and steps[1])}
+
+
 def modes_tied(stats: dict[str, Any] | None) -> bool:
     """True when every ambiguous word of a synthetic corpus has equally likely translations (to 1e-3)."""
     table = (stats or {}).get("phrase_table") or {}
@@ -62,7 +71,7 @@ def best_bleu_claim(raw: list[Final], claim: Claim, stats: dict[str, Any] | None
     others = [(r, p) for r, p in raw if p["group"] != "ar"]
     if not ar or not others:
         claim(text, None, f"best BLEU: {best[0]['model']} ({best[1]['bleu']}); the grid needs an AR and a non-AR model",
-              no_if)
+              no_if, grid=True)
         return
     ar_run, ar_point = max(ar, key=lambda rp: rp[1]["bleu"])
     moves = [(r["model"], p, direction(ar_point, p)) for r, p in others]
@@ -74,7 +83,8 @@ def best_bleu_claim(raw: list[Final], claim: Claim, stats: dict[str, Any] | None
     claim(text, holds,
           f"best BLEU: {best[0]['model']} ({best[1]['bleu']}); AR {ar_run['model']} → each non-AR model "
           f"({paired_note([mv for *_, mv in moves])}): "
-          + ", ".join(f"{m} {change(ar_point, p, mv)}" for m, p, mv in moves), no_if, why)
+          + ", ".join(f"{m} {change(ar_point, p, mv)}" for m, p, mv in moves), no_if, why,
+          compared=[pair(f"raw: best AR → {m}", (ar_run["model"], "raw"), (m, "raw")) for m, _, _ in moves])
 
 
 def family_claims(raw: list[Final], claim: Claim, stats: dict[str, Any] | None) -> None:
@@ -97,9 +107,10 @@ def family_claims(raw: list[Final], claim: Claim, stats: dict[str, Any] | None) 
         why = (TIED_MARGINALS_BY_DESIGN.format(gap=f"test LL {gap:.4f} nats/position from −(H + C)")
                if modes_tied(stats) and gap is not None and gap <= FACTORIZED_FIT_TOL and holds is not True else None)
         claim(text, holds, f"NAT-MLE {best_nat[0]} → GLAT ({paired_note([mv for *_, mv in moves])}): "
-              + ", ".join(f"{m} {change(best_nat[1], p, mv)}" for m, p, mv in moves), no_if, why)
+              + ", ".join(f"{m} {change(best_nat[1], p, mv)}" for m, p, mv in moves), no_if, why,
+              compared=[pair(f"raw: best NAT-MLE → {m}", (best_nat[0], "raw"), (m, "raw")) for m, _, _ in moves])
     else:
-        claim(text, None, "the grid has no raw NAT-MLE and GLAT pair", no_if)
+        claim(text, None, "the grid has no raw NAT-MLE and GLAT pair", no_if, grid=True)
     text = "Raw data: every latent model has a higher LL than NAT-MLE"
     no_if = "a latent model's LL per token at or below the best NAT-MLE model's"
     if nat and latent:
@@ -108,7 +119,7 @@ def family_claims(raw: list[Final], claim: Claim, stats: dict[str, Any] | None) 
         claim(text, len(ok) == len(latent), f"NAT-MLE {best_nat[0]} {best_nat[1]['ll_per_token']}; latent "
               + ", ".join(f"{m} {p['ll_per_token']}" for m, p in latent), no_if)
     else:
-        claim(text, None, "the grid has no raw NAT-MLE and latent models", no_if)
+        claim(text, None, "the grid has no raw NAT-MLE and latent models", no_if, grid=True)
 
 
 def distillation_bleu_claims(pairs: list[tuple[dict[str, Any], dict[str, Any], str]], ar_bleu: float | None,
@@ -135,7 +146,8 @@ def distillation_bleu_claims(pairs: list[tuple[dict[str, Any], dict[str, Any], s
                     + f" ({paired_note([mv for *_, mv in runs])}): "
                     + ", ".join(f"{m} {change(a, b, mv)}" for a, b, m, mv in runs))
         claim(f"Distillation raises the BLEU of {label}", holds, evidence,
-              "a member's distilled BLEU below its raw BLEU", why)
+              "a member's distilled BLEU below its raw BLEU", why,
+              compared=[pair(f"{m}: raw → dist", (m, "raw"), (m, "dist")) for _, _, m, _ in runs])
 
 
 def cross_family_example(final: dict[tuple[str, str], Final], claim: Claim) -> None:
@@ -144,19 +156,19 @@ def cross_family_example(final: dict[tuple[str, str], Final], claim: Claim) -> N
     text = ("Gaussian + KD translates better than the raw flow, whose LL is higher (the slides' cross-family "
             "example of the discrepancy)")
     no_if = "Gaussian + KD's BLEU below the raw flow's while the flow's LL is higher"
-    ga = [p for (m, d), (r, p) in final.items() if d == "dist" and p["group"] == "latent-gaussian"]
-    fl = [p for (m, d), (r, p) in final.items() if d == "raw" and p["group"] == "latent-flow"]
+    ga = [(m, p) for (m, d), (r, p) in final.items() if d == "dist" and p["group"] == "latent-gaussian"]
+    fl = [(m, p) for (m, d), (r, p) in final.items() if d == "raw" and p["group"] == "latent-flow"]
     if not ga or not fl:
         claim(text, None, "the grid needs a Gaussian-prior model on distilled data and a flow-prior model on raw data",
-              no_if)
+              no_if, grid=True)
         return
-    g, f = max(ga, key=lambda p: p["bleu"]), max(fl, key=lambda p: p["ll_per_token"])
+    (g_model, g), (f_model, f) = max(ga, key=lambda mp: mp[1]["bleu"]), max(fl, key=lambda mp: mp[1]["ll_per_token"])
     moved = direction(f, g)
     premise = f["ll_per_token"] > g["ll_per_token"]
     claim(text, raised(moved) if premise else None,
           f"BLEU flow raw → Gaussian dist {change(f, g, moved)}; LL per token flow raw {f['ll_per_token']}, "
           f"Gaussian dist {g['ll_per_token']}" + ("" if premise else "; the flow's LL is not higher: no example"),
-          no_if)
+          no_if, compared=[pair("flow raw (best LL) → Gaussian dist (best BLEU)", (f_model, "raw"), (g_model, "dist"))])
 
 
 def refinement_claims(final: dict[tuple[str, str], Final], claim: Claim) -> None:
@@ -164,6 +176,12 @@ def refinement_claims(final: dict[tuple[str, str], Final], claim: Claim) -> None
     candidates' diversity (over latent runs), and gains less for the flow prior than for the Gaussian prior."""
     gains: dict[str, dict[str, float]] = {}
     diversity: list[tuple[str, float, float]] = []
+    groups: dict[str, set[str]] = {}
+    for (_, data), (_, p) in final.items():
+        if p.get("refinement"):
+            groups.setdefault(data, set()).add(p["group"])
+    # a flow and a Gaussian model refined on the same data; whether both use their latent is the models' doing
+    pairs_in_grid = any({"latent-flow", "latent-gaussian"} <= g for g in groups.values())
     for (model, data), (r, p) in final.items():
         table = p.get("refinement")
         if not table:
@@ -181,7 +199,9 @@ def refinement_claims(final: dict[tuple[str, str], Final], claim: Claim) -> None
         moved = direction(k0, kmax)
         claim(f"{model} ({data}): refinement raises BLEU", None if unused else raised(moved),
               f"K={k0['steps']} → K={kmax['steps']}: {change(k0, kmax, moved)}{why}",
-              f"BLEU at K={kmax['steps']} below K={k0['steps']}")
+              f"BLEU at K={kmax['steps']} below K={k0['steps']}",
+              compared=[pair(f"{model} ({data}): K={k0['steps']} → K={kmax['steps']}", (model, data), (model, data),
+                             (k0["steps"], kmax["steps"]))])
         if not unused:
             gains.setdefault(data, {})[p["group"]] = kmax["bleu"] - k0["bleu"]
             if k0.get("diversity") is not None and kmax.get("diversity") is not None:
@@ -193,7 +213,7 @@ def refinement_claims(final: dict[tuple[str, str], Final], claim: Claim) -> None
           "; ".join(f"{d}: flow {g['latent-flow']:+.2f}, Gaussian {g['latent-gaussian']:+.2f} BLEU (K=0 → last K, "
                     "point against point)" for d, g in sorted(both.items()))
           or "the grid needs a flow and a Gaussian model on the same data, both using their latent",
-          "the flow's BLEU gain at or above the Gaussian's on some data")
+          "the flow's BLEU gain at or above the Gaussian's on some data", grid=not pairs_in_grid)
     lower = [n for n, a, b in diversity if b < a]
     claim("Refinement lowers the candidates' diversity (latent models)",
           majority(len(lower), len(diversity) - len(lower), len(diversity)),
@@ -218,7 +238,7 @@ def ood_flow_claim(raw: list[Final], claim: Claim) -> None:
               if (p.get("ood") or {}).get("ll_per_token") is not None]
     if not scored or not any(g == "latent-flow" for _, g, _ in scored):
         claim(text, None, "the grid needs a flow-prior model scored on an out-of-distribution set",
-              "another model's OOD LL per token above the flow's")
+              "another model's OOD LL per token above the flow's", grid=True)
         return
     best = max(scored, key=lambda s: s[2])
     claim(text, best[1] == "latent-flow", "OOD LL per token: " + ", ".join(f"{m} {v}" for m, _, v in scored),

@@ -4,7 +4,10 @@ findings table).
 Every row has ``holds``: True, False, or None when these numbers cannot test it (a model missing from the grid,
 too few points, a difference within the test set's sampling noise); the ``evidence`` it was read from; ``no_if``,
 the result that would have made it "no"; and, where the synthetic corpus decides the reading whatever the models
-do, a ``by_design`` reason (for a yes as much as for a no or an n/a).
+do, a ``by_design`` reason (for a yes as much as for a no or an n/a). A row the study cannot test whatever its models
+do (its grid lacks a family, its data lack a measure: no training seed changes it) has ``"grid": True``
+(:func:`seed_dependent`). A row that read BLEU comparisons names them under ``compared``
+(``family_claims.pair``): the reading over seeds pools exactly those.
 
 Rules shared by the rows:
 - BLEU comparisons of two outputs of one test split read the paired bootstrap of the difference
@@ -69,9 +72,11 @@ def findings(runs: list[dict[str, Any]], tc: dict[str, Any], data: dict[str, Any
     stats = (data or {}).get("stats")
     out: list[dict[str, Any]] = []
 
-    def claim(text: str, holds: bool | None, evidence: str, no_if: str, by_design: str | None = None) -> None:
+    def claim(text: str, holds: bool | None, evidence: str, no_if: str, by_design: str | None = None,
+              grid: bool = False, compared: list[dict[str, Any]] | tuple = ()) -> None:
         out.append({"claim": text, "holds": holds, "evidence": evidence, "no_if": no_if,
-                    **({"by_design": by_design} if by_design else {})})
+                    **({"by_design": by_design} if by_design else {}), **({"grid": True} if grid else {}),
+                    **({"compared": list(compared)} if compared else {})})
 
     ar_bleu = max((p["bleu"] for _, p in raw if p["group"] == "ar"), default=None)
     if raw:
@@ -81,7 +86,7 @@ def findings(runs: list[dict[str, Any]], tc: dict[str, Any], data: dict[str, Any
               best_ll[1]["group"] == "latent-flow" if has_flow else None,
               f"best LL: {best_ll[0]['model']} ({best_ll[1]['ll_per_token']})",
               "another model's LL per token above the flow's",
-              FLOW_BEST_LL_BY_DESIGN if stats and has_flow and best_ll[1]["group"] == "ar" else None)
+              FLOW_BEST_LL_BY_DESIGN if stats and has_flow and best_ll[1]["group"] == "ar" else None, grid=not has_flow)
         best_bleu_claim(raw, claim, stats)
         family_claims(raw, claim, stats)
         ood_flow_claim(raw, claim)
@@ -108,6 +113,12 @@ def findings(runs: list[dict[str, Any]], tc: dict[str, Any], data: dict[str, Any
     c_hat_claims(tc, stats, claim)
     mixed_output_claim(mixed, claim)
     return out
+
+
+def seed_dependent(row: dict[str, Any]) -> bool:
+    """Whether another training seed could change the row's reading: not when the synthetic corpus decides it
+    (``by_design``) or the study cannot test it whatever its models do (``grid``)."""
+    return not row.get("by_design") and not row.get("grid")
 
 
 def _within_model_claims(runs: list[dict[str, Any]], corr: dict[str, Any], claim: Any) -> None:

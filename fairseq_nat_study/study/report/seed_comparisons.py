@@ -1,15 +1,12 @@
 """The findings' BLEU comparisons pooled over training seeds (``study/seeds.py``).
 
 In each seed the findings compare two outputs of the test split by the paired bootstrap
-(:mod:`~fairseq_nat_study.study.report.bleu_readings`). :func:`comparisons` names the same comparisons in one
-seed's results, picking the outputs as the findings pick them (``study/report/family_claims.py``):
-
-- raw data, the best AR model by BLEU against every non-AR model;
-- raw data, the best NAT-MLE model by BLEU against every GLAT model;
-- every model, raw against distilled data;
-- the flow-prior model on raw data with the best LL against the Gaussian-prior model on distilled data with the
-  best BLEU (the slides' cross-family example);
-- every run with a refinement table, K = its first against its last step count.
+(:mod:`~fairseq_nat_study.study.report.bleu_readings`), and every findings row names the comparisons it read
+(``compared``, made by ``family_claims.pair``): the best AR model against each non-AR model and the best NAT-MLE
+model against each GLAT model (raw data), each NAT, GLAT and latent model's raw against its distilled output, the
+flow-prior model with the best LL against the Gaussian-prior model + KD with the best BLEU, and each latent run's
+first against its last refinement step count. :func:`comparisons` takes those pairs from one seed's findings, so the
+pooling compares what the findings compared and nothing else.
 
 A "best" output is picked in each seed, so a pooled comparison can join different models of one role; the per-seed
 picks are recorded. :func:`pooled_table` pools each comparison over the seeds that have it
@@ -22,6 +19,7 @@ from typing import Any
 
 from fairseq_nat_study.analysis.significance import pooled_difference
 from fairseq_nat_study.study.report.correlation import final_point
+from fairseq_nat_study.study.report.findings import findings
 
 #: a side of a comparison: (the output's name, its point: ``bleu`` and ``bleu_stats``)
 Side = tuple[str, dict[str, Any]]
@@ -34,37 +32,28 @@ POOLED_RULE = (
 
 
 def comparisons(results: dict[str, Any]) -> dict[str, tuple[Side, Side]]:
-    """Label → (output a, output b) of every BLEU comparison the findings read in one seed's results, where both
-    outputs carry per-sentence statistics of as many sentences."""
+    """Label → (output a, output b) of every BLEU comparison the findings read in one seed's results (its
+    ``findings`` rows, or the findings computed from its runs), where both outputs carry per-sentence statistics
+    of as many sentences."""
+    rows = results.get("findings") or findings(results["runs"], results.get("total_correlation", {}),
+                                               results.get("data"), results.get("mixed_output"))
     final = {(r["model"], r["data"]): final_point(r) for r in results["runs"]}
-    raw = {m: p for (m, d), p in final.items() if d == "raw"}
+
+    def side(ref: dict[str, Any]) -> Side | None:
+        point = final.get((ref["model"], ref["data"]))
+        if point is None or "steps" not in ref:
+            return None if point is None else (f"{ref['model']} {ref['data']}", point)
+        entry = next((k for k in point.get("refinement") or [] if k["steps"] == ref["steps"]), None)
+        return None if entry is None else (f"K={ref['steps']}", entry)
+
     pairs: dict[str, tuple[Side, Side]] = {}
-
-    def best(points: dict[str, dict[str, Any]], key: str) -> Side | None:
-        return max(points.items(), key=lambda mp: mp[1][key]) if points else None
-
-    ar = best({m: p for m, p in raw.items() if p["group"] == "ar"}, "bleu")
-    nat = best({m: p for m, p in raw.items() if p["group"].startswith("nat")}, "bleu")
-    for m, p in raw.items():
-        if ar and p["group"] != "ar":
-            pairs[f"raw: best AR → {m}"] = (ar, (m, p))
-        if nat and p["group"].startswith("glat"):
-            pairs[f"raw: best NAT-MLE → {m}"] = (nat, (m, p))
-    for (m, d), p in final.items():
-        if d == "raw" and (m, "dist") in final:
-            pairs[f"{m}: raw → dist"] = ((f"{m} raw", p), (f"{m} dist", final[(m, "dist")]))
-    flow = best({m: p for (m, d), p in final.items() if d == "raw" and p["group"] == "latent-flow"}, "ll_per_token")
-    gauss = best({m: p for (m, d), p in final.items() if d == "dist" and p["group"] == "latent-gaussian"}, "bleu")
-    if flow and gauss:
-        pairs["flow raw (best LL) → Gaussian dist (best BLEU)"] = (flow, gauss)
-    for (m, d), p in final.items():
-        table = p.get("refinement") or []
-        if len(table) > 1:
-            k0, kmax = table[0], table[-1]
-            pairs[f"{m} ({d}): K={k0['steps']} → K={kmax['steps']}"] = ((f"K={k0['steps']}", k0),
-                                                                        (f"K={kmax['steps']}", kmax))
-    return {label: (a, b) for label, (a, b) in pairs.items()
-            if a[1].get("bleu_stats") and b[1].get("bleu_stats") and len(a[1]["bleu_stats"]) == len(b[1]["bleu_stats"])}
+    for row in rows:
+        for c in row.get("compared", []):
+            a, b = side(c["a"]), side(c["b"])
+            if (a and b and a[1].get("bleu_stats") and b[1].get("bleu_stats")
+                    and len(a[1]["bleu_stats"]) == len(b[1]["bleu_stats"])):
+                pairs[c["label"]] = (a, b)
+    return pairs
 
 
 def pooled_comparisons(per_seed: list[dict[str, Any]], seeds: list[int]) -> list[dict[str, Any]]:

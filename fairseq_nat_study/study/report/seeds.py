@@ -127,7 +127,7 @@ def aggregate(per_seed: list[dict[str, Any]]) -> dict[str, Any]:
             for res in per_seed]
     return {"name": per_seed[0]["name"], "seeds": seeds, "data": per_seed[0]["data"], "rule": RULE, "spread": SPREAD,
             "scores": score_rows(per_seed), "c_hat": c_hat_rows(per_seed), "findings": seed_findings(rows, seeds),
-            "comparisons": pooled_comparisons(per_seed, seeds)}
+            "comparisons": pooled_comparisons([{**res, "findings": r} for res, r in zip(per_seed, rows)], seeds)}
 
 
 def _spread_cell(s: dict[str, Any], digits: int) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from fairseq_nat_study.study.report.correlation import MIN_POINTS, correlations, final_point as _final
-from fairseq_nat_study.study.report.findings import findings
+from fairseq_nat_study.study.report.findings import findings, seed_dependent
 from fairseq_nat_study.study.report.fit import fit_table
 from fairseq_nat_study.study.report.formatting import fmt as _fmt
 from fairseq_nat_study.study.report.ood_table import ood_table
@@ -143,17 +143,36 @@ def markdown(results: dict[str, Any]) -> str:
               "Each claim is read by the rule its row states; the last column says what result would have made it "
               "\"no\". \"By design\" marks a reading the synthetic corpus decides whatever the models do.", "",
               "| claim | holds | evidence | \"no\" if |", "|---|---|---|---|"]
-    for f in findings(runs, tc, results["data"], results.get("mixed_output")):
+    rows = findings(runs, tc, results["data"], results.get("mixed_output"))
+    for f in rows:
         holds = "n/a" if f["holds"] is None else ("yes" if f["holds"] else "no")
         why = f"; {f['by_design']}" if "by_design" in f else ""
         lines.append(f"| {f['claim']} | {holds}{', by design' if why else ''} | {f['evidence']}{why} | "
                      f"{f.get('no_if', '')} |")
+    lines += one_seed_lines(rows, (results.get("config") or {}).get("seed"))
     stages = results.get("stage_seconds", {})
     if stages:
         lines += ["", "## Stage times (wall seconds)", "", "| stage | s |", "|---|---|"]
         lines += [f"| {name} | {sec:.0f} |" for name, sec in stages.items()]
     lines += ["", "Plots: `bleu_vs_ll.png`, `bleu_vs_latency.png`" + (", `refinement.png`" if refinement else "") + "."]
     return "\n".join(lines) + "\n"
+
+
+def one_seed_lines(rows: list[dict[str, Any]], seed: int | None) -> list[str]:
+    """What one training seed cannot settle: the findings whose reading rests on the trained models (neither
+    decided by the synthetic corpus's design nor untestable by the study's grid), named with this seed's reading.
+    A study run with ``--seeds`` reads them over seeds instead (``study/report/seeds.py``)."""
+    word = lambda f: "n/a" if f["holds"] is None else ("yes" if f["holds"] else "no")  # noqa: E731
+    moved = [f for f in rows if seed_dependent(f)]
+    fixed = len(rows) - len(moved)
+    return ["", "### What one training seed cannot settle", "",
+            f"Every model of this study was trained once (seed {seed}). A finding is evidence when it reads alike over "
+            "training seeds (`fairseq-nat-study study --seeds 1 2 3`: each seed trains the whole grid; the report "
+            f"then reads every row over the seeds). Of the {len(rows)} rows above, {fixed} do not depend on the "
+            "trained models (by design of the synthetic corpus, or not testable with this grid or data); the "
+            f"other {len(moved)} rest on the models this seed trained, and one seed cannot settle them "
+            "(another seed, machine or thread count trains other models, whose BLEU can differ by more than the "
+            "test set's sampling interval):", ""] + [f"- {f['claim']}: {word(f)} with seed {seed}" for f in moved]
 
 
 def _r_cell(entry: dict[str, Any]) -> str:
