@@ -85,3 +85,33 @@ def test_docs_tool_imports_neither_torch_nor_fairseq() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_reading_over_seeds_gives_mean_and_std_and_its_first_seeds_machine(tmp_path: Path) -> None:
+    """A profile run with ``--seeds`` (its ``results.json`` the aggregate) shows each figure as mean ± sample std
+    over the seeds; the machine and data come from the first seed's record."""
+    from fairseq_nat_study.study.report.seeds import write_seeds_report
+
+    one = json.loads((RESULTS / "quick_synthetic" / "results.json").read_text())
+    per_seed, paths = [], []
+    for seed, shift in ((1, 0.0), (2, 1.0)):
+        res = json.loads(json.dumps(one))
+        res["config"]["seed"] = seed
+        for run in res["runs"]:
+            for p in run["points"]:
+                p["bleu"] += shift
+        paths.append(tmp_path / "prof" / f"seed-{seed}" / "results.json")
+        paths[-1].parent.mkdir(parents=True)
+        paths[-1].write_text(json.dumps(res))
+        per_seed.append(res)
+    write_seeds_report(per_seed, paths, tmp_path / "prof", {"config": one["config"]})
+    table = render(load_profiles(tmp_path))
+    final = next(p for p in one["runs"][1]["points"] if p["final"])
+    # two seeds 1 BLEU apart: mean +0.5, sample std sqrt(0.5)
+    assert f"| {final['bleu'] + 0.5:.2f} ± 0.71 |" in table
+    assert f"{final['ll_per_token']:.3f} ± 0.000" in table
+    assert "`prof`: 2 training seeds (1, 2), mean ± sample std over them" in table
+    assert "2 cores, 2 stages at a time" in table and "20,000 training / 500 test pairs" in table
+    paths[0].unlink()
+    with pytest.raises(FileNotFoundError, match="seed 1's results are not at"):
+        load_profiles(tmp_path)
