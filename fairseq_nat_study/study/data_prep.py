@@ -25,7 +25,9 @@ from fairseq_nat_study.study.text_files import read_parallel, refuse_empty_lines
 SPLITS = ("train", "valid", "test")
 
 
-def _tokenize(cfg: DataConfig, src: list[str], tgt: list[str], split: str) -> tuple[list[str], list[str]]:
+def tokenize_pair(cfg: DataConfig, src: list[str], tgt: list[str], split: str) -> tuple[list[str], list[str]]:
+    """Source and target lines normalised and tokenized with sacremoses as the data section says (lower-cased,
+    Romanian diacritics); ``fairseq-nat-study evaluate --study`` tokenizes new text with it too."""
     from fairseq_nat_study.data.text_prep import TokenizeOptions, tokenize_lines
 
     return tuple(tokenize_lines(lines, TokenizeOptions(lang, cfg.lowercase, cfg.romanian and lang == "ro"),
@@ -41,7 +43,7 @@ def _read_pair(cfg: DataConfig, split: str, dropped: dict[str, int] | None = Non
     if split == "train" and cfg.max_train:
         src, tgt = src[: cfg.max_train], tgt[: cfg.max_train]
     if cfg.tokenize:
-        src, tgt = _tokenize(cfg, src, tgt, split)
+        src, tgt = tokenize_pair(cfg, src, tgt, split)
     if split == "train" and (cfg.clean_max_len or cfg.clean_ratio or cfg.tokenize):
         from fairseq_nat_study.data.text_prep import clean_pairs
 
@@ -118,7 +120,7 @@ def prepare_data(cfg: DataConfig, seed: int, out: Path, run: Callable[..., None]
         if ood.enabled(cfg):
             s, t, where = ood.read_text(cfg)
             if cfg.tokenize:
-                s, t = _tokenize(cfg, s, t, ood.OOD_STEM)
+                s, t = tokenize_pair(cfg, s, t, ood.OOD_STEM)
             (text / f"{ood.OOD_STEM}.{src}").write_text("".join(l + "\n" for l in s), encoding="utf-8")
             (text / f"{ood.OOD_STEM}.{tgt}").write_text("".join(l + "\n" for l in t), encoding="utf-8")
             ood_summary = {"kind": "text", "source": where, "sentences": len(s)}
