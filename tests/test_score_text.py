@@ -44,10 +44,6 @@ def test_a_run_scored_on_its_own_test_text_gives_the_studys_figures(two_mode, tm
     (mine,), (theirs,) = record["points"], direct["points"]
     assert mine["final"] and (mine["bleu"], mine["ll_per_token"]) == (theirs["bleu"], theirs["ll_per_token"])
     assert record["scored_on"]["sentences"] == len(refs) and record["scored_on"]["text"] == "test.{src,tgt}"
-    # the same text lower-cased and joined changes nothing here; the record says what was done
-    again = score_text(study, "nat_tiny-raw", two_mode.raw / "test", tmp_path / "lc.json", lowercase=True,
-                       progress=lambda s: None)
-    assert again["scored_on"]["lowercase"] and again["points"][0]["bleu"] == mine["bleu"]
 
 
 def test_text_is_tokenized_segmented_and_binarised_as_the_studys_test_split(tmp_path: Path) -> None:
@@ -71,6 +67,13 @@ def test_text_is_tokenized_segmented_and_binarised_as_the_studys_test_split(tmp_
     for suffix in ("de-en.de.bin", "de-en.de.idx", "de-en.en.bin", "de-en.en.idx"):
         assert (bin_dir / f"test.{suffix}").read_bytes() == (study / "data" / "bin" / f"test.{suffix}").read_bytes()
     assert "@@" in (tmp_path / "work" / "segmented" / "test.de").read_text()  # the study's codes were applied
+    # WMT's split hyphens joined and the text lower-cased first, as for an OOD set
+    (tmp_path / "wmt.de").write_text("".join(f"{line.upper()} ##AT##-##AT## x\n" for line in refs))
+    (tmp_path / "wmt.en").write_text("".join(f"{line.upper()}\n" for line in refs))
+    _, lowered, _ = prepare_text(study, loaded, record, tmp_path / "wmt", tmp_path / "work2", lowercase=True,
+                                 join_hyphens=True, progress=lambda s: None)
+    segmented = (tmp_path / "work2" / "segmented" / "test.de").read_text()
+    assert lowered == refs and "##AT##" not in segmented and segmented.count("-") == 30
 
 
 def _err(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
