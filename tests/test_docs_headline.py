@@ -115,3 +115,10 @@ def test_a_reading_over_seeds_gives_mean_and_std_and_its_first_seeds_machine(tmp
     paths[0].unlink()
     with pytest.raises(FileNotFoundError, match="seed 1's results are not at"):
         load_profiles(tmp_path)
+
+
+def test_a_sweep_folder_beside_the_profiles_has_no_row(tmp_path: Path) -> None:
+    shutil.copytree(RESULTS / "quick_synthetic", tmp_path / "quick_synthetic", ignore=shutil.ignore_patterns("*.png"))
+    (tmp_path / "c_sweep").mkdir()
+    (tmp_path / "c_sweep" / "results.json").write_text(json.dumps({"name": "sweep", "points": [], "findings": []}))
+    assert [name for name, _ in load_profiles(tmp_path)] == ["quick_synthetic"]

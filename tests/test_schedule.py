@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fairseq_nat_study.study.config import from_dict
+from fairseq_nat_study.study.config import StudyConfigError, from_dict
 from fairseq_nat_study.study.schedule import StageSpec, default_jobs, run_stages, threads_per_job
 
 
@@ -260,3 +260,19 @@ def test_a_study_recorded_before_a_config_key_existed_resumes_and_another_config
     cfg.data.num_test = 2000
     with pytest.raises(StudyConfigError, match="started with another config"):
         Study(cfg, tmp_path, progress=lambda s: None, jobs=1)._check_config()
+
+
+def test_a_study_without_speed_has_no_speed_stage_and_records_the_choice(tmp_path: Path) -> None:
+    """``eval.speed: false`` (the C sweep) drops the speed stage; a config that keeps it records what it recorded
+    before the key existed."""
+    from fairseq_nat_study.study.pipeline import Study
+
+    models = [{"name": "tr", "family": "ar", "arch": "nat_study_tr_tiny", "max_update": 10, "data": ["raw"]}]
+    on = from_dict({"teacher": "tr", "models": models})
+    off = from_dict({"teacher": "tr", "models": models, "eval": {"speed": False}})
+    assert "speed" in {s.name for s in Study(on, tmp_path / "on", progress=lambda s: None).graph()}
+    graph = {s.name for s in Study(off, tmp_path / "off", progress=lambda s: None).graph()}
+    assert "speed" not in graph and {"train-tr-raw", "eval-tr-raw", "total-correlation"} <= graph
+    assert "speed" not in on.as_dict()["eval"] and off.as_dict()["eval"]["speed"] is False
+    with pytest.raises(StudyConfigError, match="speed"):
+        from_dict({"teacher": "tr", "models": models, "eval": {"speed": "no"}})

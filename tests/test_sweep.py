@@ -8,7 +8,7 @@ import pytest
 
 from fairseq_nat_study.study.config import StudyConfigError
 from fairseq_nat_study.study.report.sweep_report import gaps, slope, spearman, sweep_findings, write_sweep_report
-from fairseq_nat_study.study.sweep import corpus_config, corpus_point, load_sweep
+from fairseq_nat_study.study.sweep import corpus_config, corpus_point, load_sweep, real_points
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -91,3 +91,35 @@ def test_the_report_renders_every_corpus_and_finding(tmp_path: Path) -> None:
     assert md.count("\n| 0.05 |") == 1 and "| KD (NAT-MLE on distilled data)'s BLEU gap" in md
     assert (tmp_path / "c_sweep.png").stat().st_size > 1000
     assert len(json.loads((tmp_path / "results.json").read_text())["findings"]) == 5
+
+
+def test_real_corpora_are_points_at_their_c_hat_and_are_not_read_by_the_findings(tmp_path: Path) -> None:
+    def run(model: str, group: str, data: str, bleu: float, ll: float) -> dict:
+        return {"model": model, "data": data, "points": [{"final": True, "bleu": bleu, "ll_per_token": ll, "group": group}]}
+    study = {"data": {"kind": "text"}, "runs": [run("tr", "ar", "raw", 30.0, -2.2), run("nat", "nat", "raw", 20.0, -3.0),
+                                                run("nat", "nat", "dist", 24.0, -3.4)],
+             "total_correlation": {"raw": {"subset": "valid", "C_hat_per_token": 0.9},
+                                   "dist": {"subset": "valid", "C_hat_per_token": 0.5}}}
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "results.json").write_text(json.dumps(study))
+    config = json.loads((ROOT / "examples/sweep/quick.json").read_text())
+    config["real"] = [{"name": "Text X→Y", "results": "real/results.json"}]
+    (tmp_path / "sweep.json").write_text(json.dumps(config))
+    base, _ = load_sweep(tmp_path / "sweep.json")
+    assert base["real"] == [{"name": "Text X→Y", "results": str((tmp_path / "real" / "results.json").resolve())}]
+    assert corpus_config(base, 0.5).data.ambiguity == 0.5  # the per-corpus study config has no 'real'
+    (point,) = real_points(base)
+    assert point["C_per_token"] is None and point["C_hat_per_token"]["raw"] == {"value": 0.9, "subset": "valid", "exact": None}
+    assert gaps(point)["excess"] == pytest.approx(0.8) and gaps(point)["raw"] == pytest.approx(10.0)
+    cs = [0.0, 0.05, 0.1]
+    synthetic = [_point(c, c, 40 * c, 20 * c, 25 * c, c) for c in cs]
+    write_sweep_report({"name": "t", "points": synthetic, "real": [point]}, tmp_path / "out")
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert "| Text X→Y | 0.9000 | 0.5000 | -2.2000 | -3.0000 | 0.8000 | 30.00 | 10.00 | 6.00 | n/a |" in md
+    written = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert written["findings"] == sweep_findings(synthetic)  # the real point changes no reading
+    for entries, message in (([{"name": "a"}], "each 'real' entry"), ({"name": "a"}, "must be a list"),
+                             ([{"name": "a", "results": "missing.json"}], "no study results at")):
+        (tmp_path / "bad.json").write_text(json.dumps({**config, "real": entries}))
+        with pytest.raises(StudyConfigError, match=message):
+            load_sweep(tmp_path / "bad.json")

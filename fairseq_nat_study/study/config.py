@@ -134,6 +134,8 @@ class EvalConfig:
     bench_sentences: Count = 100
     bench_batch: Count = 128
     compound_split: bool = False
+    #: time every final checkpoint's decoding (the speed stage); false: no speed stage (the C sweep reads none)
+    speed: bool = True
 
 
 @dataclass
@@ -159,10 +161,13 @@ class StudyConfig:
 
     def as_dict(self) -> dict[str, Any]:
         """The config as a study records it (``config.json``, the ``config`` of ``results.json``): ``seeds`` only
-        where it is set, so that a single-seed study records what it recorded before the key existed."""
+        where it is set and ``eval.speed`` only where it is false, so that a study that uses neither records what
+        it recorded before the keys existed."""
         out = asdict(self)
         if not self.seeds:
             del out["seeds"]
+        if self.eval.speed:  # likewise the speed stage, on unless turned off
+            del out["eval"]["speed"]
         return out
 
 

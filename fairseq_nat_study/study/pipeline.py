@@ -129,7 +129,8 @@ class Study:
     def graph(self) -> list[StageSpec]:
         """The study's stages and what each waits for (``study/schedule.py`` runs them): the data; each run's
         training and then its evaluation; the distillation once the teacher is trained, before every distilled
-        training; Ĉ once every training is done; decoding speed last and alone."""
+        training; Ĉ once every training is done; decoding speed last and alone (unless ``eval.speed`` is
+        false)."""
         runs = self.cfg.runs()
         stages = [StageSpec("data", self._data, in_process=True)]
         trains, distilled = [], any(data == "dist" for _, data in runs)
@@ -146,7 +147,9 @@ class Study:
                                  cost=EVAL_COST * train_cost(spec), in_process=True)]
         stages.append(StageSpec("total-correlation", self._total_correlation,
                                 after=(*trains, *(["distill"] if distilled else [])), cost=0.0, in_process=True))
-        stages.append(StageSpec("speed", self._speed, after=tuple(s.name for s in stages), alone=True, in_process=True))
+        if self.cfg.eval.speed:
+            stages.append(StageSpec("speed", self._speed, after=tuple(s.name for s in stages), alone=True,
+                                    in_process=True))
         for s in stages:  # every stage through self.stage: skipped when done earlier, timed, marked
             s.fn = partial(self.stage, s.name, s.fn)
         return stages

@@ -10,7 +10,9 @@ each corpus of the sweep differs from the others only in how ambiguous its words
 
 A sweep config is a study config (``study/config.py``) with one more key, ``"ambiguity": [λ, ...]``: the
 study runs once per λ in ``OUT/ambiguity_<λ>/`` (each resumable, as every study is), then the sweep's report
-reads them together (:mod:`~fairseq_nat_study.study.report.sweep_report`).
+reads them together (:mod:`~fairseq_nat_study.study.report.sweep_report`). An optional ``"real": [{"name": ...,
+"results": PATH}, ...]`` (PATH relative to the config file) adds finished studies of real corpora as points at their
+Ĉ per position (no exact C exists there); the findings read the synthetic corpora only.
 """
 from __future__ import annotations
 
@@ -24,7 +26,8 @@ from fairseq_nat_study.study.config import StudyConfig, StudyConfigError, from_d
 
 def load_sweep(path: str | Path) -> tuple[dict[str, Any], list[float]]:
     """(the base study config as JSON, the λ values) of a sweep config file; every per-corpus config is
-    validated before any stage runs."""
+    validated before any stage runs. The real corpora's points, if any, stay in the base under ``"real"`` with
+    their paths made absolute (:func:`real_points` reads them; :func:`corpus_config` drops them)."""
     path = Path(path)
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
@@ -42,14 +45,42 @@ def load_sweep(path: str | Path) -> tuple[dict[str, Any], list[float]]:
         raise StudyConfigError(f"--config {path}: 'ambiguity' values must be increasing and distinct, got {values}")
     if (raw.get("data") or {}).get("kind", "synth") != "synth":
         raise StudyConfigError(f"--config {path}: a sweep runs on the synthetic corpus (data.kind 'synth')")
+    raw["real"] = _real_entries(raw.get("real", []), path)
     for value in values:
         corpus_config(raw, value, path.parent)
     return raw, [float(v) for v in values]
 
 
+def _real_entries(entries: Any, path: Path) -> list[dict[str, str]]:
+    """The ``real`` list checked: each ``{"name", "results"}`` names an existing study ``results.json``."""
+    if not isinstance(entries, list):
+        raise StudyConfigError(f"--config {path}: 'real' must be a list of {{\"name\", \"results\"}} objects")
+    out = []
+    for entry in entries:
+        if not isinstance(entry, dict) or set(entry) != {"name", "results"} or not all(
+                isinstance(v, str) and v for v in entry.values()):
+            raise StudyConfigError(f"--config {path}: each 'real' entry must be {{\"name\": ..., \"results\": "
+                                   f"PATH}}, got {entry!r}")
+        results = (path.parent / entry["results"]).resolve()
+        if not results.is_file():
+            raise StudyConfigError(f"--config {path}: real corpus {entry['name']!r}: no study results at {results}")
+        out.append({"name": entry["name"], "results": str(results)})
+    return out
+
+
+def real_points(base: dict[str, Any]) -> list[dict[str, Any]]:
+    """One point per real corpus of the config: the figures :func:`corpus_point` reads, named, at Ĉ per position."""
+    points = []
+    for entry in base.get("real", []):
+        point = corpus_point(json.loads(Path(entry["results"]).read_text()), None)
+        points.append({**point, "name": entry["name"], "results": entry["results"]})
+    return points
+
+
 def corpus_config(base: dict[str, Any], ambiguity: float, base_dir: Path | None = None) -> StudyConfig:
     """The study config of the corpus at ``ambiguity`` (validated)."""
     raw = copy.deepcopy(base)
+    raw.pop("real", None)
     raw.setdefault("data", {})["ambiguity"] = ambiguity
     raw["name"] = f"{raw.get('name', 'sweep')} (ambiguity {ambiguity:g})"
     return from_dict(raw, base_dir)
@@ -73,7 +104,7 @@ def run_sweep(base: dict[str, Any], values: list[float], out: Path, base_dir: Pa
         progress(f"[sweep] corpus {i + 1}/{len(values)}: ambiguity {value:g}")
         Study(corpus_config(base, value, base_dir), corpus_dir(out, value), cpu=cpu, progress=progress,
               jobs=jobs).run()
-    results = collect(out, values, base.get("name", "sweep"))
+    results = {**collect(out, values, base.get("name", "sweep")), "real": real_points(base)}
     write_sweep_report(results, out)
     progress(f"[sweep] report: {out / 'report.md'}; results: {out / 'results.json'}")
     return results
@@ -88,7 +119,7 @@ def collect(out: Path, values: list[float], name: str) -> dict[str, Any]:
     return {"name": name, "points": points}
 
 
-def corpus_point(study: dict[str, Any], ambiguity: float) -> dict[str, Any]:
+def corpus_point(study: dict[str, Any], ambiguity: float | None) -> dict[str, Any]:
     """One corpus's figures on its test split, per target position (``|y| + 1``, the LL's denominator):
     the exact H and C, the final checkpoints' LL and BLEU of the AR model, NAT-MLE on raw and distilled data,
     GLAT and the latent models (raw), and Ĉ of the raw and distilled data."""

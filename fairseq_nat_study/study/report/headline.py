@@ -27,7 +27,8 @@ FAMILY_NAMES: dict[str, str] = {
 
 
 def load_profiles(results_dir: Path) -> list[tuple[str, dict[str, Any]]]:
-    """Every ``<results_dir>/<profile>/results.json``, synthetic-corpus profiles first, then by folder name.
+    """Every study profile's ``<results_dir>/<profile>/results.json`` (a study's or a reading over seeds; a C sweep's
+    folder is skipped), synthetic-corpus profiles first, then by folder name.
 
     Args:
         results_dir: the folder holding one sub-folder per study profile.
@@ -41,7 +42,9 @@ def load_profiles(results_dir: Path) -> list[tuple[str, dict[str, Any]]]:
     paths = sorted(Path(results_dir).glob("*/results.json"))
     if not paths:
         raise FileNotFoundError(f"no <profile>/results.json under {results_dir}")
-    profiles = [(p.parent.name, _with_seed_record(json.loads(p.read_text()), p.parent)) for p in paths]
+    loaded = [(p, json.loads(p.read_text())) for p in paths]
+    # a study (its runs) or a reading over seeds (its scores); a C sweep's results (its points) have no row here
+    profiles = [(p.parent.name, _with_seed_record(res, p.parent)) for p, res in loaded if "runs" in res or "scores" in res]
     return sorted(profiles, key=lambda item: (item[1]["data"]["kind"] != "synth", item[0]))
 
 

@@ -9,6 +9,9 @@ Per target position on each corpus's test split (final checkpoints):
 Findings, each with the rule fixed before the runs and what would have made it "no": the excess against C has
 a least-squares slope in [0.8, 1.2] with Pearson r >= 0.95; NAT-MLE's BLEU gap rises with C (Spearman >= 0.9);
 KD's and GLAT's gaps are below raw NAT-MLE's on every corpus with C > 0; Ĉ against C has a slope in [0.8, 1.2].
+
+Real corpora (``results["real"]``, studies of real data with models of the same size) stand beside the synthetic
+ones at their Ĉ per position, the only estimate of C they have; they are described, not read by the findings.
 """
 from __future__ import annotations
 
@@ -112,11 +115,30 @@ def sweep_markdown(results: dict[str, Any]) -> str:
                      f"{fmt(g['excess'], 4)} | {fmt((m.get('ar:raw') or {}).get('bleu'))} | {fmt(g['raw'])} | "
                      f"{fmt(g['kd'])} | {fmt(g['glat'])} | {fmt(ch['raw']['value'], 4)} ({fmt(ch['raw']['exact'], 4)}) | "
                      f"{fmt(ch['dist']['value'], 4)} ({fmt(ch['dist']['exact'], 4)}) |")
+    lines += _real_lines(results.get("real") or [])
     lines += ["", "## Findings", "", "| claim | holds | evidence | \"no\" if |", "|---|---|---|---|"]
     for f in results["findings"]:
         word = "n/a" if f["holds"] is None else ("yes" if f["holds"] else "no")
         lines.append(f"| {f['claim']} | {word} | {f['evidence']} | {f['no_if']} |")
     return "\n".join(lines) + "\n\nPlot: `c_sweep.png`.\n"
+
+
+def _real_lines(real: list[dict[str, Any]]) -> list[str]:
+    """The real corpora's table: Ĉ per position (their x in the plot) and the same figures as the synthetic rows."""
+    if not real:
+        return []
+    lines = ["", "## Real corpora (models of the same size)", "",
+             "Each at its Ĉ of raw data per position (validation split), the only estimate of C a real corpus has; "
+             "the findings below read the synthetic corpora only.", "",
+             "| corpus | Ĉ raw | Ĉ dist | LL AR | LL NAT-MLE | excess | BLEU AR | gap raw | gap KD | gap GLAT |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for p in real:
+        m, g, ch = p["models"], gaps(p), p["C_hat_per_token"]
+        ll = lambda k: fmt((m.get(k) or {}).get("ll_per_token"), 4)  # noqa: E731
+        lines.append(f"| {p['name']} | {fmt(ch['raw']['value'], 4)} | {fmt(ch['dist']['value'], 4)} | {ll('ar:raw')} | "
+                     f"{ll('nat:raw')} | {fmt(g['excess'], 4)} | {fmt((m.get('ar:raw') or {}).get('bleu'))} | "
+                     f"{fmt(g['raw'])} | {fmt(g['kd'])} | {fmt(g['glat'])} |")
+    return lines
 
 
 def sweep_plot(results: dict[str, Any], out: Path) -> str:
@@ -137,6 +159,17 @@ def sweep_plot(results: dict[str, Any], out: Path) -> str:
     for key, label in (("raw", "NAT-MLE"), ("kd", "NAT-MLE + KD"), ("glat", "GLAT")):
         axes[1].plot(cs, [x[key] for x in g], "o-", label=label)
     axes[1].set(xlabel="exact C (nats/position)", ylabel="BLEU_AR − BLEU", title="BLEU gap to AR")
+    for p in results.get("real") or []:  # at Ĉ per position: a real corpus has no exact C
+        x, g_real = p["C_hat_per_token"]["raw"]["value"], gaps(p)
+        if x is None:
+            continue
+        if g_real["excess"] is not None:
+            axes[0].plot([x], [g_real["excess"]], "s", label=f"{p['name']} (at Ĉ)")
+        if g_real["raw"] is not None:
+            axes[1].plot([x], [g_real["raw"]], "s", label=f"{p['name']}: NAT-MLE (at Ĉ)")
+    if results.get("real"):  # real corpora sit far right of the synthetic ones: a scale linear near 0, log beyond
+        for ax in axes[:2]:
+            ax.set_xscale("symlog", linthresh=0.2)
     exact = [p["C_hat_per_token"]["raw"]["exact"] for p in pts]
     axes[2].plot([0, top], [0, top], "k:", label="Ĉ = C")
     axes[2].plot(exact, [p["C_hat_per_token"]["raw"]["value"] for p in pts], "o-", label="Ĉ raw")
@@ -151,6 +184,7 @@ def sweep_plot(results: dict[str, Any], out: Path) -> str:
 
 def write_sweep_report(results: dict[str, Any], out: Path) -> None:
     """Writes ``results.json`` (with the findings), ``report.md`` and ``c_sweep.png`` to ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
     results = {**results, "findings": sweep_findings(results["points"])}
     results["plot"] = sweep_plot(results, out)
     (out / "report.md").write_text(sweep_markdown(results))
