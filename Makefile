@@ -3,6 +3,7 @@
 #   make test   - the default test suite (CPU; docs: development page)
 #   make test-slow - the tests marked `slow`
 #   make findings - the findings profile: every family on the synthetic corpus (docs: study guide)
+#   make findings-seeds - the findings profile over 3 training seeds on the unequal-modes corpus (docs: study guide)
 #   make docs  - the documentation site into site/ (mkdocs build --strict) and the README's headline table checked
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -13,8 +14,9 @@ STAMP := $(VENV)/.installed
 DEMO_OUT ?= runs/demo
 
 FINDINGS_OUT ?= runs/findings
+FINDINGS_SEEDS_OUT ?= runs/findings_seeds
 
-.PHONY: venv demo findings test test-slow docs clean-venv
+.PHONY: venv demo findings findings-seeds test test-slow docs clean-venv
 
 venv: $(STAMP)
 
@@ -36,6 +38,9 @@ demo: $(STAMP)
 
 findings: $(STAMP)
 	$(VENV)/bin/fairseq-nat-study study --config examples/study/synthetic_findings.json --out $(FINDINGS_OUT)
+
+findings-seeds: $(STAMP)
+	$(VENV)/bin/fairseq-nat-study study --config examples/study/synthetic_findings_seeds.json --out $(FINDINGS_SEEDS_OUT)
 
 # pytest workers: one per core and one more, at most 5 (each trains the fixture models it is first to need, one
 # torch thread each; the extra one runs while another waits on a fixture being trained; docs: development)

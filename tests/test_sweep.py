@@ -106,9 +106,11 @@ def test_real_corpora_are_points_at_their_c_hat_and_are_not_read_by_the_findings
     config["real"] = [{"name": "Text X→Y", "results": "real/results.json"}]
     (tmp_path / "sweep.json").write_text(json.dumps(config))
     base, _ = load_sweep(tmp_path / "sweep.json")
-    assert base["real"] == [{"name": "Text X→Y", "results": str((tmp_path / "real" / "results.json").resolve())}]
+    assert base["real"] == [{"name": "Text X→Y", "results": str((tmp_path / "real" / "results.json").resolve()),
+                             "given": "real/results.json"}]
     assert corpus_config(base, 0.5).data.ambiguity == 0.5  # the per-corpus study config has no 'real'
     (point,) = real_points(base)
+    assert point["results"] == "real/results.json"  # as the config gives it, no path of this machine
     assert point["C_per_token"] is None and point["C_hat_per_token"]["raw"] == {"value": 0.9, "subset": "valid", "exact": None}
     assert gaps(point)["excess"] == pytest.approx(0.8) and gaps(point)["raw"] == pytest.approx(10.0)
     cs = [0.0, 0.05, 0.1]

@@ -52,7 +52,8 @@ def load_sweep(path: str | Path) -> tuple[dict[str, Any], list[float]]:
 
 
 def _real_entries(entries: Any, path: Path) -> list[dict[str, str]]:
-    """The ``real`` list checked: each ``{"name", "results"}`` names an existing study ``results.json``."""
+    """The ``real`` list checked: each ``{"name", "results"}`` names an existing study ``results.json``; the path
+    is resolved against the config's folder, and kept as given under ``"given"``."""
     if not isinstance(entries, list):
         raise StudyConfigError(f"--config {path}: 'real' must be a list of {{\"name\", \"results\"}} objects")
     out = []
@@ -64,7 +65,7 @@ def _real_entries(entries: Any, path: Path) -> list[dict[str, str]]:
         results = (path.parent / entry["results"]).resolve()
         if not results.is_file():
             raise StudyConfigError(f"--config {path}: real corpus {entry['name']!r}: no study results at {results}")
-        out.append({"name": entry["name"], "results": str(results)})
+        out.append({"name": entry["name"], "results": str(results), "given": entry["results"]})
     return out
 
 
@@ -73,7 +74,8 @@ def real_points(base: dict[str, Any]) -> list[dict[str, Any]]:
     points = []
     for entry in base.get("real", []):
         point = corpus_point(json.loads(Path(entry["results"]).read_text()), None)
-        points.append({**point, "name": entry["name"], "results": entry["results"]})
+        # recorded as the config gives it (relative to the config file), not as a path of this machine
+        points.append({**point, "name": entry["name"], "results": entry.get("given", entry["results"])})
     return points
 
 
