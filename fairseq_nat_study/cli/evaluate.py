@@ -19,6 +19,10 @@ from pathlib import Path
 from fairseq_nat_study.cli.arg_types import non_negative_int, seed
 
 
+#: the refusal to replace an existing record without --force (both modes)
+_RECORD_THERE = "--out {out}: a record is there already; add --force to replace it or give another --out"
+
+
 def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--study", help="a finished study's --out (OUT/seed-<s> for a study with seeds): score one of "
                                          "its runs on --test; needs --run, --test and --out")
@@ -78,8 +82,7 @@ def main(args: argparse.Namespace) -> int:
         if message is not None:
             return fail("evaluate", message)
     if out.exists() and not args.force:
-        return fail("evaluate", f"--out {out}: a record is there already; add --force to replace it or give "
-                                "another --out")
+        return fail("evaluate", _RECORD_THERE.format(out=out))
     ev = EvalConfig(refine_steps=args.refine_steps, decode_steps=args.decode_steps, iw_samples=args.iw_samples,
                     length_beam=args.length_beam, bench_sentences=args.bench_sentences, bench_batch=args.bench_batch,
                     compound_split=args.compound_split, last_checkpoints=args.last_checkpoints)
@@ -119,8 +122,7 @@ def _score_study_run(args: argparse.Namespace) -> int:
             return fail("evaluate", message)
     out = Path(args.out)
     if out.exists() and not args.force:
-        return fail("evaluate", f"--out {out}: a record is there already; add --force to replace it or give "
-                                "another --out")
+        return fail("evaluate", _RECORD_THERE.format(out=out))
     try:
         record = score_text(Path(args.study), args.run, Path(args.test), out, lowercase=args.lowercase,
                             join_hyphens=args.join_hyphens, cpu=args.cpu,

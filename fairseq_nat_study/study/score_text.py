@@ -85,7 +85,7 @@ def prepare_text(study: Path, cfg: StudyConfig, record: dict[str, Any], prefix: 
         src, tgt = [line.lower() for line in src], [line.lower() for line in tgt]
     if cfg.data.kind == "text" and cfg.data.tokenize:
         progress(f"normalising and tokenizing {len(src)} pairs with sacremoses ({src_lang}, {tgt_lang}) ...")
-        src, tgt = data_prep.tokenize_pair(replace(cfg.data, src=src_lang, tgt=tgt_lang), src, tgt, "test")
+        src, tgt = data_prep.tokenize_pair(cfg.data, src, tgt, "test")
     refuse_empty_lines(src, tgt, "--test", f"{prefix.name}.{src_lang}/{prefix.name}.{tgt_lang}")
     segment = _segmenter(study / "data", record)
     seg = work / "segmented"

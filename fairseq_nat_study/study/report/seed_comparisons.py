@@ -19,7 +19,6 @@ from typing import Any
 
 from fairseq_nat_study.analysis.significance import pooled_difference
 from fairseq_nat_study.study.report.correlation import final_point
-from fairseq_nat_study.study.report.findings import findings
 
 #: a side of a comparison: (the output's name, its point: ``bleu`` and ``bleu_stats``)
 Side = tuple[str, dict[str, Any]]
@@ -33,10 +32,7 @@ POOLED_RULE = (
 
 def comparisons(results: dict[str, Any]) -> dict[str, tuple[Side, Side]]:
     """Label → (output a, output b) of every BLEU comparison the findings read in one seed's results (its
-    ``findings`` rows, or the findings computed from its runs), where both outputs carry per-sentence statistics
-    of as many sentences."""
-    rows = results.get("findings") or findings(results["runs"], results.get("total_correlation", {}),
-                                               results.get("data"), results.get("mixed_output"))
+    ``findings`` rows), where both outputs carry per-sentence statistics of as many sentences."""
     final = {(r["model"], r["data"]): final_point(r) for r in results["runs"]}
 
     def side(ref: dict[str, Any]) -> Side | None:
@@ -47,7 +43,7 @@ def comparisons(results: dict[str, Any]) -> dict[str, tuple[Side, Side]]:
         return None if entry is None else (f"K={ref['steps']}", entry)
 
     pairs: dict[str, tuple[Side, Side]] = {}
-    for row in rows:
+    for row in results["findings"]:
         for c in row.get("compared", []):
             a, b = side(c["a"]), side(c["b"])
             if (a and b and a[1].get("bleu_stats") and b[1].get("bleu_stats")
@@ -57,7 +53,8 @@ def comparisons(results: dict[str, Any]) -> dict[str, tuple[Side, Side]]:
 
 
 def pooled_comparisons(per_seed: list[dict[str, Any]], seeds: list[int]) -> list[dict[str, Any]]:
-    """Every comparison of :func:`comparisons` pooled over the seeds that have it.
+    """Every comparison of :func:`comparisons` pooled over the seeds that have it (each seed's results with its
+    ``findings`` rows).
 
     Returns:
         ``[{"comparison", "seeds", "picked", "bleu", **pooled_difference(...)}]``: the seeds pooled, the outputs

@@ -109,11 +109,9 @@ def sweep_markdown(results: dict[str, Any]) -> str:
              "| ambiguity | exact C | LL AR | LL NAT-MLE | excess | BLEU AR | gap raw | gap KD | gap GLAT | Ĉ raw (exact) "
              "| Ĉ dist (exact) |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for p in results["points"]:
-        m, g, ch = p["models"], gaps(p), p["C_hat_per_token"]
-        ll = lambda k: fmt((m.get(k) or {}).get("ll_per_token"), 4)  # noqa: E731
-        lines.append(f"| {p['ambiguity']:g} | {fmt(p['C_per_token'], 4)} | {ll('ar:raw')} | {ll('nat:raw')} | "
-                     f"{fmt(g['excess'], 4)} | {fmt((m.get('ar:raw') or {}).get('bleu'))} | {fmt(g['raw'])} | "
-                     f"{fmt(g['kd'])} | {fmt(g['glat'])} | {fmt(ch['raw']['value'], 4)} ({fmt(ch['raw']['exact'], 4)}) | "
+        ch = p["C_hat_per_token"]
+        lines.append(f"| {p['ambiguity']:g} | {fmt(p['C_per_token'], 4)} | {_model_cells(p)} | "
+                     f"{fmt(ch['raw']['value'], 4)} ({fmt(ch['raw']['exact'], 4)}) | "
                      f"{fmt(ch['dist']['value'], 4)} ({fmt(ch['dist']['exact'], 4)}) |")
     lines += _real_lines(results.get("real") or [])
     lines += ["", "## Findings", "", "| claim | holds | evidence | \"no\" if |", "|---|---|---|---|"]
@@ -133,12 +131,17 @@ def _real_lines(real: list[dict[str, Any]]) -> list[str]:
              "| corpus | Ĉ raw | Ĉ dist | LL AR | LL NAT-MLE | excess | BLEU AR | gap raw | gap KD | gap GLAT |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for p in real:
-        m, g, ch = p["models"], gaps(p), p["C_hat_per_token"]
-        ll = lambda k: fmt((m.get(k) or {}).get("ll_per_token"), 4)  # noqa: E731
-        lines.append(f"| {p['name']} | {fmt(ch['raw']['value'], 4)} | {fmt(ch['dist']['value'], 4)} | {ll('ar:raw')} | "
-                     f"{ll('nat:raw')} | {fmt(g['excess'], 4)} | {fmt((m.get('ar:raw') or {}).get('bleu'))} | "
-                     f"{fmt(g['raw'])} | {fmt(g['kd'])} | {fmt(g['glat'])} |")
+        ch = p["C_hat_per_token"]
+        lines.append(f"| {p['name']} | {fmt(ch['raw']['value'], 4)} | {fmt(ch['dist']['value'], 4)} | {_model_cells(p)} |")
     return lines
+
+
+def _model_cells(p: dict[str, Any]) -> str:
+    """A corpus's model cells, synthetic or real: LL AR | LL NAT-MLE | excess | BLEU AR | gap raw | gap KD | gap GLAT."""
+    m, g = p["models"], gaps(p)
+    ll = lambda k: fmt((m.get(k) or {}).get("ll_per_token"), 4)  # noqa: E731
+    return (f"{ll('ar:raw')} | {ll('nat:raw')} | {fmt(g['excess'], 4)} | {fmt((m.get('ar:raw') or {}).get('bleu'))} | "
+            f"{fmt(g['raw'])} | {fmt(g['kd'])} | {fmt(g['glat'])}")
 
 
 def sweep_plot(results: dict[str, Any], out: Path) -> str:
