@@ -170,10 +170,10 @@ def test_help_of_each_model_flag_states_its_default(dicts: Path) -> None:
                                          *FL, *ELBO])
     text = " ".join(parser.format_help().split())
     for expected in ("size d_z of the latent vector at each target position (default: 8)",
-                     "Transformer layers of the prior (gaussian) (default: 1 for nat_study_ga_tiny; 3 for "
-                     "nat_study_ga_base, nat_study_ga_large)",
-                     "(default: 2 for nat_study_fl_small, nat_study_fl_tiny; 4 for nat_study_fl_base, "
-                     "nat_study_fl_large)",
+                     "Transformer layers of the prior (gaussian) (default: 1 for nat_study_ga_tiny; 2 for "
+                     "nat_study_ga_mini; 3 for nat_study_ga_base, nat_study_ga_large)",
+                     "(default: 2 for nat_study_fl_mini, nat_study_fl_small, nat_study_fl_tiny; 4 for "
+                     "nat_study_fl_base, nat_study_fl_large)",
                      "T - |x| in [-M, M] (default: 64)", "|log scale| bound of each coupling (default: 2)",
                      "label smoothing of the reconstruction NLL, in [0, 1) (default: 0)"):
         assert expected in text, expected

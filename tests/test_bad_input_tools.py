@@ -202,7 +202,7 @@ CASES: list[tuple[str, str]] = [
     ("docs --readme {B}/file.txt --results {B}/missing", "--results {B}/missing: no such directory"),
     ("sweep --config {B}/broken.json --out {B}/sw", "--config {B}/broken.json: Expecting value"),
     ("sweep --config {B}/list.json --out {B}/sw", "--config {B}/list.json: expected a JSON object"),
-    ("sweep --config {B}/stats.json --out {B}/sw", "'ambiguity' must be a list of at least two numbers"),
+    ("sweep --config {B}/stats.json --out {B}/sw", "a sweep varies exactly one of ['ambiguity', 'p_ambiguous']"),
     ("sweep --config {B}/stats.json --out {B}/file.txt/sw", "--out {B}/file.txt/sw"),
     ("sweep --config {B}/stats.json --out {B}/sw --jobs 0", "argument --jobs: must be an integer >= 1"),
 ]

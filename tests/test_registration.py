@@ -19,7 +19,9 @@ ARCHS = {
     "nat_study_ga_large": "nat_study_latent", "nat_study_fl_tiny": "nat_study_latent",
     "nat_study_fl_small": "nat_study_latent", "nat_study_fl_base": "nat_study_latent",
     "nat_study_fl_large": "nat_study_latent", "nat_study_glat_tiny": "nat_study_glat",
-    "nat_study_glat_base": "nat_study_glat",
+    "nat_study_glat_base": "nat_study_glat", "nat_study_tr_mini": "transformer", "nat_study_nat_mini": "nat_study_nat",
+    "nat_study_glat_mini": "nat_study_glat", "nat_study_ga_mini": "nat_study_latent",
+    "nat_study_fl_mini": "nat_study_latent",
 }
 
 
@@ -70,6 +72,17 @@ def test_gaussian_latent_archs() -> None:
     for a in (tiny, base, large):  # LaNMT's proportions: q deeper than the prior; z in every decoder layer
         assert a.posterior_layers > a.prior_layers and a.no_latent_skip is False
     assert all(_arch_args(f"nat_study_fl_{s}").no_latent_skip is False for s in ("tiny", "small", "base", "large"))
+
+
+def test_mini_archs_share_one_size_between_tiny_and_base() -> None:
+    sizes = {a: _arch_args(f"nat_study_{a}_mini") for a in ("tr", "nat", "glat", "ga", "fl")}
+    for a in sizes.values():
+        assert (a.encoder_embed_dim, a.decoder_embed_dim, a.encoder_ffn_embed_dim, a.encoder_layers,
+                a.decoder_layers, a.encoder_attention_heads) == (128, 128, 512, 3, 3, 4)
+    assert sizes["nat"].src_embedding_copy and sizes["glat"].pred_length_offset
+    ga, fl = sizes["ga"], sizes["fl"]
+    assert (ga.prior, ga.prior_layers, ga.posterior_layers, ga.latent_dim) == ("gaussian", 2, 3, 8)
+    assert (fl.prior, fl.flow_levels, fl.flow_steps, fl.flow_conditioner_layers, fl.posterior_layers) == ("flow", 3, 2, 1, 3)
 
 
 def test_user_values_win_over_arch_defaults() -> None:

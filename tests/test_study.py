@@ -30,7 +30,8 @@ CONFIG = {
         {"name": "ga", "family": "latent", "arch": "nat_study_ga_tiny", "max_update": 20, "data": ["raw"]},
         {"name": "fl", "family": "latent", "arch": "nat_study_fl_tiny", "max_update": 20, "data": ["dist"]},
     ],
-    "eval": {"refine_steps": [0, 1, 2], "iw_samples": 2, "checkpoints": 2, "bench_sentences": 5, "bench_batch": 64},
+    "eval": {"refine_steps": [0, 1, 2], "iw_samples": 2, "checkpoints": 2, "bench_sentences": 5, "bench_batch": 64,
+             "search_samples": 2},
 }
 
 
@@ -118,18 +119,26 @@ def test_every_run_is_evaluated_on_every_sentence(study: tuple[Path, str, set[st
     tc = res["total_correlation"]
     assert set(tc) == {"raw", "dist", "glat_proxy"} and all("C_hat_per_sentence" in v for v in tc.values())
     speed = {(r["model"], r["data"], r["config"], r["batch_size"]): r for r in res["speed"]["rows"]}
-    decoders = {"tr": ["beam 4"], "nat": ["1 pass"], "glat": ["1 pass"], "ga": ["K=0", "K=1"], "fl": ["K=0", "K=1"]}
+    search = "search 2×4, K=1 + AR"  # latent search ranked by the teacher, timed with the others
+    decoders = {"tr": ["beam 4"], "nat": ["1 pass"], "glat": ["1 pass"], "ga": ["K=0", "K=1", search],
+                "fl": ["K=0", "K=1", search]}
     batch = res["speed"]["batch"]
     assert set(speed) == {(m, d, c, b) for m, d in runs for c in decoders[m] for b in (1, batch)}
     assert all(r["ms_per_sentence"] > 0 for r in speed.values())
     assert speed["tr", "dist", "beam 4", 1]["latency_ratio_vs_ar"] == 1.0  # each condition against its own AR
     assert speed["ga", "raw", "K=1", 1]["limit_ms_per_sentence"] > 0
+    assert speed["fl", "dist", search, 1]["limit_ms_per_sentence"] is None
+    for key in (("ga", "raw"), ("fl", "dist")):  # the teacher's pick among 2 samples × 4 lengths, every sentence
+        s = runs[key]["points"][-1]["search"]
+        assert (s["samples"], s["length_beam"], s["steps"]) == (2, 4, 1) and len(s["bleu_stats"]) == num_test
+        assert "search" not in runs[key]["points"][0]
 
 
 def test_report_has_tables_plots_and_findings(study: tuple[Path, str, set[str], list[str]]) -> None:
     out, *_ = study
     md = (out / "report.md").read_text()
     for heading in ("## BLEU and log-likelihood", "## Pearson r", "## Refinement steps K", "## Decoding speed and diversity (final checkpoints, timed side by side)",
+                    "## Latent search with AR rescoring (final checkpoints)",
                     "## Conditional total correlation", "## The papers' findings", "## Out of distribution",
                     "## Fit: validation curve"):
         assert heading in md

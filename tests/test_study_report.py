@@ -80,6 +80,12 @@ def test_snapshots_follow_the_validation_interval_or_the_checkpoint_count() -> N
      "data.preset (--preset) must be one of ('default', 'two_mode', 'aligned', 'unequal'), got 'tied'"),
     ({"models": [TEACHER], "teacher": "tr", "data": {"kind": "text", "dir": "/d", "num_test": 900}},
      "data.num_test: synthetic data only"),
+    ({"models": [TEACHER], "teacher": "tr", "data": {"kind": "text", "dir": "/d", "p_ambiguous": 0.2}},
+     "data.p_ambiguous: synthetic data only"),
+    ({"models": [TEACHER], "teacher": "tr", "data": {"p_ambiguous": 1.2}},
+     "data.p_ambiguous (--p-ambiguous) must be in [0, 1], got 1.2"),
+    ({"models": [TEACHER], "teacher": "tr", "data": {"preset": "two_mode", "p_ambiguous": 0.2}},
+     "data.p_ambiguous: the two_mode preset has exactly one ambiguous word per sentence"),
     ({"models": [], "teacher": "tr"}, "the grid is empty"),
     ({"models": [TEACHER], "teacher": "tr", "distill": {"beams": 4}}, "distill: unknown key(s) ['beams']"),
     ({"models": [TEACHER], "teacher": "tr", "train": {"max_tokens": 5}}, "train: only a 'flags' list"),
@@ -96,6 +102,19 @@ def test_bad_configs_name_the_problem(raw: dict, message: str) -> None:
     with pytest.raises(StudyConfigError) as err:
         from_dict(raw)
     assert message in str(err.value)
+
+
+def test_the_share_of_ambiguous_words_reaches_the_corpus_and_is_recorded_only_where_set() -> None:
+    from fairseq_nat_study.data.synth_config import SynthConfig
+    from fairseq_nat_study.study.config import synth_config
+
+    plain = from_dict({"models": [TEACHER], "teacher": "tr"})
+    assert "p_ambiguous" not in plain.as_dict()["data"]  # a study that does not set it records what it did before
+    assert synth_config(plain.data, 7).p_ambiguous == SynthConfig.p_ambiguous
+    cfg = from_dict({"models": [TEACHER], "teacher": "tr", "data": {"preset": "aligned", "p_ambiguous": 0.1}})
+    assert cfg.as_dict()["data"]["p_ambiguous"] == 0.1
+    synth = synth_config(cfg.data, 7)
+    assert (synth.seed, synth.p_ambiguous, synth.preset, synth.num_train) == (7, 0.1, "aligned", cfg.data.num_train)
 
 
 def test_config_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,7 +8,8 @@ import pytest
 
 from fairseq_nat_study.study.config import StudyConfigError
 from fairseq_nat_study.study.report.sweep_report import gaps, slope, spearman, sweep_findings, write_sweep_report
-from fairseq_nat_study.study.sweep import corpus_config, corpus_point, load_sweep, real_points
+from fairseq_nat_study.study.sweep import (collect, corpus_config, corpus_dir, corpus_point, knob, load_sweep,
+                                           real_points)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -69,6 +70,27 @@ def test_a_corpus_point_reads_the_final_checkpoints_and_the_exact_c_of_each_spli
     assert g["glat"] is None
 
 
+def test_each_bleu_gap_carries_its_paired_bootstrap_interval_in_point_and_report(tmp_path: Path) -> None:
+    from fairseq_nat_study.analysis.bleu import corpus_bleu
+    from fairseq_nat_study.analysis.significance import sentence_statistics
+
+    refs = [f"the cat {i} sat on the mat number {i}" for i in range(40)]
+    hyps = {"ar": refs, "nat": [r if i % 3 else "the the cat" for i, r in enumerate(refs)]}
+
+    def run(model: str, group: str, data: str) -> dict:
+        out = hyps[model]
+        return {"model": model, "data": data, "points": [
+            {"final": True, "group": group, "bleu": round(corpus_bleu(out, refs).score, 2), "ll_per_token": -1.0,
+             "bleu_stats": sentence_statistics(out, refs)}]}
+    study = {"data": {"stats": None}, "runs": [run("ar", "ar", "raw"), run("nat", "nat", "raw")]}
+    p = corpus_point(study, 0.1, "p_ambiguous")
+    (raw,) = p["gap_intervals"].values()  # no KD or GLAT run: their gaps have no interval
+    assert raw["delta"] == pytest.approx(gaps(p)["raw"], abs=0.01) and raw["low"] < raw["delta"] < raw["high"]
+    assert raw["reading"] == "higher" and list(p["gap_intervals"]) == ["raw"]
+    write_sweep_report({"name": "t", "knob": "p_ambiguous", "points": [p, {**p, "p_ambiguous": 0.2}]}, tmp_path)
+    assert f"{gaps(p)['raw']:.2f} [{raw['low']:+.2f}, {raw['high']:+.2f}] | n/a | n/a |" in (tmp_path / "report.md").read_text()
+
+
 def test_sweep_configs_are_checked_before_any_corpus_runs(tmp_path: Path) -> None:
     base, values = load_sweep(ROOT / "examples/sweep/quick.json")
     assert values == [0.0, 0.25, 0.5, 0.75, 1.0] and "ambiguity" not in base
@@ -82,6 +104,43 @@ def test_sweep_configs_are_checked_before_any_corpus_runs(tmp_path: Path) -> Non
         path.write_text(json.dumps({**json.loads((ROOT / "examples/sweep/quick.json").read_text()), **change}))
         with pytest.raises(StudyConfigError, match=message):
             load_sweep(path)
+
+
+def test_a_sweep_over_the_share_of_ambiguous_words_varies_only_that_share(tmp_path: Path) -> None:
+    base, values = load_sweep(ROOT / "examples/sweep/tied.json")
+    assert knob(base) == "p_ambiguous" and values == [0.0, 0.1, 0.2, 0.3, 0.4]
+    data = corpus_config(base, 0.2).data
+    assert (data.p_ambiguous, data.ambiguity, data.preset) == (0.2, 1.0, "aligned")
+    assert corpus_dir(tmp_path, 0.2, "p_ambiguous") == tmp_path / "p_ambiguous_0.2"
+    assert knob(load_sweep(ROOT / "examples/sweep/full.json")[0]) == "ambiguity"
+    tied = {k: v for k, v in json.loads((ROOT / "examples/sweep/tied.json").read_text()).items() if k != "real"}
+    for change, message in (({"ambiguity": [0, 1]}, "exactly one of \\['ambiguity', 'p_ambiguous'\\] \\(a list of "
+                                                    "values\\), got \\['ambiguity', 'p_ambiguous'\\]"),
+                            ({"p_ambiguous": [0, 1.5]}, "p_ambiguous \\(--p-ambiguous\\) must be in \\[0, 1\\]"),
+                            ({"p_ambiguous": [0.1, 0.2], "data": {**tied["data"], "p_ambiguous": 0.3}},
+                             "data.p_ambiguous is what the sweep varies"),
+                            ({"data": {**tied["data"], "preset": "two_mode"}}, "two_mode preset has exactly one")):
+        (tmp_path / "bad.json").write_text(json.dumps({**tied, **change}))
+        with pytest.raises(StudyConfigError, match=message):
+            load_sweep(tmp_path / "bad.json")
+    (tmp_path / "bad.json").write_text(json.dumps({k: v for k, v in tied.items() if k != "p_ambiguous"}))
+    with pytest.raises(StudyConfigError, match="got neither"):
+        load_sweep(tmp_path / "bad.json")
+
+
+def test_collect_names_each_point_by_the_knob_and_the_report_heads_its_column_so(tmp_path: Path) -> None:
+    stats = {"splits": {"test": {"num_sentences": 10, "num_target_tokens": 90, "H_joint": 2.0, "C": 1.0}}}
+    run = {"model": "tr", "data": "raw", "points": [{"final": True, "bleu": 80.0, "ll_per_token": -0.3, "group": "ar"}]}
+    for p in (0.1, 0.3):
+        (tmp_path / f"p_ambiguous_{p:g}").mkdir()
+        (tmp_path / f"p_ambiguous_{p:g}" / "results.json").write_text(json.dumps(
+            {"data": {"stats": stats}, "runs": [run], "total_correlation": {}}))
+    results = collect(tmp_path, [0.1, 0.3], "t", "p_ambiguous")
+    assert results["knob"] == "p_ambiguous" and [p["p_ambiguous"] for p in results["points"]] == [0.1, 0.3]
+    write_sweep_report(results, tmp_path / "out")
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert "| p_ambiguous | exact C |" in md and "\n| 0.3 | 0.1000 | -0.3000 | n/a |" in md
+    assert "the share of source words that are ambiguous" in md
 
 
 def test_the_report_renders_every_corpus_and_finding(tmp_path: Path) -> None:

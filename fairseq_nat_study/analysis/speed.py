@@ -55,6 +55,8 @@ class _Config:
     task: Any
     generator: Any
     dataset: Any
+    #: whether the pass-count limit applies (one candidate per sentence: not latent search)
+    limit: bool = True
 
 
 def build_generator(model: Any, task: Any, steps: int, beam: int, seed: int = 1) -> Any:
@@ -69,6 +71,29 @@ def build_generator(model: Any, task: Any, steps: int, beam: int, seed: int = 1)
         return SequenceGenerator([model], task.target_dictionary, beam_size=beam, max_len_a=AR_MAX_LEN_A,
                                  max_len_b=AR_MAX_LEN_B)
     return task.build_generator([model], Namespace(iter_decode_max_iter=steps, iter_decode_with_beam=beam, seed=seed))
+
+
+def build_search_generator(model: Any, task: Any, teacher: Any, samples: int, length_beam: int, steps: int,
+                           temperature: float = 1.0, seed: int = 1) -> Any:
+    """LaNMT's decoder for a latent model: ``samples`` prior samples at ``temperature`` for each of the
+    ``length_beam`` most likely lengths, ``steps`` delta-posterior steps each, the distinct outputs ranked by the
+    AR ``teacher``'s log p(ŷ|x) (:class:`~fairseq_nat_study.generation.reranking.WithTeacher`; its
+    ``generate([model], sample)`` runs both models)."""
+    from fairseq_nat_study.generation.latent_refinement import LatentRefinementGenerator
+    from fairseq_nat_study.generation.reranking import WithTeacher
+
+    if model_family(model) != "latent" or model_family(teacher) != "ar":
+        raise ValueError(f"latent search ranks a latent model's candidates with an AR teacher, got a "
+                         f"{model_family(model)} model and a {model_family(teacher)} teacher")
+    teacher.eval()
+    return WithTeacher(LatentRefinementGenerator(task.target_dictionary, max_iter=steps, beam_size=length_beam,
+                                                 reranking=True, latent_samples=samples, temperature=temperature,
+                                                 seed=seed), teacher)
+
+
+def search_label(samples: int, length_beam: int, steps: int) -> str:
+    """The speed table's name of a latent-search decoder."""
+    return f"search {samples}×{length_beam}, K={steps} + AR"
 
 
 def decoders_for(model: Any, task: Any, beam: int, refine_steps: list[int]) -> list[tuple[str, Any]]:
@@ -129,14 +154,18 @@ def time_decoder(generator: Any, model: Any, task: Any, dataset: Any, batch_size
 @torch.no_grad()
 def benchmark(models: list[tuple[str, Any, Any]], dataset_for: Callable[[Any], Any], refs: list[str],
               batch_sizes: list[int], refine_steps: list[int], beam: int = 4, latency_sentences: int | None = 100,
-              progress: Callable[[str], None] = print, repeats: int = 5, seed: int = 1) -> list[SpeedRow]:
-    """Times every decoder of every model at every batch size, interleaved, on the same sentences."""
+              progress: Callable[[str], None] = print, repeats: int = 5, seed: int = 1,
+              extra: dict[str, list[tuple[str, Any]]] | None = None) -> list[SpeedRow]:
+    """Times every decoder of every model at every batch size, interleaved, on the same sentences; ``extra``
+    adds (label, generator) decoders by model name (latent search with AR rescoring: no pass-count limit)."""
     configs = []
     for name, model, task in models:
         model.eval()
         dataset = dataset_for(task)
         for label, generator in decoders_for(model, task, beam, refine_steps):
             configs.append(_Config(name, model_family(model), label, model, task, generator, dataset))
+        for label, generator in (extra or {}).get(name, []):
+            configs.append(_Config(name, model_family(model), label, model, task, generator, dataset, limit=False))
     threads, rows = torch.get_num_threads(), []
     for bs in batch_sizes:
         batches = [latency_samples(c.task, c.dataset, c.model, latency_sentences, seed) if bs == 1
@@ -152,7 +181,7 @@ def benchmark(models: list[tuple[str, Any, Any]], dataset_for: Callable[[Any], A
                 seconds, hyps, steps = time_pass(c.generator, c.model, c.task, b)
                 times[i].append(seconds)
                 outputs[i] = (hyps, steps)
-                if bs == 1 and c.family in ("nat", "latent"):
+                if bs == 1 and c.family in ("nat", "latent") and c.limit:
                     limits[i].append(sum(pass_limit_seconds(c.model, c.family, s, steps[int(s["id"][0])])
                                          for s in b))
             progress(f"bench: batch {bs}: repeat {rep + 1}/{repeats} done")

@@ -28,3 +28,16 @@ def teacher_log_prob(teacher: Any, src_tokens: torch.Tensor, src_lengths: torch.
                            "prev_output_tokens": prev}, "target": tokens}
     ll, count = sentence_log_likelihoods(teacher, batch)
     return ll.to(tokens.device).float(), count.to(tokens.device)
+
+
+class WithTeacher:
+    """A generator whose candidates the AR ``teacher`` ranks: ``generate([model], sample)`` runs the wrapped
+    generator (built with ``reranking=True``) on ``[model, teacher]``, the teacher last as
+    ``--iter-decode-with-external-reranker`` reads it, so that code decoding or timing one model runs it as is."""
+
+    def __init__(self, generator: Any, teacher: Any) -> None:
+        self.generator, self.teacher = generator, teacher
+
+    def generate(self, models: Any, sample: dict[str, Any], **kwargs: Any) -> list[list[dict[str, Any]]]:
+        """The wrapped generator's hypotheses for ``sample``, best first by the teacher's log p(ŷ|x)."""
+        return self.generator.generate([*models, self.teacher], sample, **kwargs)

@@ -12,13 +12,20 @@ from argparse import Namespace
 from fairseq.models import register_model_architecture
 from fairseq.models.transformer import base_architecture, transformer_vaswani_wmt_en_de_big
 
-from fairseq_nat_study.utils.args import TINY_SIZES, set_defaults
+from fairseq_nat_study.utils.args import MINI_SIZES, TINY_SIZES, set_defaults
 
 
 @register_model_architecture("transformer", "nat_study_tr_tiny")
 def nat_study_tr_tiny(args: Namespace) -> None:
     """2+2 layers, d=64, 2 heads: for CPU tests and the quick study."""
     set_defaults(args, **TINY_SIZES)
+    base_architecture(args)
+
+
+@register_model_architecture("transformer", "nat_study_tr_mini")
+def nat_study_tr_mini(args: Namespace) -> None:
+    """3+3 layers, d=128, 4 heads, FFN 512: CPU studies of real data."""
+    set_defaults(args, **MINI_SIZES)
     base_architecture(args)
 
 

@@ -10,7 +10,8 @@ from argparse import Namespace
 
 from fairseq.models import register_model, register_model_architecture
 
-from fairseq_nat_study.models.vanilla_nat import VanillaNATModel, nat_study_nat_base, nat_study_nat_tiny
+from fairseq_nat_study.models.vanilla_nat import (VanillaNATModel, nat_study_nat_base, nat_study_nat_mini,
+                                                  nat_study_nat_tiny)
 
 
 @register_model("nat_study_glat")
@@ -22,6 +23,12 @@ class GlatNATModel(VanillaNATModel):
 def nat_study_glat_base(args: Namespace) -> None:
     """Transformer-base sizes, as ``nat_study_nat_base``."""
     nat_study_nat_base(args)
+
+
+@register_model_architecture("nat_study_glat", "nat_study_glat_mini")
+def nat_study_glat_mini(args: Namespace) -> None:
+    """3+3 layers, d=128, 4 heads: CPU studies of real data."""
+    nat_study_nat_mini(args)
 
 
 @register_model_architecture("nat_study_glat", "nat_study_glat_tiny")

@@ -29,7 +29,7 @@ from fairseq_nat_study.modules.length_predictor import LengthPredictor
 from fairseq_nat_study.modules.posterior import GaussianPosterior
 from fairseq_nat_study.modules.priors.base import Prior
 from fairseq_nat_study.modules.priors.gaussian import GaussianPrior
-from fairseq_nat_study.utils.args import BIG_SIZES, TINY_SIZES, as_namespace, set_defaults
+from fairseq_nat_study.utils.args import BIG_SIZES, MINI_SIZES, TINY_SIZES, as_namespace, set_defaults
 from fairseq_nat_study.utils.distributions import gaussian_log_prob, reparameterize
 from fairseq_nat_study.utils.errors import PluginError
 from fairseq_nat_study.utils.tensor import time_first_to_batch_first, token_mask
@@ -165,6 +165,14 @@ def nat_study_ga_tiny(args: Namespace) -> None:
     _latent_defaults(args)
 
 
+@register_model_architecture("nat_study_latent", "nat_study_ga_mini")
+def nat_study_ga_mini(args: Namespace) -> None:
+    """Gaussian prior, d=128, 4 heads, 3+3 layers, 2-layer prior, 3-layer posterior (LaNMT's proportions at half
+    its depth): CPU studies of real data."""
+    set_defaults(args, prior="gaussian", prior_layers=2, posterior_layers=3, **MINI_SIZES)
+    _latent_defaults(args)
+
+
 @register_model_architecture("nat_study_latent", "nat_study_ga_base")
 def nat_study_ga_base(args: Namespace) -> None:
     """Ga-B: Transformer-base sizes (d 512, 8 heads, 6+6 layers), 3-layer prior, 6-layer posterior (LaNMT), d_z 8."""
@@ -183,6 +191,14 @@ def nat_study_ga_large(args: Namespace) -> None:
 def nat_study_fl_tiny(args: Namespace) -> None:
     """Flow prior, 3 levels × 2 steps, 1-layer conditioners, 2-layer posterior, d=64: CPU tests, quick study."""
     set_defaults(args, prior="flow", **TINY_SIZES)
+    _latent_defaults(args)
+
+
+@register_model_architecture("nat_study_latent", "nat_study_fl_mini")
+def nat_study_fl_mini(args: Namespace) -> None:
+    """Flow prior (3 levels × 2 steps, 1-layer conditioners), d=128, 4 heads, 3+3 layers, 3-layer posterior:
+    CPU studies of real data."""
+    set_defaults(args, prior="flow", posterior_layers=3, **MINI_SIZES)
     _latent_defaults(args)
 
 

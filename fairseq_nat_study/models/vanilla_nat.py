@@ -31,7 +31,7 @@ from fairseq.models.nat.nonautoregressive_transformer import base_architecture a
 
 from fairseq_nat_study.modules.length_predictor import refuse_out_of_support
 from fairseq_nat_study.modules.nat_decoder import UniformCopyNATDecoder
-from fairseq_nat_study.utils.args import TINY_SIZES, as_namespace, set_defaults
+from fairseq_nat_study.utils.args import MINI_SIZES, TINY_SIZES, as_namespace, set_defaults
 from fairseq_nat_study.utils.errors import PluginError
 from fairseq_nat_study.utils.tensor import length_skeleton, mask_targets, token_mask
 
@@ -138,4 +138,11 @@ def nat_study_nat_base(args: Namespace) -> None:
 def nat_study_nat_tiny(args: Namespace) -> None:
     """2+2 layers, d=64, 2 heads: for CPU tests and the quick study."""
     set_defaults(args, **TINY_SIZES)
+    nat_study_nat_base(args)
+
+
+@register_model_architecture("nat_study_nat", "nat_study_nat_mini")
+def nat_study_nat_mini(args: Namespace) -> None:
+    """3+3 layers, d=128, 4 heads, FFN 512: CPU studies of real data."""
+    set_defaults(args, **MINI_SIZES)
     nat_study_nat_base(args)

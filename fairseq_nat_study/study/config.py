@@ -58,6 +58,9 @@ class DataConfig:
     #: synthetic data: weight of the preset's translation probabilities against each word's most likely
     #: translation (0: every word deterministic, C = 0; 1: the preset's own corpus); the C sweep varies it
     ambiguity: Fraction = 1.0
+    #: synthetic data: P(a source word is ambiguous) (null: the corpus's own, 0.3; not for ``two_mode``, which
+    #: has one ambiguous word per sentence); the tied-word C sweep varies it at ``ambiguity`` 1
+    p_ambiguous: Fraction | None = None
     dir: str = ""
     src: str = "src"
     tgt: str = "tgt"
@@ -136,6 +139,12 @@ class EvalConfig:
     compound_split: bool = False
     #: time every final checkpoint's decoding (the speed stage); false: no speed stage (the C sweep reads none)
     speed: bool = True
+    #: LaNMT's decoder for latent runs' final checkpoints, beside the K-step ones (0: off): this many prior samples
+    #: per length candidate (``length_beam`` lengths, ``decode_steps`` refinement steps each), the outputs ranked
+    #: by the AR teacher's log p(ŷ|x); its BLEU in the report, its speed timed with the others
+    search_samples: NonNegative = 0
+    #: the scale of the search's prior samples (their base noise)
+    search_temperature: NonNegativeReal = 1.0
 
 
 @dataclass
@@ -160,14 +169,18 @@ class StudyConfig:
         return [(m, d) for d in ("raw", "dist") for m in self.models if d in m.data]
 
     def as_dict(self) -> dict[str, Any]:
-        """The config as a study records it (``config.json``, the ``config`` of ``results.json``): ``seeds`` only
-        where it is set and ``eval.speed`` only where it is false, so that a study that uses neither records what
-        it recorded before the keys existed."""
+        """The config as a study records it (``config.json``, the ``config`` of ``results.json``): ``seeds``,
+        ``data.p_ambiguous`` and the latent search only where set and ``eval.speed`` only where false, so that a
+        study that uses none of them records what it recorded before the keys existed."""
         out = asdict(self)
         if not self.seeds:
             del out["seeds"]
         if self.eval.speed:  # likewise the speed stage, on unless turned off
             del out["eval"]["speed"]
+        if self.data.p_ambiguous is None:  # and the synthetic corpus's share of ambiguous words, unless set
+            del out["data"]["p_ambiguous"]
+        if not self.eval.search_samples:
+            del out["eval"]["search_samples"], out["eval"]["search_temperature"]
         return out
 
 
@@ -246,6 +259,16 @@ def from_dict(raw: dict[str, Any], base_dir: Path | None = None) -> StudyConfig:
     return cfg
 
 
+def synth_config(d: DataConfig, seed: int = 1) -> Any:
+    """The :class:`~fairseq_nat_study.data.synth_config.SynthConfig` of a synthetic data section at ``seed``
+    (``p_ambiguous`` the corpus's own unless the section sets it)."""
+    from fairseq_nat_study.data.synth_config import SynthConfig
+
+    extra = {} if d.p_ambiguous is None else {"p_ambiguous": d.p_ambiguous}
+    return SynthConfig(seed=seed, num_train=d.num_train, num_test=d.num_test, preset=d.preset,
+                       ambiguity=d.ambiguity, **extra)
+
+
 def validate_data(d: DataConfig) -> None:
     """Raises ``StudyConfigError`` naming the first problem of a data section."""
     if d.kind not in ("synth", "text"):
@@ -253,14 +276,17 @@ def validate_data(d: DataConfig) -> None:
     if d.kind == "text" and not d.dir:
         raise StudyConfigError("data.dir: required for data.kind 'text'")
     if d.kind == "synth":
-        from fairseq_nat_study.data.synthetic import SynthConfig
-
         try:  # the corpus's own check, before any stage runs (its messages begin with the field's name)
-            SynthConfig(num_train=d.num_train, num_test=d.num_test, preset=d.preset, ambiguity=d.ambiguity).validate()
+            synth_config(d).validate()
         except ValueError as err:
             raise StudyConfigError(f"data.{err}") from None
+        if d.preset == "two_mode" and d.p_ambiguous is not None:
+            raise StudyConfigError("data.p_ambiguous: the two_mode preset has exactly one ambiguous word per "
+                                   "sentence; choose another preset or drop data.p_ambiguous")
     if d.kind == "text" and d.ambiguity != DataConfig.ambiguity:
         raise StudyConfigError("data.ambiguity: synthetic data only (it scales the synthetic corpus's C)")
+    if d.kind == "text" and d.p_ambiguous is not None:
+        raise StudyConfigError("data.p_ambiguous: synthetic data only (the share of ambiguous source words)")
     if d.kind == "text" and d.num_test != DataConfig.num_test:
         raise StudyConfigError("data.num_test: synthetic data only; text data chooses its test split with "
                                "data.test and data.test_lines")
@@ -369,5 +395,7 @@ def validate_eval(ev: EvalConfig) -> None:
         value = getattr(ev, key)
         if value < least:
             raise StudyConfigError(f"eval.{key}{f' ({flag})' if flag else ''}: must be >= {least}, got {value}")
+    if ev.search_samples and not ev.search_temperature > 0:
+        raise StudyConfigError(f"eval.search_temperature: must be > 0 with search_samples, got {ev.search_temperature}")
     if any(k < 0 for k in ev.refine_steps):
         raise StudyConfigError(f"eval.refine_steps (--refine-steps): steps must be >= 0, got {min(ev.refine_steps)}")

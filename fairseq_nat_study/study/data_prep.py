@@ -19,7 +19,7 @@ from typing import Callable
 
 from fairseq_nat_study.data.subwords import (SPM_TYPES, SubwordResult, learn_and_apply_bpe,
                                               learn_and_apply_sentencepiece)
-from fairseq_nat_study.study.config import DataConfig, StudyConfigError
+from fairseq_nat_study.study.config import DataConfig, StudyConfigError, synth_config
 from fairseq_nat_study.study.text_files import read_parallel, refuse_empty_lines  # noqa: F401
 
 SPLITS = ("train", "valid", "test")
@@ -98,10 +98,9 @@ def prepare_data(cfg: DataConfig, seed: int, out: Path, run: Callable[..., None]
     text.mkdir(parents=True, exist_ok=True)
     ood_summary: dict[str, object] | None = None
     if cfg.kind == "synth":
-        from fairseq_nat_study.data.synthetic import SynthConfig, write_corpus
+        from fairseq_nat_study.data.synthetic import write_corpus
 
-        write_corpus(SynthConfig(seed=seed, num_train=cfg.num_train, num_test=cfg.num_test,
-                                 preset=cfg.preset, ambiguity=cfg.ambiguity), text)
+        write_corpus(synth_config(cfg, seed), text)
         src, tgt, source = "src", "tgt", text
         if ood.enabled(cfg):
             ood_summary = ood.write_synth(cfg, seed, text)

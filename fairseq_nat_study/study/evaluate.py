@@ -10,6 +10,9 @@ refinement table, candidate diversity and decoding speed. Everything runs in one
 * LL of the *references*: exact for AR/NAT, IWAE-``iw_samples`` with the ELBO beside it for latent models.
 * Refinement (latent): for K in ``refine_steps``, BLEU of ŷ_K and the ELBO per token of ŷ_K under the model
   (the quantity delta-posterior inference climbs), and the diversity of the length-beam candidates.
+* Latent search (latent, with ``eval.search_samples`` and the AR teacher): BLEU of LaNMT's decoder, the
+  teacher's pick among ``search_samples`` prior samples × ``length_beam`` lengths, each refined ``decode_steps``
+  times, with its per-sentence statistics (``search``).
 * Diversity: 100 − mean pairwise sentence-BLEU between the candidates of one source (AR: the beam's
   n-best; latent: the ``length_beam`` length candidates). fairseq's NAT generator keeps only the best length
   candidate, so NAT/GLAT have no diversity figure (reported as ``None``, not zero).
@@ -29,7 +32,7 @@ from fairseq_nat_study.analysis.bleu import corpus_bleu, detokenize, remove_subw
 from fairseq_nat_study.analysis.significance import sentence_statistics
 from fairseq_nat_study.analysis.loglik import (to_model_device, evaluate_dataset, iterate_batches, make_pair_dataset,
                                                model_family, model_max_positions)
-from fairseq_nat_study.analysis.speed import build_generator, time_decoder
+from fairseq_nat_study.analysis.speed import build_generator, build_search_generator, time_decoder
 from fairseq_nat_study.study.config import EvalConfig
 
 
@@ -98,13 +101,14 @@ def output_elbo_per_token(model: Any, task: Any, sources: Sequence[str], hyps: S
 
 def evaluate_checkpoint(model: Any, task: Any, dataset: Any, refs: Sequence[str], ev: EvalConfig, *, lang: str,
                         compound: bool = False, full: bool = False, seed: int = 1, speed: bool = True,
-                        progress: Callable[[str], None] = print) -> dict[str, Any]:
-    """The study's figures for one checkpoint (``full``: also refinement, diversity and, with ``speed``, the
-    decoding speed of this model alone).
+                        progress: Callable[[str], None] = print, teacher: Any = None) -> dict[str, Any]:
+    """The study's figures for one checkpoint (``full``: also refinement, diversity, latent search and, with
+    ``speed``, the decoding speed of this model alone).
 
     Args:
         dataset: the binarised test split (sources and references in the task's dictionaries).
         refs: the references as tokenized text (no BPE), one per sentence of ``dataset``.
+        teacher: the AR model that ranks latent search's candidates (latent models, ``ev.search_samples`` > 0).
     """
     if len(refs) != len(dataset):
         raise ValueError(f"{len(refs)} reference lines for a split of {len(dataset)} sentences")
@@ -148,6 +152,11 @@ def evaluate_checkpoint(model: Any, task: Any, dataset: Any, refs: Sequence[str]
             progress(f"refinement K={k}: BLEU {entry['bleu']}, ELBO(ŷ) {entry['output_elbo_per_token']}, "
                      f"diversity {entry['diversity']}")
         row["diversity"] = next((e["diversity"] for e in row["refinement"] if e["steps"] == steps), None)
+        if teacher is not None and ev.search_samples:
+            row["search"] = latent_search(model, task, dataset, refs, ev, teacher, lang=lang, compound=compound,
+                                          seed=seed, subwords=subwords)
+            progress(f"latent search {row['search']['samples']}×{row['search']['length_beam']} + AR: BLEU "
+                     f"{row['search']['bleu']}")
     else:
         row["diversity"] = None
     if not speed:
@@ -156,6 +165,18 @@ def evaluate_checkpoint(model: Any, task: Any, dataset: Any, refs: Sequence[str]
     progress(f"speed: {row['speed']['latency_ms']} ms/sentence at batch 1, "
              f"{row['speed']['throughput']} sentences/s at batch {ev.bench_batch}")
     return row
+
+
+def latent_search(model: Any, task: Any, dataset: Any, refs: Sequence[str], ev: EvalConfig, teacher: Any, *,
+                  lang: str, compound: bool, seed: int, subwords: str) -> dict[str, Any]:
+    """BLEU (with per-sentence statistics) of LaNMT's decoder: the teacher's pick among ``ev.search_samples``
+    prior samples × ``ev.length_beam`` lengths, each refined ``ev.decode_steps`` times."""
+    gen = build_search_generator(model, task, teacher, ev.search_samples, ev.length_beam, ev.decode_steps,
+                                 ev.search_temperature, seed)
+    hyps = [c[0] for c in decode(model, task, dataset, gen)]
+    scores = bleu_scores(hyps, refs, lang, compound, stats=True, subwords=subwords)
+    return {"samples": ev.search_samples, "length_beam": ev.length_beam, "steps": ev.decode_steps,
+            "temperature": ev.search_temperature, "empty_outputs": sum(1 for h in hyps if not h.strip()), **scores}
 
 
 def time_default_decoder(model: Any, task: Any, dataset: Any, refs: Sequence[str], ev: EvalConfig, steps: int,

@@ -143,8 +143,9 @@ class Study:
             trains.append(train)
             stages += [StageSpec(train, partial(self._train, spec, data),
                                  after=("data" if data == "raw" else "distill",), cost=train_cost(spec)),
-                       StageSpec(evaluate, partial(self._evaluate, spec, data), after=(train,),
-                                 cost=EVAL_COST * train_cost(spec), in_process=True)]
+                       StageSpec(evaluate, partial(self._evaluate, spec, data),
+                                 after=(train, *self._ranker_stage(spec)), cost=EVAL_COST * train_cost(spec),
+                                 in_process=True)]
         stages.append(StageSpec("total-correlation", self._total_correlation,
                                 after=(*trains, *(["distill"] if distilled else [])), cost=0.0, in_process=True))
         if self.cfg.eval.speed:
@@ -260,6 +261,18 @@ class Study:
         has_ood = "ood" in self._data_record()
         return self._references(OOD_STEM) if has_ood else None
 
+    def _ranker_stage(self, spec: ModelSpec) -> tuple[str, ...]:
+        """The stage a latent run's evaluation also waits for: the teacher's training, whose final checkpoint
+        ranks latent search's candidates (``eval.search_samples``)."""
+        if spec.family != "latent" or not self.cfg.eval.search_samples:
+            return ()
+        return (f"train-{self.cfg.teacher}-raw",)
+
+    def ranker(self) -> Path | None:
+        """The AR checkpoint that ranks latent search's candidates (the teacher's final one), or None when the
+        study runs no latent search."""
+        return final_checkpoint(self.run_dir(self._teacher(), "raw")) if self.cfg.eval.search_samples else None
+
     def _evaluate(self, spec: ModelSpec, data: str) -> None:
         from fairseq_nat_study.study.run_eval import evaluate_run
 
@@ -267,8 +280,8 @@ class Study:
         evaluate_run(self.run_dir(spec, data), self.bin["raw"], self._references(), self.cfg.eval, name=spec.name,
                      data=data, lang=lang, compound=self.cfg.eval.compound_split, family=spec.family,
                      seed=self.cfg.seed, cpu=self.cpu, ood_refs=self._ood_references(), speed=False,
-                     max_checkpoints=self.cfg.eval.checkpoints,
-                     progress=lambda s: self.say(f"[study] {s}"),
+                     max_checkpoints=self.cfg.eval.checkpoints, progress=lambda s: self.say(f"[study] {s}"),
+                     teacher=self.ranker() if spec.family == "latent" else None,
                      extra={"max_update": spec.max_update,
                             "train_seconds": self.timings.get(f"train-{spec.name}-{data}")})
 
@@ -280,7 +293,7 @@ class Study:
         runs = [(spec.name, data, final_checkpoint(self.run_dir(spec, data))) for spec, data in self.cfg.runs()]
         with thread_share(available_cores()):  # the stage runs alone: timed on every core, as a user decodes
             result = measure_speed(runs, self.bin["raw"], self.cfg.eval, seed=self.cfg.seed, cpu=self.cpu,
-                                   progress=lambda s: self.say(f"[study] {s}"))
+                                   progress=lambda s: self.say(f"[study] {s}"), teacher=self.ranker())
         (self.out / "speed.json").write_text(json.dumps(result, indent=1))
 
     def _total_correlation(self) -> None:

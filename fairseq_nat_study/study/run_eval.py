@@ -94,7 +94,8 @@ def evaluate_run(run_dir: Path, data_bin: Path, refs: Sequence[str], ev: EvalCon
                  lang: str, compound: bool = False, family: str | None = None, seed: int = 1, cpu: bool = True,
                  max_checkpoints: int = 0, extra: dict[str, Any] | None = None,
                  ood_refs: Sequence[str] | None = None, speed: bool = True,
-                 progress: Callable[[str], None] = print, out: Path | None = None) -> dict[str, Any]:
+                 progress: Callable[[str], None] = print, out: Path | None = None,
+                 teacher: Path | None = None) -> dict[str, Any]:
     """Evaluates the checkpoints of ``run_dir`` on the test split of ``data_bin``; writes ``eval.json``.
 
     Args:
@@ -110,6 +111,8 @@ def evaluate_run(run_dir: Path, data_bin: Path, refs: Sequence[str], ev: EvalCon
         speed: time the final checkpoint's decoding on its own (the study times all runs side by side in its
             speed stage instead, and passes False).
         out: the record's file (default ``run_dir/eval.json``).
+        teacher: an AR checkpoint; with ``ev.search_samples``, it ranks latent search's candidates at a latent
+            run's final checkpoint (``search`` of the final point).
     """
     from fairseq_nat_study.analysis.loglik import model_family
     from fairseq_nat_study.analysis.loading import load_model_and_task, load_split
@@ -131,9 +134,12 @@ def evaluate_run(run_dir: Path, data_bin: Path, refs: Sequence[str], ev: EvalCon
             family = "glat" if criterion == "nat_study_glat" else model_family(model)
         check_family(family, model_family(model), ckpt)
         progress(f"evaluating {name}-{data} at {updates} updates{' (final)' if final else ''}")
+        ranker = None
+        if final and teacher is not None and ev.search_samples and family == "latent":
+            ranker = load_model_and_task(str(teacher), str(data_bin), cpu=cpu)[0]
         row = evaluate_checkpoint(model, task, load_split(task, str(data_bin), "test"), refs, ev, lang=lang,
                                   compound=compound, full=final, seed=seed, speed=speed,
-                                  progress=lambda s: progress(f"  {name}-{data}: {s}"))
+                                  progress=lambda s: progress(f"  {name}-{data}: {s}"), teacher=ranker)
         if final and ood_refs is not None:
             from fairseq_nat_study.study.ood import OOD_SPLIT
 

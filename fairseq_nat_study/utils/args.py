@@ -10,6 +10,13 @@ TINY_SIZES: dict[str, object] = dict(
     decoder_embed_dim=64, decoder_ffn_embed_dim=256, decoder_layers=2, decoder_attention_heads=2,
 )
 
+#: Sizes of every ``*_mini`` arch: 3+3 layers, d=128, 4 heads, FFN 512 (CPU studies of real data: between the tiny
+#: archs and Transformer-base, about 4× a tiny arch's cost per token).
+MINI_SIZES: dict[str, object] = dict(
+    encoder_embed_dim=128, encoder_ffn_embed_dim=512, encoder_layers=3, encoder_attention_heads=4,
+    decoder_embed_dim=128, decoder_ffn_embed_dim=512, decoder_layers=3, decoder_attention_heads=4,
+)
+
 #: Transformer-big sizes of every ``*_large`` latent arch (Vaswani et al. 2017): d 1024, 16 heads, FFN 4096.
 BIG_SIZES: dict[str, object] = dict(
     encoder_embed_dim=1024, encoder_ffn_embed_dim=4096, encoder_attention_heads=16,

@@ -60,7 +60,7 @@ def _interleaved(speed: dict[str, Any], final: dict[tuple[str, str], dict[str, A
     for m, d, config in keys:
         mine = {r["batch_size"]: r for r in speed["rows"] if (r["model"], r["data"], r["config"]) == (m, d, config)}
         p = final.get((m, d), {})
-        diversity = p.get("diversity")
+        diversity = None if config.startswith("search") else p.get("diversity")  # search: one output kept
         for entry in p.get("refinement") or []:  # a latent decoder's own K
             if config == f"K={entry['steps']}":
                 diversity = entry["diversity"]

@@ -27,6 +27,11 @@ MIN_R = 0.95
 MIN_SPEARMAN = 0.9
 #: a corpus counts as having C > 0 above this (nats per position)
 C_ZERO = 1e-6
+#: what each sweep knob changes (``study/sweep.py``)
+KNOB_WORDS = {"ambiguity": "λ: the weight of each ambiguous word's translation probabilities against its most "
+                           "likely translation",
+              "p_ambiguous": "the share of source words that are ambiguous, each with the preset's own translation "
+                             "probabilities"}
 
 
 def slope(xs: list[float], ys: list[float]) -> float | None:
@@ -103,14 +108,18 @@ def sweep_findings(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def sweep_markdown(results: dict[str, Any]) -> str:
     """The sweep's report: the table of corpora and the findings."""
+    knob = results.get("knob", "ambiguity")
     lines = [f"# The C sweep: {results['name']}", "",
+             f"Corpora of the synthetic family differing in `{knob}` ({KNOB_WORDS.get(knob, knob)}). "
              "Per target position (|y| + 1) on each corpus's test split, final checkpoints; Ĉ on the split it "
-             "was estimated on, beside its exact C (0 for distilled data).", "",
-             "| ambiguity | exact C | LL AR | LL NAT-MLE | excess | BLEU AR | gap raw | gap KD | gap GLAT | Ĉ raw (exact) "
+             "was estimated on, beside its exact C (0 for distilled data). A BLEU gap is BLEU_AR − BLEU_X with, in "
+             "brackets, its paired-bootstrap 95 % interval over the test sentences (one training seed: the interval "
+             "leaves out the spread of a rerun of training).", "",
+             f"| {knob} | exact C | LL AR | LL NAT-MLE | excess | BLEU AR | gap raw | gap KD | gap GLAT | Ĉ raw (exact) "
              "| Ĉ dist (exact) |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for p in results["points"]:
         ch = p["C_hat_per_token"]
-        lines.append(f"| {p['ambiguity']:g} | {fmt(p['C_per_token'], 4)} | {_model_cells(p)} | "
+        lines.append(f"| {p[knob]:g} | {fmt(p['C_per_token'], 4)} | {_model_cells(p)} | "
                      f"{fmt(ch['raw']['value'], 4)} ({fmt(ch['raw']['exact'], 4)}) | "
                      f"{fmt(ch['dist']['value'], 4)} ({fmt(ch['dist']['exact'], 4)}) |")
     lines += _real_lines(results.get("real") or [])
@@ -137,11 +146,17 @@ def _real_lines(real: list[dict[str, Any]]) -> list[str]:
 
 
 def _model_cells(p: dict[str, Any]) -> str:
-    """A corpus's model cells, synthetic or real: LL AR | LL NAT-MLE | excess | BLEU AR | gap raw | gap KD | gap GLAT."""
-    m, g = p["models"], gaps(p)
+    """A corpus's model cells, synthetic or real: LL AR | LL NAT-MLE | excess | BLEU AR | gap raw | gap KD | gap GLAT,
+    each gap with its paired-bootstrap interval where the point has one."""
+    m, g, spans = p["models"], gaps(p), p.get("gap_intervals") or {}
     ll = lambda k: fmt((m.get(k) or {}).get("ll_per_token"), 4)  # noqa: E731
+
+    def gap(key: str) -> str:
+        span = spans.get(key)
+        return fmt(g[key]) + (f" [{span['low']:+.2f}, {span['high']:+.2f}]" if span else "")
+
     return (f"{ll('ar:raw')} | {ll('nat:raw')} | {fmt(g['excess'], 4)} | {fmt((m.get('ar:raw') or {}).get('bleu'))} | "
-            f"{fmt(g['raw'])} | {fmt(g['kd'])} | {fmt(g['glat'])}")
+            f"{gap('raw')} | {gap('kd')} | {gap('glat')}")
 
 
 def sweep_plot(results: dict[str, Any], out: Path) -> str:

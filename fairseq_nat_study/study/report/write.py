@@ -21,6 +21,7 @@ from fairseq_nat_study.study.report.findings import findings, seed_dependent
 from fairseq_nat_study.study.report.fit import fit_table
 from fairseq_nat_study.study.report.formatting import fmt as _fmt
 from fairseq_nat_study.study.report.ood_table import ood_table
+from fairseq_nat_study.study.report.search_table import search_table
 from fairseq_nat_study.study.report.speed_table import latencies, speed_table
 
 
@@ -117,6 +118,7 @@ def markdown(results: dict[str, Any]) -> str:
                 lines.append(f"| {m} | {d} | {label} | " + " | ".join(_fmt(e[key]) for e in table) + " |")
         lines += ["", "ELBO(ŷ): the ELBO per token of the model's own output at K steps; diversity: 100 − mean "
                   "pairwise sentence-BLEU of the length-beam candidates.", ""]
+    lines += search_table(results, final)
     lines += speed_table(results, final)
     subsets = sorted({e.get("subset", "?") for e in tc.values() if "skipped" not in e})
     split_words = {"valid": "validation", "test": "test", "train": "training"}
