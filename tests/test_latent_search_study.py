@@ -19,8 +19,9 @@ def _decode_all(gen, model, task, dataset) -> dict[int, dict]:
     out = {}
     for sample in iterate_batches(task, dataset, max_tokens=None, max_sentences=32,
                                   max_positions=model_max_positions(model, task)):
+        hypos = gen.generate([model], to_model_device(sample, model))
         for i, sid in enumerate(sample["id"].tolist()):
-            out[sid] = gen.generate([model], to_model_device(sample, model))[i][0]
+            out[sid] = hypos[i][0]
     return out
 
 

@@ -106,7 +106,7 @@ def test_bad_configs_name_the_problem(raw: dict, message: str) -> None:
 
 def test_the_share_of_ambiguous_words_reaches_the_corpus_and_is_recorded_only_where_set() -> None:
     from fairseq_nat_study.data.synth_config import SynthConfig
-    from fairseq_nat_study.study.config import synth_config
+    from fairseq_nat_study.study.data_config import synth_config
 
     plain = from_dict({"models": [TEACHER], "teacher": "tr"})
     assert "p_ambiguous" not in plain.as_dict()["data"]  # a study that does not set it records what it did before

@@ -117,7 +117,8 @@ def test_unequal_corpus_stats_and_cli(tmp_path: Path, capsys: pytest.CaptureFixt
 
 
 def test_study_config_accepts_unequal_preset() -> None:
-    from fairseq_nat_study.study.config import DataConfig, StudyConfigError, validate_data
+    from fairseq_nat_study.study.data_config import DataConfig, validate_data
+    from fairseq_nat_study.study.errors import StudyConfigError
 
     validate_data(DataConfig(kind="synth", preset="unequal"))
     with pytest.raises(StudyConfigError, match="data.preset"):

@@ -84,7 +84,8 @@ def _subword_settings(args: argparse.Namespace) -> tuple[int, int, str]:
 def main(args: argparse.Namespace) -> int:
     from fairseq_nat_study.cli.errors import fail, failure_line, missing_dir, unwritable_out_dir
     from fairseq_nat_study.utils.fairseq_runner import run_fairseq
-    from fairseq_nat_study.study.config import DataConfig, StudyConfigError, validate_data
+    from fairseq_nat_study.study.data_config import DataConfig, validate_data
+    from fairseq_nat_study.study.errors import StudyConfigError
     from fairseq_nat_study.study.data_prep import check_subwords, prepare_data
 
     try:

@@ -19,7 +19,8 @@ from typing import Callable
 
 from fairseq_nat_study.data.subwords import (SPM_TYPES, SubwordResult, learn_and_apply_bpe,
                                               learn_and_apply_sentencepiece)
-from fairseq_nat_study.study.config import DataConfig, StudyConfigError, synth_config
+from fairseq_nat_study.study.data_config import DataConfig, synth_config
+from fairseq_nat_study.study.errors import StudyConfigError
 from fairseq_nat_study.study.text_files import read_parallel, refuse_empty_lines  # noqa: F401
 
 SPLITS = ("train", "valid", "test")

@@ -2,9 +2,21 @@
 bottom of the study room, imported by its config, data preparation and OOD modules alike."""
 from __future__ import annotations
 
+from typing import Any
+
 
 class StudyConfigError(ValueError):
     """A study config that cannot run (unknown key, bad value, missing teacher)."""
+
+
+def checked(fn: Any, *args: Any) -> None:
+    """Runs a check of ``utils/config_check.py``, its error as a ``StudyConfigError``."""
+    from fairseq_nat_study.utils.config_check import ConfigTypeError
+
+    try:
+        fn(*args)
+    except ConfigTypeError as err:
+        raise StudyConfigError(str(err)) from None
 
 
 def expand_data_dir(path: str) -> str:

@@ -1,6 +1,6 @@
 """The OOD test set's section of a study config (``data.ood``, :mod:`~fairseq_nat_study.study.ood`): its keys,
 defaults and checks, and the config of the shifted synthetic set; checked with the rest of the config before
-any stage runs. ``d`` is the config's data section (``study.config.DataConfig``)."""
+any stage runs. ``d`` is the config's data section (``study.data_config.DataConfig``)."""
 from __future__ import annotations
 
 from pathlib import Path

@@ -4,7 +4,7 @@ correlation C runs from 0 up.
 Huang et al. bound the KL from the data to a NAT model trained by MLE below by C, the dependence between target
 tokens given the source that a factorized model cannot represent: the larger C is, the more NAT-MLE loses to its
 AR counterpart, and KD and GLAT help because their proxy data have a lower C. A sweep turns one of two knobs of
-the synthetic corpus (:data:`KNOBS`):
+the synthetic corpus (:data:`~fairseq_nat_study.study.report.sweep_report.KNOBS`):
 
 - ``"ambiguity": [λ, ...]`` (:class:`~fairseq_nat_study.data.synth_config.SynthConfig`) scales C from 0 (every
   word deterministic) to the preset's own value while the sources, vocabularies and random stream stay the same,
@@ -28,9 +28,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from fairseq_nat_study.study.config import StudyConfig, StudyConfigError, from_dict
-
-#: the data keys a sweep may vary, each with its values' meaning
-KNOBS = {"ambiguity": "λ in [0, 1]", "p_ambiguous": "P(ambiguous word) in [0, 1]"}
+from fairseq_nat_study.study.report.sweep_report import DEFAULT_KNOB, GAP_MODELS, KNOBS
 
 
 def load_sweep(path: str | Path) -> tuple[dict[str, Any], list[float]]:
@@ -54,7 +52,7 @@ def load_sweep(path: str | Path) -> tuple[dict[str, Any], list[float]]:
     values = raw.pop(name)
     if (not isinstance(values, list) or len(values) < 2
             or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)):
-        raise StudyConfigError(f"--config {path}: '{name}' must be a list of at least two numbers ({KNOBS[name]}), "
+        raise StudyConfigError(f"--config {path}: '{name}' must be a list of at least two numbers ({KNOBS[name][0]}), "
                                f"got {values!r}")
     if sorted(set(values)) != list(values):
         raise StudyConfigError(f"--config {path}: '{name}' values must be increasing and distinct, got {values}")
@@ -70,8 +68,8 @@ def load_sweep(path: str | Path) -> tuple[dict[str, Any], list[float]]:
 
 
 def knob(base: dict[str, Any]) -> str:
-    """The data key a loaded sweep config varies (``ambiguity`` for a base without ``"knob"``)."""
-    return base.get("knob", "ambiguity")
+    """The data key a loaded sweep config varies (:data:`DEFAULT_KNOB` for a base without ``"knob"``)."""
+    return base.get("knob", DEFAULT_KNOB)
 
 
 def _real_entries(entries: Any, path: Path) -> list[dict[str, str]]:
@@ -106,13 +104,13 @@ def corpus_config(base: dict[str, Any], value: float, base_dir: Path | None = No
     """The study config of the corpus at ``value`` of the sweep's knob (validated)."""
     raw = copy.deepcopy(base)
     raw.pop("real", None)
-    name = raw.pop("knob", "ambiguity")
+    name = raw.pop("knob", DEFAULT_KNOB)
     raw.setdefault("data", {})[name] = value
     raw["name"] = f"{raw.get('name', 'sweep')} ({name} {value:g})"
     return from_dict(raw, base_dir)
 
 
-def corpus_dir(out: Path, value: float, name: str = "ambiguity") -> Path:
+def corpus_dir(out: Path, value: float, name: str = DEFAULT_KNOB) -> Path:
     """The study directory of the corpus at ``value`` of the knob ``name``."""
     return Path(out) / f"{name}_{value:g}"
 
@@ -137,7 +135,7 @@ def run_sweep(base: dict[str, Any], values: list[float], out: Path, base_dir: Pa
     return results
 
 
-def collect(out: Path, values: list[float], name: str, knob_name: str = "ambiguity") -> dict[str, Any]:
+def collect(out: Path, values: list[float], name: str, knob_name: str = DEFAULT_KNOB) -> dict[str, Any]:
     """The sweep's results: the knob and one point per corpus with its exact C and the figures the report reads."""
     points = []
     for value in values:
@@ -146,7 +144,7 @@ def collect(out: Path, values: list[float], name: str, knob_name: str = "ambigui
     return {"name": name, "knob": knob_name, "points": points}
 
 
-def corpus_point(study: dict[str, Any], value: float | None, knob_name: str = "ambiguity") -> dict[str, Any]:
+def corpus_point(study: dict[str, Any], value: float | None, knob_name: str = DEFAULT_KNOB) -> dict[str, Any]:
     """One corpus's figures on its test split, per target position (``|y| + 1``, the LL's denominator):
     the exact H and C, the final checkpoints' LL and BLEU of the AR model, NAT-MLE on raw and distilled data,
     GLAT and the latent models (raw), and Ĉ of the raw and distilled data; ``value`` of the knob under its name
@@ -178,13 +176,10 @@ def corpus_point(study: dict[str, Any], value: float | None, knob_name: str = "a
             "models": models, "C_hat_per_token": c_hat, "gap_intervals": gap_intervals(stats)}
 
 
-#: the BLEU gaps of a sweep: name -> the model whose BLEU the AR model's is compared with
-GAP_MODELS = {"raw": "nat:raw", "kd": "nat:dist", "glat": "glat:raw"}
-
 
 def gap_intervals(stats: dict[str, list[str]]) -> dict[str, dict[str, Any]]:
     """BLEU_AR − BLEU_X on the test split with its paired-bootstrap 95 % interval
-    (:func:`~fairseq_nat_study.analysis.significance.paired_difference`), for each gap of :data:`GAP_MODELS` whose two
+    (:func:`~fairseq_nat_study.analysis.significance.paired_difference`), for each gap of ``GAP_MODELS`` whose two
     runs recorded their sentences' statistics: ``{name: {"delta", "low", "high", "reading", ...}}``."""
     from fairseq_nat_study.analysis.significance import paired_difference
 

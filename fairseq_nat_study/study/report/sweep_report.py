@@ -27,11 +27,15 @@ MIN_R = 0.95
 MIN_SPEARMAN = 0.9
 #: a corpus counts as having C > 0 above this (nats per position)
 C_ZERO = 1e-6
-#: what each sweep knob changes (``study/sweep.py``)
-KNOB_WORDS = {"ambiguity": "λ: the weight of each ambiguous word's translation probabilities against its most "
-                           "likely translation",
-              "p_ambiguous": "the share of source words that are ambiguous, each with the preset's own translation "
-                             "probabilities"}
+#: the data keys a sweep may vary (``study/sweep.py``): (the range of its values, what it changes)
+KNOBS = {"ambiguity": ("λ in [0, 1]", "λ: the weight of each ambiguous word's translation probabilities against its "
+                                      "most likely translation"),
+         "p_ambiguous": ("P(ambiguous word) in [0, 1]", "the share of source words that are ambiguous, each with the "
+                                                        "preset's own translation probabilities")}
+#: the knob of a sweep that names none (results written before the second knob existed)
+DEFAULT_KNOB = "ambiguity"
+#: the BLEU gaps to the AR model: name -> the model (``group:data``) whose BLEU the AR model's is compared with
+GAP_MODELS = {"raw": "nat:raw", "kd": "nat:dist", "glat": "glat:raw"}
 
 
 def slope(xs: list[float], ys: list[float]) -> float | None:
@@ -63,10 +67,9 @@ def gaps(point: dict[str, Any]) -> dict[str, float | None]:
     """{"excess", "raw", "kd", "glat"}: NAT-MLE's NLL excess over the AR model and the BLEU gaps to the AR model."""
     m = point["models"]
     ar, nat = m.get("ar:raw"), m.get("nat:raw")
-    kd, glat = m.get("nat:dist"), m.get("glat:raw")
     gap = lambda other: None if ar is None or other is None else ar["bleu"] - other["bleu"]  # noqa: E731
     return {"excess": None if ar is None or nat is None else ar["ll_per_token"] - nat["ll_per_token"],
-            "raw": gap(nat), "kd": gap(kd), "glat": gap(glat)}
+            **{name: gap(m.get(key)) for name, key in GAP_MODELS.items()}}
 
 
 def sweep_findings(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -108,9 +111,10 @@ def sweep_findings(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def sweep_markdown(results: dict[str, Any]) -> str:
     """The sweep's report: the table of corpora and the findings."""
-    knob = results.get("knob", "ambiguity")
+    knob = results.get("knob", DEFAULT_KNOB)
+    changes = KNOBS[knob][1] if knob in KNOBS else knob
     lines = [f"# The C sweep: {results['name']}", "",
-             f"Corpora of the synthetic family differing in `{knob}` ({KNOB_WORDS.get(knob, knob)}). "
+             f"Corpora of the synthetic family differing in `{knob}` ({changes}). "
              "Per target position (|y| + 1) on each corpus's test split, final checkpoints; Ĉ on the split it "
              "was estimated on, beside its exact C (0 for distilled data). A BLEU gap is BLEU_AR − BLEU_X with, in "
              "brackets, its paired-bootstrap 95 % interval over the test sentences (one training seed: the interval "
