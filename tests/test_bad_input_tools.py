@@ -47,6 +47,7 @@ def bad(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "list_count": {"eval": {"iw_samples": [10]}},
         "negative_seed": {"seed": -1},
         "distill_beam_zero": {"distill": {"beam": 0}},
+        "distill_cap_negative": {"distill": {"max_len_a": 1.0, "max_len_b": -1}},
         "refine_step_string": {"eval": {"refine_steps": [0, "1"]}},
         "missing_arch": {"models": [{"name": "tr", "family": "ar", "max_update": 10}]},
         "models_not_list": {"models": "tr"},
@@ -92,6 +93,7 @@ CASES: list[tuple[str, str]] = [
     ("distill --teacher {B}/ckpt.pt --data {B}/dir --out {B}/d --beam 0", "argument --beam: must be an integer >= 1"),
     ("distill --teacher {B}/ckpt.pt --data {B}/dir --out {B}/d --shard-size x", "argument --shard-size: must be an integer"),
     ("distill --teacher {B}/ckpt.pt --data {B}/dir --out {B}/d --workers 0", "argument --workers: must be an integer >= 1"),
+    ("distill --teacher {B}/ckpt.pt --data {B}/dir --out {B}/d --max-len-a -1", "argument --max-len-a: must be a number >= 0"),
     ("distill --teacher {B}/ckpt.pt --data {B}/dir --out {B}/d", "--data {B}/dir: not a fairseq-preprocess output"),
     # bleu
     ("bleu --hyp {B}/missing.txt --ref {B}/file.txt", "--hyp {B}/missing.txt: no such file"),
@@ -194,6 +196,7 @@ CASES: list[tuple[str, str]] = [
     ("study --config {B}/list_count.json --out {B}/st", "eval.iw_samples: expected an integer >= 1, got a list [10]"),
     ("study --config {B}/negative_seed.json --out {B}/st", "seed: must be an integer >= 0, got -1"),
     ("study --config {B}/distill_beam_zero.json --out {B}/st", "distill.beam: must be an integer >= 1, got 0"),
+    ("study --config {B}/distill_cap_negative.json --out {B}/st", "distill.max_len_b: must be an integer >= 0"),
     ("study --config {B}/refine_step_string.json --out {B}/st", "eval.refine_steps[1]: expected an integer >= 0"),
     ("study --config {B}/missing_arch.json --out {B}/st", "models[0]: missing key(s) ['arch']"),
     ("study --config {B}/models_not_list.json --out {B}/st", "models: expected a list of model objects, got str"),

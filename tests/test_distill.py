@@ -3,6 +3,7 @@ a killed run resumes to exactly the output of an uninterrupted one, bad input is
 from __future__ import annotations
 
 import filecmp
+import json
 import os
 import signal
 import subprocess
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import NUM_VALID
-from fairseq_nat_study.distill.pipeline import DistillConfig, DistillError, distill
+from fairseq_nat_study.distill.pipeline import DistillConfig, DistillError, distill, length_cap, length_offsets
 
 SPLIT = "valid.src-tgt"
 
@@ -95,3 +96,38 @@ def test_distill_names_a_missing_split_and_other_settings(two_mode, tmp_path) ->
     with pytest.raises(DistillError, match="other settings .*beam"):
         distill(DistillConfig(teacher=str(two_mode.ar), data=str(two_mode.data), out=str(tmp_path / "o"),
                               subset="valid"))
+
+
+def test_length_cap_comes_from_the_split_unless_given_once() -> None:
+    def cfg(**kw) -> DistillConfig:
+        return DistillConfig(teacher="t.pt", data="d", out="o", **kw)
+
+    # fairseq counts |x| with its EOS: B = D - 1 keeps a hypothesis within D tokens of its source
+    assert length_cap(cfg(), 7) == (1.0, 6)
+    assert length_cap(cfg(), 0) == (1.0, 0) and length_cap(cfg(), -3) == (1.0, 0)
+    assert length_cap(cfg(max_len_a=1.2, max_len_b=10), 7) == (1.2, 10)
+    assert length_cap(cfg(generate_args=["--max-len-a=1.5", "--lenpen", "1"]), 7) is None
+    with pytest.raises(DistillError, match="given twice"):
+        length_cap(cfg(max_len_a=1.2, max_len_b=10, generate_args=["--max-len-b", "5"]), 7)
+    with pytest.raises(DistillError, match="together"):
+        length_cap(cfg(max_len_b=10), 7)
+
+
+def test_distill_json_records_the_cap_and_the_length_differences(two_mode, uninterrupted) -> None:
+    raw = length_offsets(two_mode.data, "valid", "src", "tgt")
+    dist = length_offsets(uninterrupted, "valid", "src", "tgt")
+    summary = json.loads((uninterrupted / "distill.json").read_text())
+    assert summary["length_cap"] == [1.0, max(int(raw.max()) - 1, 0)]
+    assert summary["max_offset_raw"] == int(raw.max())
+    assert summary["max_offset_distilled"] == int(dist.max())
+    assert summary["beyond_raw_max_offset"] == int((dist > raw.max()).sum())
+
+
+def test_a_given_cap_binds_every_hypothesis(two_mode, tmp_path) -> None:
+    out = tmp_path / "capped"
+    summary = distill(DistillConfig(teacher=str(two_mode.ar), data=str(two_mode.data), out=str(out), subset="valid",
+                                    cpu=True, max_len_a=0.0, max_len_b=2))
+    assert summary["length_cap"] == [0.0, 2]
+    lengths = [len(h.split()) for h in _dataset_lines(out, f"{SPLIT}.tgt")]
+    refs = [len(r.split()) for r in _dataset_lines(two_mode.data, f"{SPLIT}.tgt")]
+    assert len(lengths) == NUM_VALID and max(lengths) == 2 < min(refs)  # cut to 2 tokens (+ EOS), none dropped

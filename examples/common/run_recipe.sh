@@ -73,7 +73,7 @@ words VALID_FLAGS "${VALID_FLAGS:---validate-interval-updates $CKPT_INTERVAL}"
 # ==== distillation (beam 4) and evaluation =================================================================
 DISTILL_SHARD_SIZE="${DISTILL_SHARD_SIZE:-}"  # empty: no --shard-size (the distill tool's default)
 words DISTILL_FLAGS "${DISTILL_FLAGS:---max-tokens $DISTILL_MAX_TOKENS
-  ${DISTILL_SHARD_SIZE:+--shard-size $DISTILL_SHARD_SIZE} --generate-args=--max-len-a=1.2 --generate-args=--max-len-b=10}"
+  ${DISTILL_SHARD_SIZE:+--shard-size $DISTILL_SHARD_SIZE} --max-len-a 1.2 --max-len-b 10}"
 words EVAL_FLAGS "${EVAL_FLAGS:---decode-steps 1 --refine-steps 0 1 2 4 8 --iw-samples 100 --max-checkpoints 5}"
 COMPOUND_SPLIT="${COMPOUND_SPLIT:-0}" # 1: compound-split BLEU (##AT##-##AT##) beside the others
 

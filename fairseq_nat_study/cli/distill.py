@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-from fairseq_nat_study.cli.arg_types import positive_int
+from fairseq_nat_study.cli.arg_types import float_in, int_at_least, positive_int
 
 
 def add_args(parser: argparse.ArgumentParser) -> None:
@@ -21,9 +21,13 @@ def add_args(parser: argparse.ArgumentParser) -> None:
                         help="shards decoded at once, one fairseq-generate process each (one GPU each with CUDA)")
     parser.add_argument("--max-tokens", type=positive_int, default=8192, help="tokens per batch of fairseq-generate")
     parser.add_argument("--cpu", action="store_true", help="decode on the CPU even if CUDA is available")
+    parser.add_argument("--max-len-a", type=float_in(0.0), default=None,
+                        help="hypotheses of at most A·|x| + B tokens (with --max-len-b); default: A = 1 and B from the "
+                             "split, so no pair gets a target-minus-source length difference above the split's largest")
+    parser.add_argument("--max-len-b", type=int_at_least(0), default=None, help="B of the length cap (with --max-len-a)")
     parser.add_argument("--generate-args", action="append", default=[],
-                        help="further fairseq-generate flags as one string, e.g. \"--max-len-a 1.2 --max-len-b 10\"; "
-                             "may be repeated (--generate-args=--max-len-a=1.2 --generate-args=--max-len-b=10)")
+                        help="further fairseq-generate flags as one string, e.g. \"--lenpen 1.2 --unkpen 1\"; "
+                             "may be repeated (--generate-args=--lenpen=1.2 --generate-args=--unkpen=1)")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -37,7 +41,8 @@ def main(args: argparse.Namespace) -> int:
             return fail("distill", message)
     cfg = DistillConfig(teacher=args.teacher, data=args.data, out=args.out, subset=args.subset, beam=args.beam,
                         shard_size=args.shard_size, workers=args.workers, max_tokens=args.max_tokens, cpu=args.cpu,
-                        generate_args=" ".join(args.generate_args).split())
+                        generate_args=" ".join(args.generate_args).split(), max_len_a=args.max_len_a,
+                        max_len_b=args.max_len_b)
     try:
         distill(cfg)
     except DistillError as err:

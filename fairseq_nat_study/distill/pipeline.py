@@ -10,6 +10,14 @@ present).
 The output directory is a complete data-bin: the distilled split's targets, its sources copied byte for
 byte, the other splits and both dictionaries copied unchanged. Every sentence keeps its line position; a
 missing hypothesis is an error, never a skipped line.
+
+Hypothesis length is capped (``fairseq-generate --max-len-a A --max-len-b B``: at most ``A·|x| + B`` tokens,
+|x| the longest source of the batch with its EOS). Unless the cap is given, it is taken from the split itself:
+``A = 1`` and ``B`` one less than the largest target-minus-source length difference of its pairs, so that a
+teacher that runs on (repeats itself up to fairseq's 200-token default) cannot give a pair a length difference
+the raw data never has, and which a NAT's length predictor trained on the raw data would have to support.
+``distill.json`` records the cap, the largest difference before and after, and how many distilled pairs exceed
+the raw maximum (possible only where a batch mixes source lengths).
 """
 from __future__ import annotations
 
@@ -23,7 +31,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fairseq_nat_study.utils.config_check import Count
+from fairseq_nat_study.utils.config_check import Count, NonNegative, NonNegativeReal
 from fairseq_nat_study.utils.fairseq_runner import halted, run_fairseq, say_line
 
 PLUGIN_DIR = str(Path(__file__).resolve().parents[1])
@@ -45,6 +53,49 @@ class DistillConfig:
     max_tokens: Count = 8192
     cpu: bool = False
     generate_args: list[str] = field(default_factory=list)
+    #: hypothesis length cap ``max_len_a·|x| + max_len_b``; both None: from the split (see the module doc)
+    max_len_a: NonNegativeReal | None = None
+    max_len_b: NonNegative | None = None
+
+
+#: fairseq-generate flags that set the length cap, given by DistillConfig's own fields instead
+_CAP_FLAGS = ("--max-len-a", "--max-len-b")
+
+
+def length_offsets(data: Path, subset: str, src: str, tgt: str) -> Any:
+    """Target-minus-source length (tokens) of every pair of ``subset``: an int64 array of shape (N,)."""
+    from fairseq.data import data_utils
+
+    sizes = []
+    for lang in (src, tgt):  # copied while the dataset is open: its ``sizes`` is a view of a memory map
+        dataset = data_utils.load_indexed_dataset(str(data / f"{subset}.{src}-{tgt}.{lang}"), None)
+        sizes.append(dataset.sizes.astype("int64"))
+    return sizes[1] - sizes[0]
+
+
+def _largest(offsets: Any) -> int:
+    """The largest of an array of length differences; 0 for an empty split."""
+    return int(offsets.max()) if len(offsets) else 0
+
+
+def length_cap(cfg: DistillConfig, max_offset: int) -> tuple[float, int] | None:
+    """(A, B) of the hypothesis length cap: the config's, else ``(1, max_offset - 1)`` from the split (B at least
+    0; fairseq counts |x| with its EOS, so a hypothesis is then at most ``max_offset`` tokens longer than its
+    source in a batch of equal source lengths); None when ``generate_args`` set the cap themselves. Error when
+    both do, or when only one of A and B is given."""
+    in_args = [a for a in cfg.generate_args if a.split("=", 1)[0] in _CAP_FLAGS]
+    given = (cfg.max_len_a is not None, cfg.max_len_b is not None)
+    if in_args and any(given):
+        raise DistillError(f"the length cap is given twice: {' '.join(in_args)} in --generate-args and "
+                           "--max-len-a/--max-len-b; give it once")
+    if in_args:
+        return None
+    if given[0] != given[1]:
+        raise DistillError("give --max-len-a and --max-len-b together (or neither: the cap is then taken from "
+                           "the split's longest length difference)")
+    if all(given):
+        return float(cfg.max_len_a), int(cfg.max_len_b)
+    return 1.0, max(int(max_offset) - 1, 0)
 
 
 def language_pair(data: Path) -> tuple[str, str]:
@@ -105,9 +156,10 @@ def _write_shard_bin(data: Path, dest: Path, subset: str, src: str, tgt: str, lo
         builder.finalize(str(dest / f"{name}.idx"))
 
 
-def _generate_shard(cfg: DistillConfig, work: Path, shard: int, num_shards: int, n: int, src: str, tgt: str) -> None:
-    """fairseq-generate on one shard -> ``shard-<i>.txt`` with corpus-wide ids (written whole, then renamed)
-    and its ``.done`` marker."""
+def _generate_shard(cfg: DistillConfig, work: Path, shard: int, num_shards: int, n: int, src: str, tgt: str,
+                    cap: tuple[float, int] | None) -> None:
+    """fairseq-generate on one shard (hypotheses capped at ``cap``) -> ``shard-<i>.txt`` with corpus-wide ids
+    (written whole, then renamed) and its ``.done`` marker."""
     lo, hi = shard * cfg.shard_size, min(n, (shard + 1) * cfg.shard_size)
     shard_bin = work / f"shard-{shard}-bin"
     _write_shard_bin(Path(cfg.data), shard_bin, cfg.subset, src, tgt, lo, hi)
@@ -116,6 +168,8 @@ def _generate_shard(cfg: DistillConfig, work: Path, shard: int, num_shards: int,
     args = [shard_bin, "--path", cfg.teacher, "--user-dir", PLUGIN_DIR, "--task", "nat_study_translation",
             "--gen-subset", cfg.subset, "--beam", str(cfg.beam), "--nbest", "1", "--max-tokens", str(cfg.max_tokens),
             *cfg.generate_args]
+    if cap is not None:
+        args += ["--max-len-a", f"{cap[0]:g}", "--max-len-b", str(cap[1])]
     if cfg.cpu:
         args.append("--cpu")
     env = None
@@ -142,12 +196,12 @@ def _generate_shard(cfg: DistillConfig, work: Path, shard: int, num_shards: int,
 
 
 def _decode_shards(cfg: DistillConfig, work: Path, todo: list[int], num_shards: int, n: int, src: str,
-                   tgt: str) -> None:
+                   tgt: str, cap: tuple[float, int] | None) -> None:
     """Decodes the shards ``todo``, ``cfg.workers`` at once. When one fails or the wait is interrupted (Ctrl-C),
     the shards not started are dropped and the running fairseq processes stopped before the error goes on: the
     finished shards keep their ``.done`` markers and a rerun decodes the others."""
     pool = ThreadPoolExecutor(max_workers=min(cfg.workers, max(len(todo), 1)))
-    futures = [pool.submit(_generate_shard, cfg, work, i, num_shards, n, src, tgt) for i in todo]
+    futures = [pool.submit(_generate_shard, cfg, work, i, num_shards, n, src, tgt, cap) for i in todo]
     try:
         for future in futures:
             future.result()
@@ -213,17 +267,21 @@ def distill(cfg: DistillConfig) -> dict[str, Any]:
     src, tgt = language_pair(data)
     n = split_size(data, cfg.subset, src, tgt)
     arch = check_teacher_is_autoregressive(cfg.teacher)
+    raw_offset = _largest(length_offsets(data, cfg.subset, src, tgt))
+    cap = length_cap(cfg, raw_offset)
     num_shards = max(1, math.ceil(n / cfg.shard_size))
     work = out / ".distill"
     settings = {k: v for k, v in asdict(cfg).items() if k not in ("out", "workers")}
-    settings.update(teacher=str(Path(cfg.teacher).resolve()), data=str(data.resolve()), num_shards=num_shards)
+    settings.update(teacher=str(Path(cfg.teacher).resolve()), data=str(data.resolve()), num_shards=num_shards,
+                    length_cap=None if cap is None else list(cap))
     _check_resume(work, settings)
 
     start = time.time()
     todo = [i for i in range(num_shards) if not (work / f"shard-{i}.done").exists()]
     say_line(f"[distill] {cfg.subset}: {n} sentences, teacher {arch}, beam {cfg.beam}, {num_shards} shard(s), "
-             f"{num_shards - len(todo)} done earlier")
-    _decode_shards(cfg, work, todo, num_shards, n, src, tgt)
+             f"{num_shards - len(todo)} done earlier, "
+             + ("length cap from --generate-args" if cap is None else f"at most {cap[0]:g}·|x| + {cap[1]} tokens"))
+    _decode_shards(cfg, work, todo, num_shards, n, src, tgt, cap)
 
     hyps = _collect(work, num_shards, n)
     (work / f"{cfg.subset}.{tgt}").write_text("".join(h + "\n" for h in hyps))
@@ -233,8 +291,15 @@ def distill(cfg: DistillConfig) -> dict[str, Any]:
     unks = _binarise(hyps, Dictionary.load(str(data / f"dict.{tgt}.txt")), out / f"{cfg.subset}.{src}-{tgt}.{tgt}")
     if split_size(out, cfg.subset, src, tgt) != n:
         raise RuntimeError(f"distilled {cfg.subset} of {out} does not have {n} sentences")
+    offsets = length_offsets(out, cfg.subset, src, tgt)
     summary = {**settings, "out": str(out), "num_sentences": n, "empty_hypotheses": sum(1 for h in hyps if not h.strip()),
-               "unk_tokens": unks, "seconds_this_run": round(time.time() - start, 1)}
+               "unk_tokens": unks, "max_offset_raw": raw_offset, "max_offset_distilled": _largest(offsets),
+               "beyond_raw_max_offset": int((offsets > raw_offset).sum()),
+               "seconds_this_run": round(time.time() - start, 1)}
     (out / "distill.json").write_text(json.dumps(summary, indent=1))
-    say_line(f"[distill] wrote {out} ({n} sentences, {summary['empty_hypotheses']} empty hypotheses, {unks} <unk>)")
+    say_line(f"[distill] wrote {out} ({n} sentences, {summary['empty_hypotheses']} empty hypotheses, {unks} <unk>; "
+             f"largest length difference {summary['max_offset_distilled']:+d}, raw {raw_offset:+d})")
+    if summary["beyond_raw_max_offset"]:
+        say_line(f"[distill] note: {summary['beyond_raw_max_offset']} distilled pair(s) are longer than the raw "
+                 f"split's largest length difference ({raw_offset:+d} tokens)")
     return summary
