@@ -3,7 +3,7 @@
 #   make test   - the default test suite (CPU; docs: development page)
 #   make test-slow - the tests marked `slow`
 #   make findings - the findings profile: every family on the synthetic corpus (docs: study guide)
-#   make findings-seeds - the findings profile over 3 training seeds on the unequal-modes corpus (docs: study guide)
+#   make findings-seeds - the findings profile over 3 training seeds on the crossed-modes corpus (docs: study guide)
 #   make docs  - the documentation site into site/ (mkdocs build --strict) and the README's headline table checked
 SHELL := /bin/bash
 PYTHON ?= python3

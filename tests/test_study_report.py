@@ -77,7 +77,7 @@ def test_snapshots_follow_the_validation_interval_or_the_checkpoint_count() -> N
     ({"models": [TEACHER], "teacher": "tr", "data": {"num_test": 0}}, "data.num_test (--num-test) must be > 0, got 0"),
     ({"models": [TEACHER], "teacher": "tr", "data": {"num_train": -3}}, "data.num_train (--num-train) must be > 0"),
     ({"models": [TEACHER], "teacher": "tr", "data": {"preset": "tied"}},
-     "data.preset (--preset) must be one of ('default', 'two_mode', 'aligned', 'unequal'), got 'tied'"),
+     "data.preset (--preset) must be one of ('default', 'two_mode', 'aligned', 'unequal', 'crossed'), got 'tied'"),
     ({"models": [TEACHER], "teacher": "tr", "data": {"kind": "text", "dir": "/d", "num_test": 900}},
      "data.num_test: synthetic data only"),
     ({"models": [TEACHER], "teacher": "tr", "data": {"kind": "text", "dir": "/d", "p_ambiguous": 0.2}},

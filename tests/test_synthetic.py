@@ -45,7 +45,7 @@ def test_sentence_entropies_match_brute_force(small_cfg: SynthConfig) -> None:
     assert len(target_distribution(["a0", "w1", "a0"], table)) == 4
 
 
-@pytest.mark.parametrize("preset", ["default", "two_mode", "aligned", "unequal"])
+@pytest.mark.parametrize("preset", ["default", "two_mode", "aligned", "unequal", "crossed"])
 def test_expected_statistics_match_enumeration(small_cfg: SynthConfig, preset: str) -> None:
     cfg = SynthConfig(**{**small_cfg.__dict__, "preset": preset})
     table = build_phrase_table(cfg)

@@ -8,7 +8,7 @@ import math
 
 from fairseq_nat_study.cli.arg_types import positive_int, seed, unit_interval
 from fairseq_nat_study.cli.errors import fail, unwritable_out_dir
-from fairseq_nat_study.data.phrase_table import UNEQUAL_PROBS
+from fairseq_nat_study.data.phrase_table import CROSSED_PROBS, UNEQUAL_PROBS, word_entropies
 from fairseq_nat_study.data.synth_config import PRESETS, SynthConfig
 from fairseq_nat_study.data.synthetic import write_corpus
 
@@ -21,6 +21,8 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     unequal = "/".join(f"{q:g}" for q in UNEQUAL_PROBS)
     unequal_h = ", ".join(f"{q:g}" for q in UNEQUAL_PROBS)
     unequal_c = -sum(q * math.log(q) for q in UNEQUAL_PROBS)
+    crossed = "/".join(f"{q:g}" for q in CROSSED_PROBS)
+    crossed_c = word_entropies(list(zip((("x0", "y0"), ("x1", "y1"), ("x1", "y2")), CROSSED_PROBS)))[2]
     parser.add_argument("--out", required=True, help="output directory (created)")
     parser.add_argument("--seed", type=seed, default=defaults.seed, help="seed of the phrase table and every split")
     parser.add_argument("--num-train", type=positive_int, default=defaults.num_train, help="training sentence pairs")
@@ -33,7 +35,9 @@ def add_args(parser: argparse.ArgumentParser) -> None:
         "C = log 2 per sentence; aligned: every word a two-token phrase (target length 2|x|), ambiguous "
         "words with 2-3 tied alternatives sharing no token (C = log k per word); unequal: the aligned "
         f"layout with three alternatives per ambiguous word at {unequal}, one best translation per word "
-        f"(C = H({unequal_h}) = {unequal_c:.3f} nats per word). Exact H and C of each: docs/synthetic.md "
+        f"(C = H({unequal_h}) = {unequal_c:.3f} nats per word); crossed: the aligned layout with x0 y0 / x1 y1 / "
+        f"x1 y2 at {crossed}, whose per-position argmax x1 y0 is no translation (C = {crossed_c:.3f} nats per "
+        "word). Exact H and C of each: docs/synthetic.md "
         "(default: %(default)s)")
     parser.add_argument("--p-ambiguous", type=unit_interval, default=None,
                         help=f"P(word is ambiguous) (default: {defaults.p_ambiguous}); ignored by two_mode")

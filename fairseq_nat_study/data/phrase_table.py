@@ -23,6 +23,17 @@ A0_ALTERNATIVES: Alternatives = [(("no", "problem"), 0.5), (("of", "course"), 0.
 UNEQUAL_PROBS: tuple[float, ...] = (0.6, 0.3, 0.1)
 #: ``a0`` in the ``unequal`` preset: "no problem" is its best translation.
 A0_UNEQUAL_PHRASES: tuple[Phrase, ...] = (("no", "problem"), ("of", "course"), ("all", "right"))
+#: The ``crossed`` preset's translation probabilities: the first translation is the most likely, yet less likely
+#: than the other two together, which share their first token; so the first position's most likely token is
+#: theirs, the second position's is the first translation's, and the per-position argmax is no translation.
+CROSSED_PROBS: tuple[float, ...] = (0.45, 0.3, 0.25)
+#: ``a0`` in the ``crossed`` preset: "no problem" is its best translation, "of problem" its per-position argmax.
+A0_CROSSED_PHRASES: tuple[Phrase, ...] = (("no", "problem"), ("of", "course"), ("of", "note"))
+
+
+def crossed_phrases(k: int) -> tuple[Phrase, ...]:
+    """Ambiguous word ``a<k>``'s translations in the ``crossed`` preset: ``x0 y0``, ``x1 y1``, ``x1 y2``."""
+    return (f"u{k}x0", f"u{k}y0"), (f"u{k}x1", f"u{k}y1"), (f"u{k}x1", f"u{k}y2")
 
 
 @dataclass
@@ -97,7 +108,7 @@ def build_phrase_table(cfg: SynthConfig) -> PhraseTable:
     """Build the phrase inventory deterministically from ``cfg.seed``.
 
     Deterministic words are drawn first, so they are identical across presets
-    for the same seed (``aligned`` and ``unequal`` make them all two tokens).
+    for the same seed (``aligned``, ``unequal`` and ``crossed`` make them all two tokens).
     ``cfg.ambiguity < 1`` blends every ambiguous word's probabilities toward
     its mode (:func:`mix_toward_mode`) after all draws, so the phrases do not
     depend on it.
@@ -118,8 +129,13 @@ def build_phrase_table(cfg: SynthConfig) -> PhraseTable:
     ambiguous: dict[str, Alternatives] = {"a0": list(A0_ALTERNATIVES)}
     if cfg.preset == "unequal":
         ambiguous["a0"] = list(zip(A0_UNEQUAL_PHRASES, UNEQUAL_PROBS))
-    for k in range(1, cfg.n_amb if aligned else 0):  # two tokens per phrase, no token shared
-        if cfg.preset == "unequal":  # three alternatives, one best
+    if cfg.preset == "crossed":
+        ambiguous["a0"] = list(zip(A0_CROSSED_PHRASES, CROSSED_PROBS))
+    for k in range(1, cfg.n_amb if aligned else 0):  # two tokens per phrase
+        if cfg.preset == "crossed":  # three alternatives, two sharing their first token
+            ambiguous[f"a{k}"] = list(zip(crossed_phrases(k), CROSSED_PROBS))
+            continue
+        if cfg.preset == "unequal":  # three alternatives sharing no token, one best
             probs = list(UNEQUAL_PROBS)
         else:  # 2 or 3 tied alternatives
             n_alts = rng.choice((2, 3))

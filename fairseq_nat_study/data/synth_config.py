@@ -11,10 +11,11 @@ from dataclasses import dataclass, replace
 
 #: ``default``: random multi-token phrases, unequal random probabilities (``a0`` 50/50);
 #: ``two_mode``: one ``a0`` per sentence; ``aligned``: two-token phrases, tied modes sharing no token;
-#: ``unequal``: two-token phrases, three modes sharing no token at ``UNEQUAL_PROBS``.
-PRESETS: tuple[str, ...] = ("default", "two_mode", "aligned", "unequal")
+#: ``unequal``: two-token phrases, three modes sharing no token at ``UNEQUAL_PROBS``;
+#: ``crossed``: two-token phrases, three modes at ``CROSSED_PROBS`` whose per-position argmax is no translation.
+PRESETS: tuple[str, ...] = ("default", "two_mode", "aligned", "unequal", "crossed")
 #: Presets whose target phrases are all two tokens long (target position 2i, 2i+1 <- source word i).
-ALIGNED_PRESETS: tuple[str, ...] = ("aligned", "unequal")
+ALIGNED_PRESETS: tuple[str, ...] = ("aligned", "unequal", "crossed")
 
 
 @dataclass

@@ -18,7 +18,13 @@ in few updates, and every ambiguous word is as multimodal as it can be. The
 ``unequal`` preset has the ``aligned`` layout, but every ambiguous word has three
 alternatives at 0.6 / 0.3 / 0.1 (``a0``: "no problem" / "of course" / "all
 right"): each word has one best translation, and C = H(0.6, 0.3, 0.1) per
-word. ``SynthConfig.ambiguity`` scales C continuously down to 0 on the same
+word; since no token is shared, each position's most likely token belongs to
+the best translation. The ``crossed`` preset has the same layout with three
+alternatives ``x0 y0`` / ``x1 y1`` / ``x1 y2`` at 0.45 / 0.3 / 0.25 (``a0``:
+"no problem" / "of course" / "of note"): the best translation is ``x0 y0``,
+but the per-position argmax ``x1 y0`` ("of problem") is no translation, so a
+model that decodes each position on its own can miss what an AR model finds.
+``SynthConfig.ambiguity`` scales C continuously down to 0 on the same
 source sentences (:func:`~fairseq_nat_study.data.phrase_table.mix_toward_mode`).
 The configuration lives in :mod:`fairseq_nat_study.data.synth_config`.
 """
