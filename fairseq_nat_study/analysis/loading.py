@@ -46,28 +46,40 @@ def load_device(cpu: bool = False) -> "torch.device":
     return torch.device("cpu" if cpu or torch.cuda.device_count() == 0 else "cuda")
 
 
-def split_size(data: str | os.PathLike, subset: str, src: str, tgt: str) -> int:
-    """Number of sentence pairs of ``subset`` in a data-bin.
+def split_lengths(data: str | os.PathLike, subset: str, src: str, tgt: str) -> tuple[Any, Any]:
+    """Token counts (each with its EOS) of every sentence of ``subset`` in a data-bin, source and target side:
+    two int64 arrays of shape (N,), copied out of the memory-mapped index.
 
     Raises:
         FileNotFoundError: a side of the split is missing (names the file).
         ValueError: the two sides hold different numbers of sentences (names both files).
     """
+    import numpy as np
     from fairseq.data import data_utils
 
-    sizes = []
+    sides = []
     for lang in (src, tgt):
         prefix = os.path.join(data, f"{subset}.{src}-{tgt}.{lang}")
         if not os.path.isfile(f"{prefix}.idx"):
             raise FileNotFoundError(f"--subset {subset}: no {prefix}.idx in {data}")
         # an empty split has an empty .bin, which cannot be memory-mapped
         empty = os.path.isfile(f"{prefix}.bin") and os.path.getsize(f"{prefix}.bin") == 0
-        sizes.append(0 if empty else len(data_utils.load_indexed_dataset(prefix, None)))
-    if sizes[0] != sizes[1]:
-        raise ValueError(f"--subset {subset}: {sizes[0]} source sentences in {data}/{subset}.{src}-{tgt}.{src}.idx but "
-                         f"{sizes[1]} target sentences in {data}/{subset}.{src}-{tgt}.{tgt}.idx; the two sides "
+        if empty:
+            sides.append(np.zeros(0, dtype=np.int64))
+            continue
+        dataset = data_utils.load_indexed_dataset(prefix, None)  # held: its ``sizes`` views a map closed with it
+        sides.append(dataset.sizes.astype(np.int64))
+        del dataset
+    if len(sides[0]) != len(sides[1]):
+        raise ValueError(f"--subset {subset}: {len(sides[0])} source sentences in {data}/{subset}.{src}-{tgt}.{src}.idx "
+                         f"but {len(sides[1])} target sentences in {data}/{subset}.{src}-{tgt}.{tgt}.idx; the two sides "
                          "must be binarised from files with one line per sentence pair")
-    return sizes[0]
+    return sides[0], sides[1]
+
+
+def split_size(data: str | os.PathLike, subset: str, src: str, tgt: str) -> int:
+    """Number of sentence pairs of ``subset`` in a data-bin (errors as :func:`split_lengths`)."""
+    return len(split_lengths(data, subset, src, tgt)[0])
 
 
 def load_split(task: Any, data: str, subset: str) -> Any:

@@ -8,7 +8,7 @@ import math
 
 from fairseq_nat_study.cli.arg_types import positive_int, seed, unit_interval
 from fairseq_nat_study.cli.errors import fail, unwritable_out_dir
-from fairseq_nat_study.data.phrase_table import CROSSED_PROBS, UNEQUAL_PROBS, word_entropies
+from fairseq_nat_study.data.phrase_table import CROSSED_PROBS, UNEQUAL_PROBS, crossed_phrases, word_entropies
 from fairseq_nat_study.data.synth_config import PRESETS, SynthConfig
 from fairseq_nat_study.data.synthetic import write_corpus
 
@@ -22,7 +22,7 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     unequal_h = ", ".join(f"{q:g}" for q in UNEQUAL_PROBS)
     unequal_c = -sum(q * math.log(q) for q in UNEQUAL_PROBS)
     crossed = "/".join(f"{q:g}" for q in CROSSED_PROBS)
-    crossed_c = word_entropies(list(zip((("x0", "y0"), ("x1", "y1"), ("x1", "y2")), CROSSED_PROBS)))[2]
+    crossed_c = word_entropies(list(zip(crossed_phrases(0), CROSSED_PROBS)))[2]
     parser.add_argument("--out", required=True, help="output directory (created)")
     parser.add_argument("--seed", type=seed, default=defaults.seed, help="seed of the phrase table and every split")
     parser.add_argument("--num-train", type=positive_int, default=defaults.num_train, help="training sentence pairs")

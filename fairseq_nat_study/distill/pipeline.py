@@ -64,13 +64,10 @@ _CAP_FLAGS = ("--max-len-a", "--max-len-b")
 
 def length_offsets(data: Path, subset: str, src: str, tgt: str) -> Any:
     """Target-minus-source length (tokens) of every pair of ``subset``: an int64 array of shape (N,)."""
-    from fairseq.data import data_utils
+    from fairseq_nat_study.analysis.loading import split_lengths
 
-    sizes = []
-    for lang in (src, tgt):  # copied while the dataset is open: its ``sizes`` is a view of a memory map
-        dataset = data_utils.load_indexed_dataset(str(data / f"{subset}.{src}-{tgt}.{lang}"), None)
-        sizes.append(dataset.sizes.astype("int64"))
-    return sizes[1] - sizes[0]
+    src_lengths, tgt_lengths = split_lengths(data, subset, src, tgt)
+    return tgt_lengths - src_lengths
 
 
 def _largest(offsets: Any) -> int:

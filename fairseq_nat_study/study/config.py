@@ -263,10 +263,10 @@ def validate(cfg: StudyConfig) -> None:
     if cfg.teacher_updates and cfg.teacher_updates not in snapshots:
         raise StudyConfigError(f"teacher_updates: {cfg.teacher_updates} is not one of the snapshots of "
                                f"{cfg.teacher!r} ({snapshots}); 0 takes its final checkpoint")
-    unknown = sorted(set(cfg.distill) - {"beam", "shard_size", "workers", "max_tokens", "max_len_a", "max_len_b"})
+    known = ("beam", "shard_size", "workers", "max_tokens", "max_len_a", "max_len_b")
+    unknown = sorted(set(cfg.distill) - set(known))
     if unknown:
-        raise StudyConfigError(f"distill: unknown key(s) {unknown}; known: beam, shard_size, workers, max_tokens, "
-                               "max_len_a, max_len_b")
+        raise StudyConfigError(f"distill: unknown key(s) {unknown}; known: {', '.join(known)}")
     from fairseq_nat_study.distill.pipeline import DistillConfig
 
     checked(check_section, DistillConfig, cfg.distill, "distill")
