@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -182,18 +183,27 @@ def test_aggregate_reads_scores_findings_and_comparisons_over_seeds() -> None:
     assert "draws picks one seed uniformly at random" in text
 
 
-def _fake_study(calls: list[tuple[int, Path, Path | None]], fail_seed: int | None = None):
-    """A ``Study.run`` that records (seed, folder, shared data) and writes the seed's results.json."""
-    def run(self, redo: tuple[str, ...] = ()) -> dict:
-        calls.append((self.cfg.seed, self.out, self.shared_data))
-        if self.cfg.seed == fail_seed:
-            raise RuntimeError("killed")
-        self._data()
-        self.out.mkdir(parents=True, exist_ok=True)
+def _fake_study(monkeypatch: pytest.MonkeyPatch, calls: list[tuple[int, Path, Path | None]],
+                fail_seed: int | None = None) -> None:
+    """Gives ``Study`` a graph of two stages, the data and one that records (seed, folder, shared data) and fails
+    for ``fail_seed``, and a ``finish`` that writes the seed's results.json."""
+    from fairseq_nat_study.study.pipeline import Study
+    from fairseq_nat_study.study.schedule import StageSpec
+
+    def graph(self) -> list[StageSpec]:
+        def work() -> None:
+            calls.append((self.cfg.seed, self.out, self.shared_data))
+            if self.cfg.seed == fail_seed:
+                raise RuntimeError("killed")
+        return [StageSpec("data", partial(self.stage, "data", self._data), in_process=True),
+                StageSpec("work", partial(self.stage, "work", work), after=("data",))]
+
+    def finish(self, seconds: float) -> dict:
         res = {**_seed_results(self.cfg.seed), "config": self.cfg.as_dict()}
         (self.out / "results.json").write_text(json.dumps(res))
         return res
-    return run
+    monkeypatch.setattr(Study, "graph", graph)
+    monkeypatch.setattr(Study, "finish", finish)
 
 
 def test_each_seed_runs_its_own_study_on_the_data_prepared_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -211,15 +221,18 @@ def test_each_seed_runs_its_own_study_on_the_data_prepared_once(tmp_path: Path, 
 
     monkeypatch.setattr(data_prep, "prepare_data", prepare)
     calls: list[tuple[int, Path, Path | None]] = []
-    monkeypatch.setattr(Study, "run", _fake_study(calls, fail_seed=4))
+    _fake_study(monkeypatch, calls, fail_seed=4)
     cfg = from_dict({**GRID, "seed": 9, "seeds": [3, 4, 1]})
     out = tmp_path / "out"
-    with pytest.raises(RuntimeError):  # killed in the second seed
-        SeedStudy(cfg, out, progress=lambda s: None).run()
-    monkeypatch.setattr(Study, "run", _fake_study(calls))
-    agg = SeedStudy(cfg, out, progress=lambda s: None).run()  # resumed: the first seed is not run again
+    lines: list[str] = []
+    with pytest.raises(RuntimeError):  # one lane: killed in the second seed, before the third starts
+        SeedStudy(cfg, out, progress=lines.append, jobs=1).run()
+    assert not (out / "stages" / "seed-3.done").exists()  # no seed is finished until every seed's stages are
+    _fake_study(monkeypatch, calls)
+    agg = SeedStudy(cfg, out, progress=lines.append, jobs=1).run()  # resumed: the first seed's work is not redone
     assert [(s, o, d) for s, o, d in calls] == [(3, out / "seed-3", out / "data"), (4, out / "seed-4", out / "data"),
                                                 (4, out / "seed-4", out / "data"), (1, out / "seed-1", out / "data")]
+    assert "[study] seed-3: work: done earlier, skipped" in lines  # each seed's stage lines name the seed
     assert prepared == [9]  # once, with the config's seed
     assert seed_dir(out, 4) == out / "seed-4"
     for s in (3, 4, 1):  # every seed's data links the shared data
@@ -242,6 +255,15 @@ def test_each_seed_runs_its_own_study_on_the_data_prepared_once(tmp_path: Path, 
     assert (tmp_path / "again" / "report.md").read_text().replace("../out/", "") == (out / "report.md").read_text()
     assert cli(["report", "--runs", str(out), str(out / "seed-3"), "--out", str(tmp_path / "r")]) == 2
     assert "a study over training seeds is reported alone" in capsys.readouterr().err
+    # two lanes: the seeds' stages side by side, each seed's own stages in their order
+    calls.clear()
+    both = SeedStudy(from_dict({**GRID, "seeds": [5, 6]}), tmp_path / "two", progress=lambda s: None, jobs=2)
+    from fairseq_nat_study.study.seeds import joint_graph
+    names = [(s.name, s.after) for s in joint_graph({5: both.study(5), 6: both.study(6)})]
+    assert names == [("seed-5/data", ()), ("seed-5/work", ("seed-5/data",)),
+                     ("seed-6/data", ()), ("seed-6/work", ("seed-6/data",))]
+    both.run()
+    assert sorted(s for s, _, _ in calls) == [5, 6]
 
 
 def test_a_single_seed_study_records_no_seeds(tmp_path: Path) -> None:

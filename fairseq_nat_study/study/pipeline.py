@@ -168,27 +168,37 @@ class Study:
                 gone.append(marker.stem)
         return gone
 
+    def begin(self, redo: tuple[str, ...] = ()) -> None:
+        """Makes the study directory, records (or checks) the config and forgets the stages of the kinds in
+        ``redo`` (:meth:`forget`): what every run does before its stages."""
+        self.out.mkdir(parents=True, exist_ok=True)
+        self._check_config()
+        for name in self.forget(redo):
+            self.say(f"[study] {name}: done earlier, to be redone (--redo)")
+
+    def finish(self, seconds: float) -> dict[str, Any]:
+        """Once every stage is done: results.json (:meth:`collect`, ``seconds`` the run's wall time) and the
+        report."""
+        from fairseq_nat_study.study.report.write import write_report
+
+        results = self.collect(seconds)
+        write_report(results, self.out)
+        self.say(f"[study] report: {self.out / 'report.md'}; results: {self.out / 'results.json'}")
+        return results
+
     def run(self, redo: tuple[str, ...] = ()) -> dict[str, Any]:
         """Runs (or resumes) every stage, ``self.jobs`` side by side, then writes results.json and the report;
         the finished stages of the kinds in ``redo`` run again (:meth:`forget`)."""
         from fairseq_nat_study.utils.fairseq_runner import terminate_running
 
-        self.out.mkdir(parents=True, exist_ok=True)
-        self._check_config()
-        for name in self.forget(redo):
-            self.say(f"[study] {name}: done earlier, to be redone (--redo)")
+        self.begin(redo)
         wall = time.time()
         # every process of the study (fairseq's, through the environment, and this one) gets its share of cores
         with thread_share(self.threads, environment=True):
             self.say(f"[study] {self.jobs} stage(s) side by side, {self.threads} torch thread(s) each "
                      f"({available_cores()} cores)")
             run_stages(self.graph(), self.jobs, on_failure=terminate_running, say=self.say)
-            results = self.collect(time.time() - wall)
-        from fairseq_nat_study.study.report.write import write_report
-
-        write_report(results, self.out)
-        self.say(f"[study] report: {self.out / 'report.md'}; results: {self.out / 'results.json'}")
-        return results
+            return self.finish(time.time() - wall)
 
     def _data(self) -> None:
         from fairseq_nat_study.study.data_prep import prepare_data

@@ -11,9 +11,12 @@ With ``seeds`` in the config (or ``--seeds``) the study directory ``OUT`` holds:
     OUT/stages/             data.done, seed-<s>.done
     OUT/results.json, OUT/report.md   the reading over seeds (``study/report/seeds.py``)
 
-The seeds' studies run one after another, in the order given, each resumable stage by stage: a killed study
-resumes in the seed it was in, and a finished seed is not run again (unless ``redo`` names stages to redo, which
-every seed's study then redoes).
+The seeds' stage graphs (``Study.graph``) are joined into one and run on the study's lanes together
+(``study/schedule.py``): where one seed's graph would leave a lane idle (its teacher's training, its last long
+training, its evaluations one at a time) a stage of another seed runs, and every stage still has the thread count
+of ``jobs`` lanes, so a seed's figures are those it would get run alone. Each stage is resumable as in a normal
+study: a killed run resumes at the stages not yet done, and a finished seed is not run again (unless ``redo``
+names stages to redo, which every seed's study then redoes).
 """
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ from typing import Any, Callable
 
 from fairseq_nat_study.study.config import StudyConfig, StudyConfigError
 from fairseq_nat_study.study.pipeline import Study, check_recorded_config
+from fairseq_nat_study.study.schedule import StageSpec, available_cores, run_stages, thread_share
 
 
 def seed_dir(out: Path, seed: int) -> Path:
@@ -50,8 +54,10 @@ class SeedStudy:
         self.data_dir = self.out / "data"
 
     def study(self, seed: int) -> Study:
-        """The study of one seed: its own folder and seed, the shared data."""
-        return Study(seed_config(self.cfg, seed), seed_dir(self.out, seed), cpu=self.cpu, progress=self.say,
+        """The study of one seed: its own folder and seed, the shared data; its progress lines name the seed."""
+        def say(line: str) -> None:
+            self.say(line.replace("[study] ", f"[study] seed-{seed}: ", 1))
+        return Study(seed_config(self.cfg, seed), seed_dir(self.out, seed), cpu=self.cpu, progress=say,
                      jobs=self.jobs, shared_data=self.data_dir)
 
     def _marker(self, name: str) -> Path:
@@ -76,19 +82,30 @@ class SeedStudy:
         self._done("data", time.time() - start)
 
     def run(self, redo: tuple[str, ...] = ()) -> dict[str, Any]:
-        """Prepares the data, runs (or resumes) each seed's study, then writes the reading over seeds."""
+        """Prepares the data, runs (or resumes) the seeds not yet finished side by side (:func:`joint_graph`),
+        writes each seed's results and report, then the reading over seeds."""
+        from fairseq_nat_study.utils.fairseq_runner import terminate_running
+
         self.out.mkdir(parents=True, exist_ok=True)
         check_recorded_config(self.cfg, self.out)
         self.prepare_data()
-        for i, seed in enumerate(self.cfg.seeds):
-            name = f"seed-{seed}"
-            if self._marker(name).exists() and not redo:
-                self.say(f"[study] {name}: done earlier, skipped")
+        studies: dict[int, Study] = {}
+        for seed in self.cfg.seeds:
+            if self._marker(f"seed-{seed}").exists() and not redo:
+                self.say(f"[study] seed-{seed}: done earlier, skipped")
                 continue
-            self.say(f"[study] {name} ({i + 1} of {len(self.cfg.seeds)}) -> {seed_dir(self.out, seed)}")
-            start = time.time()
-            self.study(seed).run(redo)
-            self._done(name, time.time() - start)
+            studies[seed] = self.study(seed)
+            studies[seed].begin(redo)
+        if studies:
+            first = next(iter(studies.values()))
+            self.say(f"[study] seeds {list(studies)} -> {self.out}/seed-*: {first.jobs} stage(s) side by side, "
+                     f"{first.threads} torch thread(s) each ({available_cores()} cores)")
+            wall = time.time()
+            with thread_share(first.threads, environment=True):
+                run_stages(joint_graph(studies), first.jobs, on_failure=terminate_running, say=self.say)
+                for seed, study in studies.items():
+                    study.finish(time.time() - wall)
+                    self._done(f"seed-{seed}", time.time() - wall)
         return self.write_report()
 
     def write_report(self) -> dict[str, Any]:
@@ -102,3 +119,14 @@ class SeedStudy:
         self.say(f"[study] report over seeds {self.cfg.seeds}: {self.out / 'report.md'}; "
                  f"results: {self.out / 'results.json'}")
         return agg
+
+
+def joint_graph(studies: dict[int, Study]) -> list[StageSpec]:
+    """The stage graphs of several seeds' studies as one: each stage named ``seed-<s>/<stage>`` and waiting for
+    the stages of its own seed only (each still marks itself done in its seed's folder)."""
+    joined = []
+    for seed, study in studies.items():
+        for stage in study.graph():
+            joined.append(replace(stage, name=f"seed-{seed}/{stage.name}",
+                                  after=tuple(f"seed-{seed}/{a}" for a in stage.after)))
+    return joined
