@@ -98,6 +98,31 @@ def test_distill_names_a_missing_split_and_other_settings(two_mode, tmp_path) ->
                               subset="valid"))
 
 
+def test_a_held_out_split_gets_the_larger_of_its_own_and_the_training_splits_difference(two_mode,
+                                                                                        tmp_path) -> None:
+    from fairseq_nat_study.distill.pipeline import cap_offset
+
+    train = int(length_offsets(two_mode.data, "train", "src", "tgt").max())
+    assert cap_offset(two_mode.data, "valid", "src", "tgt", train - 3) == train
+    assert cap_offset(two_mode.data, "valid", "src", "tgt", train + 3) == train + 3
+    assert cap_offset(two_mode.data, "train", "src", "tgt", train - 3) == train - 3  # the training split: its own
+    assert cap_offset(tmp_path, "valid", "src", "tgt", 4) == 4  # no training split beside it
+
+
+def test_an_empty_split_is_refused_before_any_decoding(two_mode, tmp_path) -> None:
+    from fairseq.data import indexed_dataset
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for lang in ("src", "tgt"):
+        (data / f"dict.{lang}.txt").write_bytes((two_mode.data / f"dict.{lang}.txt").read_bytes())
+        indexed_dataset.make_builder(str(data / f"valid.src-tgt.{lang}.bin"), impl="mmap", vocab_size=100).finalize(
+            str(data / f"valid.src-tgt.{lang}.idx"))
+    with pytest.raises(DistillError, match="--subset valid: the split in .* holds no sentences; nothing to distil"):
+        distill(DistillConfig(teacher=str(two_mode.ar), data=str(data), out=str(tmp_path / "o"), subset="valid"))
+    assert not (tmp_path / "o").exists()
+
+
 def test_length_cap_comes_from_the_split_unless_given_once() -> None:
     def cfg(**kw) -> DistillConfig:
         return DistillConfig(teacher="t.pt", data="d", out="o", **kw)
@@ -116,8 +141,10 @@ def test_length_cap_comes_from_the_split_unless_given_once() -> None:
 def test_distill_json_records_the_cap_and_the_length_differences(two_mode, uninterrupted) -> None:
     raw = length_offsets(two_mode.data, "valid", "src", "tgt")
     dist = length_offsets(uninterrupted, "valid", "src", "tgt")
+    train = length_offsets(two_mode.data, "train", "src", "tgt")
     summary = json.loads((uninterrupted / "distill.json").read_text())
-    assert summary["length_cap"] == [1.0, max(int(raw.max()) - 1, 0)]
+    # the validation split is allowed the training split's largest difference where that is larger
+    assert summary["length_cap"] == [1.0, max(int(raw.max()), int(train.max())) - 1]
     assert summary["max_offset_raw"] == int(raw.max())
     assert summary["max_offset_distilled"] == int(dist.max())
     assert summary["beyond_raw_max_offset"] == int((dist > raw.max()).sum())

@@ -233,6 +233,8 @@ def test_each_seed_runs_its_own_study_on_the_data_prepared_once(tmp_path: Path, 
     assert [(s, o, d) for s, o, d in calls] == [(3, out / "seed-3", out / "data"), (4, out / "seed-4", out / "data"),
                                                 (4, out / "seed-4", out / "data"), (1, out / "seed-1", out / "data")]
     assert "[study] seed-3: work: done earlier, skipped" in lines  # each seed's stage lines name the seed
+    SeedStudy(cfg, out, progress=lines.append).study(4).say("[nat-raw] segment 1/3")
+    assert lines[-1] == "[seed-4] [nat-raw] segment 1/3"
     assert prepared == [9]  # once, with the config's seed
     assert seed_dir(out, 4) == out / "seed-4"
     for s in (3, 4, 1):  # every seed's data links the shared data

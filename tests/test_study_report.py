@@ -464,3 +464,19 @@ def test_speed_section_reads_the_interleaved_stage_and_each_decoders_own_diversi
     assert "each timed in its own evaluation" in lines[0]
     assert any(line.startswith("| fl | raw | K=4 | 8.0 | 2.5 | 2000.0 | 4.0 | 1 |") for line in lines)
     assert latencies(res, final) == {("tr", "raw"): 20.0, ("fl", "raw"): 8.0}
+
+
+def test_plots_are_drawn_only_from_what_the_study_measured(tmp_path: Path) -> None:
+    """Without a speed stage there is no latency to plot: no empty BLEU-vs-latency plot, and the report's list of
+    plots names the files written."""
+    from fairseq_nat_study.study.report.write import write_report
+
+    write_report(_results(), tmp_path)
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == ["bleu_vs_ll.png", "refinement.png"]
+    assert "Plots: `bleu_vs_ll.png`, `refinement.png`." in (tmp_path / "report.md").read_text()
+    timed = _results()
+    for i, run in enumerate(timed["runs"]):  # each final checkpoint timed in its own evaluation
+        run["points"][-1]["speed"] = {"decoder": "d", "latency_ms": 2.0 + i, "throughput": 100.0, "threads": 1}
+    write_report(timed, tmp_path / "timed")
+    assert (tmp_path / "timed" / "bleu_vs_latency.png").is_file()
+    assert "`bleu_vs_latency.png`" in (tmp_path / "timed" / "report.md").read_text()

@@ -23,7 +23,8 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cpu", action="store_true", help="decode on the CPU even if CUDA is available")
     parser.add_argument("--max-len-a", type=float_in(0.0), default=None,
                         help="hypotheses of at most A·|x| + B tokens (with --max-len-b); default: A = 1 and B from the "
-                             "split, so no pair gets a target-minus-source length difference above the split's largest")
+                             "split, so no pair gets a target-minus-source length difference above the split's largest "
+                             "(for a split other than train, the larger of its own and the training split's)")
     parser.add_argument("--max-len-b", type=int_at_least(0), default=None, help="B of the length cap (with --max-len-a)")
     parser.add_argument("--generate-args", action="append", default=[],
                         help="further fairseq-generate flags as one string, e.g. \"--lenpen 1.2 --unkpen 1\"; "

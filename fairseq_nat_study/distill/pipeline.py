@@ -15,8 +15,9 @@ Hypothesis length is capped (``fairseq-generate --max-len-a A --max-len-b B``: a
 |x| the longest source of the batch with its EOS). Unless the cap is given, it is taken from the split itself:
 ``A = 1`` and ``B`` one less than the largest target-minus-source length difference of its pairs, so that a
 teacher that runs on (repeats itself up to fairseq's 200-token default) cannot give a pair a length difference
-the raw data never has, and which a NAT's length predictor trained on the raw data would have to support.
-``distill.json`` records the cap, the largest difference before and after, and how many distilled pairs exceed
+the raw data never has, and which a NAT's length predictor trained on the raw data would have to support. A split
+other than ``train`` is allowed the training split's largest difference where that is larger (its students'
+length support comes from the training data). An empty split is refused. ``distill.json`` records the cap, the largest difference before and after, and how many distilled pairs exceed
 the raw maximum (possible only where a batch mixes source lengths).
 """
 from __future__ import annotations
@@ -73,6 +74,15 @@ def length_offsets(data: Path, subset: str, src: str, tgt: str) -> Any:
 def _largest(offsets: Any) -> int:
     """The largest of an array of length differences; 0 for an empty split."""
     return int(offsets.max()) if len(offsets) else 0
+
+
+def cap_offset(data: Path, subset: str, src: str, tgt: str, offset: int) -> int:
+    """The length difference a split's default cap allows: its own largest ``offset``, and for a split other than
+    ``train`` the training split's where the data has one (the students' length support comes from training
+    data, so a held-out split is not cut shorter than the training split is)."""
+    if subset == "train" or not (data / f"train.{src}-{tgt}.{src}.idx").is_file():
+        return offset
+    return max(offset, _largest(length_offsets(data, "train", src, tgt)))
 
 
 def length_cap(cfg: DistillConfig, max_offset: int) -> tuple[float, int] | None:
@@ -263,9 +273,11 @@ def distill(cfg: DistillConfig) -> dict[str, Any]:
         raise DistillError("--out must differ from --data (the raw split is kept)")
     src, tgt = language_pair(data)
     n = split_size(data, cfg.subset, src, tgt)
+    if n == 0:
+        raise DistillError(f"--subset {cfg.subset}: the split in {data} holds no sentences; nothing to distil")
     arch = check_teacher_is_autoregressive(cfg.teacher)
     raw_offset = _largest(length_offsets(data, cfg.subset, src, tgt))
-    cap = length_cap(cfg, raw_offset)
+    cap = length_cap(cfg, cap_offset(data, cfg.subset, src, tgt, raw_offset))
     num_shards = max(1, math.ceil(n / cfg.shard_size))
     work = out / ".distill"
     settings = {k: v for k, v in asdict(cfg).items() if k not in ("out", "workers")}

@@ -10,12 +10,12 @@ Every stage leaves ``OUT/stages/<name>.done`` (with its wall time) when it finis
 the study is rerun, so a killed study resumes at the stage it was in (a killed training restarts from its
 ``checkpoint_last.pt`` through fairseq's own resume; a killed distillation resumes its shards). A rerun with
 a different config is refused: ``OUT/config.json`` records the one the study was started with (a key added to
-the config since then reads as its default). ``redo`` names
-stages to run again on what the others left (:data:`REDO`: the evaluations, Ĉ or the speed stage, e.g. after a
-change to the evaluation code), without training anything again.
+the config since then reads as its default). ``redo`` names stages to run again on what the others left
+(:data:`REDO`: the evaluations, Ĉ or the speed stage, e.g. after a change to the evaluation code), without
+training anything again.
 
-A config with ``seeds`` runs one such study per training seed (:mod:`~fairseq_nat_study.study.seeds`), each on
-data prepared once (``shared_data``).
+A config with ``seeds`` runs one such study per training seed, on data prepared once (``shared_data``), their
+stage graphs joined into one (:mod:`~fairseq_nat_study.study.seeds`).
 """
 from __future__ import annotations
 

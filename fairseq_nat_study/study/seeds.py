@@ -56,7 +56,10 @@ class SeedStudy:
     def study(self, seed: int) -> Study:
         """The study of one seed: its own folder and seed, the shared data; its progress lines name the seed."""
         def say(line: str) -> None:
-            self.say(line.replace("[study] ", f"[study] seed-{seed}: ", 1))
+            if line.startswith("[study] "):
+                self.say(f"[study] seed-{seed}: {line[len('[study] '):]}")
+            else:  # a stage's own lines ("[tr_tiny-raw] ...", "[distill] ...")
+                self.say(f"[seed-{seed}] {line}")
         return Study(seed_config(self.cfg, seed), seed_dir(self.out, seed), cpu=self.cpu, progress=say,
                      jobs=self.jobs, shared_data=self.data_dir)
 

@@ -156,7 +156,8 @@ def markdown(results: dict[str, Any]) -> str:
     if stages:
         lines += ["", "## Stage times (wall seconds)", "", "| stage | s |", "|---|---|"]
         lines += [f"| {name} | {sec:.0f} |" for name, sec in stages.items()]
-    lines += ["", "Plots: `bleu_vs_ll.png`, `bleu_vs_latency.png`" + (", `refinement.png`" if refinement else "") + "."]
+    drawn = results.get("plots", ["bleu_vs_ll.png", "bleu_vs_latency.png"] + (["refinement.png"] if refinement else []))
+    lines += ["", "Plots: " + ", ".join(f"`{name}`" for name in drawn) + "."]
     return "\n".join(lines) + "\n"
 
 
@@ -213,15 +214,16 @@ def plots(results: dict[str, Any], out: Path) -> list[str]:
     labels(ax, "LL of the references (nats/token)", "BLEU", "BLEU vs log-likelihood (lines: checkpoints of one run)")
     ax.legend(fontsize=7)
     save(fig, "bleu_vs_ll.png")
-    fig, ax = plt.subplots(figsize=(6, 4.5))
     latency = latencies(results, {(r["model"], r["data"]): _final(r) for r in runs})
-    for r in runs:
-        if (ms := latency.get((r["model"], r["data"]))) is not None:
+    timed = [(r, ms) for r in runs if (ms := latency.get((r["model"], r["data"]))) is not None]
+    if timed:  # none without a speed stage: no empty plot
+        fig, ax = plt.subplots(figsize=(6, 4.5))
+        for r, ms in timed:
             ax.scatter(ms, _final(r)["bleu"], marker="o" if r["data"] == "raw" else "s")
             ax.annotate(f"{r['model']} ({r['data']})", (ms, _final(r)["bleu"]), fontsize=7)
-    ax.set_xscale("log")
-    labels(ax, "latency at batch 1 (ms/sentence, log scale)", "BLEU", "BLEU vs decoding latency")
-    save(fig, "bleu_vs_latency.png")
+        ax.set_xscale("log")
+        labels(ax, "latency at batch 1 (ms/sentence, log scale)", "BLEU", "BLEU vs decoding latency")
+        save(fig, "bleu_vs_latency.png")
     tables = [(r, _final(r)["refinement"]) for r in runs if _final(r).get("refinement")]
     if tables:
         fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.8))
