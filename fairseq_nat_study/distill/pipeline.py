@@ -17,8 +17,9 @@ Hypothesis length is capped (``fairseq-generate --max-len-a A --max-len-b B``: a
 teacher that runs on (repeats itself up to fairseq's 200-token default) cannot give a pair a length difference
 the raw data never has, and which a NAT's length predictor trained on the raw data would have to support. A split
 other than ``train`` is allowed the training split's largest difference where that is larger (its students'
-length support comes from the training data). An empty split is refused. ``distill.json`` records the cap, the largest difference before and after, and how many distilled pairs exceed
-the raw maximum (possible only where a batch mixes source lengths).
+length support comes from the training data). An empty split is refused. ``distill.json`` records the cap, the
+largest difference before and after, and how many distilled pairs exceed the raw maximum (possible only where a
+batch mixes source lengths).
 """
 from __future__ import annotations
 
@@ -64,10 +65,14 @@ _CAP_FLAGS = ("--max-len-a", "--max-len-b")
 
 
 def length_offsets(data: Path, subset: str, src: str, tgt: str) -> Any:
-    """Target-minus-source length (tokens) of every pair of ``subset``: an int64 array of shape (N,)."""
+    """Target-minus-source length (tokens) of every pair of ``subset``: an int64 array of shape (N,), N the
+    split's number of pairs; a DistillError naming the file when a side is missing or the sides differ."""
     from fairseq_nat_study.analysis.loading import split_lengths
 
-    src_lengths, tgt_lengths = split_lengths(data, subset, src, tgt)
+    try:
+        src_lengths, tgt_lengths = split_lengths(data, subset, src, tgt)
+    except (FileNotFoundError, ValueError) as err:
+        raise DistillError(str(err)) from err
     return tgt_lengths - src_lengths
 
 
@@ -113,16 +118,6 @@ def language_pair(data: Path) -> tuple[str, str]:
     if src is None or not (data / f"dict.{src}.txt").is_file() or not (data / f"dict.{tgt}.txt").is_file():
         raise DistillError(f"--data {data}: not a fairseq-preprocess output (no <split>.<src>-<tgt>.* files and dicts)")
     return src, tgt
-
-
-def split_size(data: Path, subset: str, src: str, tgt: str) -> int:
-    """Number of sentence pairs of ``subset``; error naming the file when a side is missing or they differ."""
-    from fairseq_nat_study.analysis.loading import split_size as pair_count
-
-    try:
-        return pair_count(data, subset, src, tgt)
-    except (FileNotFoundError, ValueError) as err:
-        raise DistillError(str(err)) from err
 
 
 def check_teacher_is_autoregressive(path: str) -> str:
@@ -272,11 +267,12 @@ def distill(cfg: DistillConfig) -> dict[str, Any]:
     if out.resolve() == data.resolve():
         raise DistillError("--out must differ from --data (the raw split is kept)")
     src, tgt = language_pair(data)
-    n = split_size(data, cfg.subset, src, tgt)
+    raw_offsets = length_offsets(data, cfg.subset, src, tgt)  # the split read once: its size and its offsets
+    n = len(raw_offsets)
     if n == 0:
         raise DistillError(f"--subset {cfg.subset}: the split in {data} holds no sentences; nothing to distil")
     arch = check_teacher_is_autoregressive(cfg.teacher)
-    raw_offset = _largest(length_offsets(data, cfg.subset, src, tgt))
+    raw_offset = _largest(raw_offsets)
     cap = length_cap(cfg, cap_offset(data, cfg.subset, src, tgt, raw_offset))
     num_shards = max(1, math.ceil(n / cfg.shard_size))
     work = out / ".distill"
@@ -298,9 +294,9 @@ def distill(cfg: DistillConfig) -> dict[str, Any]:
         if item.is_file() and not item.name.startswith(f"{cfg.subset}.{src}-{tgt}.{tgt}."):
             shutil.copyfile(item, out / item.name)
     unks = _binarise(hyps, Dictionary.load(str(data / f"dict.{tgt}.txt")), out / f"{cfg.subset}.{src}-{tgt}.{tgt}")
-    if split_size(out, cfg.subset, src, tgt) != n:
-        raise RuntimeError(f"distilled {cfg.subset} of {out} does not have {n} sentences")
     offsets = length_offsets(out, cfg.subset, src, tgt)
+    if len(offsets) != n:
+        raise RuntimeError(f"distilled {cfg.subset} of {out} does not have {n} sentences")
     summary = {**settings, "out": str(out), "num_sentences": n, "empty_hypotheses": sum(1 for h in hyps if not h.strip()),
                "unk_tokens": unks, "max_offset_raw": raw_offset, "max_offset_distilled": _largest(offsets),
                "beyond_raw_max_offset": int((offsets > raw_offset).sum()),
