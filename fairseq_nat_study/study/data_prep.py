@@ -14,6 +14,7 @@ model path relative to it, size, SentencePiece type). Line slices of a file (``v
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Callable
 
@@ -144,3 +145,16 @@ def prepare_data(cfg: DataConfig, seed: int, out: Path, run: Callable[..., None]
         summary["ood"] = {**ood_summary, "split": ood.OOD_SPLIT}
     (out / "data.json").write_text(json.dumps(summary, indent=1))
     return summary
+
+
+def link_prepared_data(source: Path, data_dir: Path) -> None:
+    """Links every entry of a prepared data folder (``text``, ``bin``, ``data.json``, ...; :func:`prepare_data`)
+    into ``data_dir`` by relative symlinks, so that a study trains on data prepared once; what the study writes
+    there itself (the distilled ``bin-dist``) stays its own."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    for entry in sorted(Path(source).iterdir()):
+        link = data_dir / entry.name
+        if link.is_symlink():
+            link.unlink()  # from an attempt that was killed
+        if not link.exists():
+            link.symlink_to(os.path.relpath(entry.resolve(), data_dir.resolve()))

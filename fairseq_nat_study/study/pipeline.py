@@ -20,7 +20,6 @@ stage graphs joined into one (:mod:`~fairseq_nat_study.study.seeds`).
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from functools import partial
@@ -201,7 +200,7 @@ class Study:
             return self.finish(time.time() - wall)
 
     def _data(self) -> None:
-        from fairseq_nat_study.study.data_prep import prepare_data
+        from fairseq_nat_study.study.data_prep import link_prepared_data, prepare_data
         from fairseq_nat_study.utils.fairseq_runner import run_fairseq
 
         if self.shared_data is not None:
@@ -382,19 +381,6 @@ def check_recorded_config(cfg: StudyConfig, out: Path) -> None:
         raise StudyConfigError(f"{out} holds a study started with another config ({recorded}); "
                                "use a new --out or delete the directory")
     recorded.write_text(json.dumps(cfg.as_dict(), indent=1, sort_keys=True))
-
-
-def link_prepared_data(source: Path, data_dir: Path) -> None:
-    """Links every entry of a prepared data folder (``text``, ``bin``, ``data.json``, ...; ``study/data_prep.py``)
-    into ``data_dir`` by relative symlinks, so that a study trains on data prepared once; what the study writes
-    there itself (the distilled ``bin-dist``) stays its own."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    for entry in sorted(Path(source).iterdir()):
-        link = data_dir / entry.name
-        if link.is_symlink():
-            link.unlink()  # from an attempt that was killed
-        if not link.exists():
-            link.symlink_to(os.path.relpath(entry.resolve(), data_dir.resolve()))
 
 
 def _recorded(path: Path) -> dict[str, Any] | None:
