@@ -9,7 +9,8 @@ from typing import Iterator
 
 import pytest
 
-from fairseq_nat_study.data.phrase_table import PhraseTable, target_distribution
+from fairseq_nat_study.data.phrase_table import (PhraseTable, build_phrase_table, sentence_entropies,
+                                                 target_distribution)
 from fairseq_nat_study.data.synth_config import SynthConfig
 
 
@@ -34,6 +35,28 @@ def brute_entropies(src: list[str], table: PhraseTable) -> tuple[float, float, f
             marginal[y[j]] += p
         h_marg += entropy(list(marginal.values()))
     return h_joint, h_marg, h_marg - h_joint, length
+
+
+#: source sentences of the aligned-layout presets: one, several and repeated ambiguous words, and none
+ALIGNED_SOURCES = [["a0"], ["a1", "w0", "a2"], ["a0", "a0"], ["w3", "a1", "a1", "a5"], ["w7"]]
+
+
+def aligned_table(preset: str) -> PhraseTable:
+    """The phrase table of an aligned-layout preset (``ALIGNED_PRESETS``), checked for what they all share: six
+    ambiguous words, every deterministic phrase two tokens, the same deterministic words as ``aligned``."""
+    table = build_phrase_table(SynthConfig(preset=preset))
+    assert len(table.ambiguous) == 6 and all(len(p) == 2 for p in table.deterministic.values())
+    assert table.deterministic == build_phrase_table(SynthConfig(preset="aligned")).deterministic
+    return table
+
+
+def enumerated(src: list[str], table: PhraseTable) -> tuple[float, float, float, int]:
+    """H_joint, H_marg and C of ``src`` from the enumerated joint, checked against ``sentence_entropies`` and the
+    aligned layout's target length 2|x|; with the number of ambiguous words of ``src``."""
+    h_joint, h_marg, c, length = brute_entropies(src, table)
+    assert sentence_entropies(src, table) == pytest.approx((h_joint, h_marg, c), abs=1e-12)
+    assert length == 2 * len(src)
+    return h_joint, h_marg, c, sum(w.startswith("a") for w in src)
 
 
 def all_sources(cfg: SynthConfig, table: PhraseTable) -> Iterator[tuple[list[str], float]]:

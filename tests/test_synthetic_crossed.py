@@ -16,12 +16,11 @@ from fairseq_nat_study.cli.synth import add_args, main
 from fairseq_nat_study.data.phrase_table import (
     CROSSED_PROBS,
     build_phrase_table,
-    sentence_entropies,
     target_distribution,
 )
 from fairseq_nat_study.data.synth_config import SynthConfig
 from fairseq_nat_study.data.synthetic import expected_statistics, sample_corpus
-from synth_brute_force import brute_entropies, entropy
+from synth_brute_force import ALIGNED_SOURCES, aligned_table, entropy, enumerated
 
 #: H(0.45, 0.3, 0.25): one word's joint entropy; its first position has H(0.45, 0.55), its second the joint's
 H_WORD = entropy([0.45, 0.3, 0.25])
@@ -39,10 +38,9 @@ def _argmax_per_position(alts: list[tuple[tuple[str, ...], float]]) -> tuple[str
 
 
 def test_crossed_phrase_table_argmax_is_no_translation() -> None:
-    table = build_phrase_table(SynthConfig(preset="crossed"))
+    table = aligned_table("crossed")
     assert CROSSED_PROBS == (0.45, 0.3, 0.25)
     assert table.ambiguous["a0"] == [(("no", "problem"), 0.45), (("of", "course"), 0.3), (("of", "note"), 0.25)]
-    assert len(table.ambiguous) == 6 and all(len(p) == 2 for p in table.deterministic.values())
     for word, alts in table.ambiguous.items():
         phrases = [p for p, _ in alts]
         best = max(alts, key=lambda pq: pq[1])[0]
@@ -53,17 +51,13 @@ def test_crossed_phrase_table_argmax_is_no_translation() -> None:
         assert (h_joint, c) == pytest.approx((H_WORD, C_WORD), abs=1e-12)
         assert (h_joint, c) == pytest.approx((1.0670939, 0.6881388), abs=1e-7)
         assert h_marg == pytest.approx(H_WORD + C_WORD, abs=1e-12)
-    assert table.deterministic == build_phrase_table(SynthConfig(preset="aligned")).deterministic
 
 
-@pytest.mark.parametrize("src", [["a0"], ["a1", "w0", "a2"], ["a0", "a0"], ["w3", "a1", "a1", "a5"], ["w7"]])
+@pytest.mark.parametrize("src", ALIGNED_SOURCES)
 def test_crossed_sentence_entropies_against_enumeration(src: list[str]) -> None:
-    table = build_phrase_table(SynthConfig(preset="crossed"))
-    h_joint, h_marg, c, length = brute_entropies(src, table)
-    assert sentence_entropies(src, table) == pytest.approx((h_joint, h_marg, c), abs=1e-12)
-    n_amb = sum(w.startswith("a") for w in src)
+    table = aligned_table("crossed")
+    h_joint, h_marg, c, n_amb = enumerated(src, table)
     assert (h_joint, c) == pytest.approx((n_amb * H_WORD, n_amb * C_WORD), abs=1e-12)
-    assert length == 2 * len(src)
     dist = dict(target_distribution(src, table))
     best_tokens = max(dist, key=dist.get)
     assert dist[best_tokens] == pytest.approx(0.45 ** n_amb, abs=1e-12)

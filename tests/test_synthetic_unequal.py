@@ -15,12 +15,11 @@ from fairseq_nat_study.cli.synth import add_args, main
 from fairseq_nat_study.data.phrase_table import (
     UNEQUAL_PROBS,
     build_phrase_table,
-    sentence_entropies,
     target_distribution,
 )
 from fairseq_nat_study.data.synthetic import expected_statistics, sample_corpus, write_corpus
 from fairseq_nat_study.data.synth_config import SynthConfig
-from synth_brute_force import brute_entropies, entropy
+from synth_brute_force import ALIGNED_SOURCES, aligned_table, entropy, enumerated
 
 #: H(0.6, 0.3, 0.1) in nats, written out: the C (and H) of one ambiguous word of the unequal preset.
 H_UNEQUAL = -(0.6 * math.log(0.6) + 0.3 * math.log(0.3) + 0.1 * math.log(0.1))
@@ -28,10 +27,9 @@ LAMBDAS = [i / 10 for i in range(11)]
 
 
 def test_unequal_phrase_table_one_best_translation_per_word() -> None:
-    table = build_phrase_table(SynthConfig(preset="unequal"))
+    table = aligned_table("unequal")  # with the same deterministic words as the aligned preset of the same seed
     assert UNEQUAL_PROBS == (0.6, 0.3, 0.1)
     assert table.ambiguous["a0"] == [(("no", "problem"), 0.6), (("of", "course"), 0.3), (("all", "right"), 0.1)]
-    assert len(table.ambiguous) == 6 and all(len(p) == 2 for p in table.deterministic.values())
     for word, alts in table.ambiguous.items():
         assert [q for _, q in alts] == [0.6, 0.3, 0.1]
         assert all(len(p) == 2 for p, _ in alts)
@@ -40,18 +38,13 @@ def test_unequal_phrase_table_one_best_translation_per_word() -> None:
         assert h_joint == pytest.approx(H_UNEQUAL, abs=1e-12) and h_joint == pytest.approx(0.8979457, abs=1e-7)
         assert h_marg == pytest.approx(2 * H_UNEQUAL, abs=1e-12)
         assert c == pytest.approx(H_UNEQUAL, abs=1e-12) and c > 0
-    # same deterministic words as the aligned preset of the same seed
-    assert table.deterministic == build_phrase_table(SynthConfig(preset="aligned")).deterministic
 
 
-@pytest.mark.parametrize("src", [["a0"], ["a1", "w0", "a2"], ["a0", "a0"], ["w3", "a1", "a1", "a5"], ["w7"]])
+@pytest.mark.parametrize("src", ALIGNED_SOURCES)
 def test_unequal_sentence_entropies_against_enumeration(src: list[str]) -> None:
-    table = build_phrase_table(SynthConfig(preset="unequal"))
-    h_joint, h_marg, c, length = brute_entropies(src, table)
-    assert sentence_entropies(src, table) == pytest.approx((h_joint, h_marg, c), abs=1e-12)
-    n_amb = sum(w.startswith("a") for w in src)
+    table = aligned_table("unequal")
+    h_joint, h_marg, c, n_amb = enumerated(src, table)
     assert (h_joint, h_marg, c) == pytest.approx((n_amb * H_UNEQUAL, 2 * n_amb * H_UNEQUAL, n_amb * H_UNEQUAL))
-    assert length == 2 * len(src)
     dist = target_distribution(src, table)
     assert len(dist) == 3 ** n_amb
     best_tokens, best_prob = max(dist, key=lambda yp: yp[1])
